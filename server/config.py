@@ -1,0 +1,70 @@
+"""Configuration: defaults, then the instance file, then ``JEJAK_*`` environment variables.
+
+Every key is documented in docs/configuration.md (a test holds the two together).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+# key -> (default, type, one-line description used by docs and `jejak-server config`)
+SETTINGS = {
+    "DATABASE_URL": (None, str, "SQLAlchemy URL; default sqlite:///<instance>/jejak.sqlite3"),
+    "SECRET_KEY": (None, str, "signs session cookies and CSRF tokens; generated into the instance folder when unset"),
+    "PAGE_SIZE": (200, int, "rows per page of list endpoints and pages"),
+    "MAX_BATCH": (5000, int, "most scans accepted in one POST /api/v1/scans"),
+    "MAX_CONTENT_LENGTH": (16 * 1024 * 1024, int, "largest request body in bytes (413 above it)"),
+    "TOKEN_TTL_DAYS": (90, int, "days until a token made by create-token / create-device expires (0: never)"),
+    "RATE_LIMIT_PER_MINUTE": (600, int, "requests per minute per API token (0: no limit)"),
+    "CLOCK_SKEW_MINUTES": (10, int, "device clocks further ahead of the server than this are flagged"),
+    "BABEL_DEFAULT_LOCALE": ("id", str, "dashboard language when the user has not chosen one (id or en)"),
+    "SQL_ECHO": (False, bool, "log every SQL statement (debugging only)"),
+}
+
+TRUE = {"1", "true", "yes", "on"}
+
+
+def _coerce(key: str, value, kind):
+    if kind is bool and isinstance(value, str):
+        return value.strip().lower() in TRUE
+    if kind is int and isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"JEJAK_{key}={value!r} is not a whole number") from None
+    return value
+
+
+def load(app, test_config: dict | None = None) -> None:
+    """Fill app.config from defaults, instance/config.py, JEJAK_* variables and test_config."""
+    for key, (default, _kind, _doc) in SETTINGS.items():
+        app.config.setdefault(key, default)
+    app.config.from_pyfile("config.py", silent=True)
+    for key, (_default, kind, _doc) in SETTINGS.items():
+        env = os.environ.get("JEJAK_" + key)
+        if env is not None:
+            app.config[key] = _coerce(key, env, kind)
+    if test_config:
+        app.config.update(test_config)
+    instance = Path(app.instance_path)
+    if not app.config.get("DATABASE_URL"):
+        instance.mkdir(parents=True, exist_ok=True)
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'jejak.sqlite3'}"
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(instance)
+
+
+def _instance_secret(instance: Path) -> str:
+    """Return the instance's persistent secret key, creating it once."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # another worker made it first
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

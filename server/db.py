@@ -1,0 +1,100 @@
+"""Database access: one engine per app, one session per request, schema by Alembic only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Database:
+    """An engine and its session factory, made from a URL."""
+
+    def __init__(self, url: str, echo: bool = False):
+        self.url = url
+        kwargs = {}
+        if url.startswith("sqlite"):
+            # Flask may serve requests from several threads.
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs["pool_pre_ping"] = True  # survive a database restart
+        self.engine: Engine = create_engine(url, echo=echo, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        """Tell whether the database is PostgreSQL."""
+        return self.engine.dialect.name == "postgresql"
+
+    def session(self) -> Session:
+        """Return a new session."""
+        return self.sessionmaker()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+        from alembic import command
+
+        command.upgrade(alembic_config(self), "head")
+
+    def current_revision(self) -> str | None:
+        """Return the schema's migration revision (None before init-db)."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    """Turn on WAL, foreign keys and a busy timeout for every SQLite connection."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def alembic_config(database: Database):
+    """Return an Alembic config pointing at our migrations and this database."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = database.engine
+    return cfg
+
+
+def get_db() -> Database:
+    """Return the current app's Database."""
+    return current_app.extensions["jejak.db"]
+
+
+def get_session() -> Session:
+    """Return the request's session, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = get_db().session()
+    return g.db_session
+
+
+def close_session(_exc=None) -> None:
+    """Close the request's session, rolling back anything uncommitted."""
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def init_app(app: Flask) -> None:
+    """Attach the database to the app and close sessions after each request."""
+    app.extensions["jejak.db"] = Database(app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False))
+    app.teardown_appcontext(close_session)

@@ -1,0 +1,291 @@
+"""The data model: regions, the plan (packages, schedule), the scan log, anomalies, access.
+
+Conventions:
+* Every datetime is stored as naive UTC (``utc_now()``); the API converts at
+  its edges.  This keeps SQLite and PostgreSQL identical.
+* ``Location.path`` is the materialised path of codes (``/35/3513/351301/``):
+  "everything in region R" is a range scan ``path >= R.path AND path < R.path + '~'``
+  on one index, the same on both databases.
+* Scan events and anomalies are never updated in place except for an anomaly's
+  status and resolution; corrections are new rows.
+* Indexes are named and chosen for a province: 1.5 million packages,
+  7.5 million scan events (see docs/data-model.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import (Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+LEVELS = ("province", "regency", "district", "village", "tps")
+ACTIONS = ("receive", "dispatch", "pack", "unpack", "inspect", "handover", "return")
+DISPOSITIONS = ("ok", "damaged", "seal_broken")
+ROLES = ("operator", "supervisor", "observer", "admin")
+ANOMALY_KINDS = (
+    "missing", "duplicate_scan", "cloned_label", "misrouted", "wrong_dapil", "forged_label",
+    "unknown_package", "superseded_label", "custody_gap", "late", "damaged", "seal_mismatch",
+    "quantity_mismatch",
+)
+ANOMALY_STATUSES = ("open", "acknowledged", "resolved")
+PATH_END = "~"  # sorts after every code character: path range upper bound
+
+
+def utc_now() -> dt.datetime:
+    """Return the current time as naive UTC, the storage convention."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every Jejak table."""
+
+
+class Location(Base):
+    """A node of the administrative tree: province, regency, district, village or TPS."""
+
+    __tablename__ = "locations"
+    __table_args__ = (
+        Index("ix_locations_path", "path"),
+        Index("ix_locations_parent", "parent_id"),
+        Index("ix_locations_level_path", "level", "path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    # "C" collation on PostgreSQL: the region range scan must order bytewise.
+    path: Mapped[str] = mapped_column(
+        String(300).with_variant(String(300, collation="C"), "postgresql"))
+    # TPS only: ';'-separated dapil codes the TPS votes in.
+    dapil: Mapped[str] = mapped_column(String(300), default="")
+
+    parent: Mapped["Location | None"] = relationship(remote_side="Location.id")
+
+    @property
+    def dapils(self) -> list[str]:
+        """Return the TPS's dapil codes as a list."""
+        return [d for d in (self.dapil or "").split(";") if d]
+
+    @property
+    def ancestor_codes(self) -> list[str]:
+        """Return the codes from the root down to this location, inclusive."""
+        return [c for c in self.path.split("/") if c]
+
+
+class ItemType(Base):
+    """A kind of equipment; the catalogue is seeded and a regency can extend it."""
+
+    __tablename__ = "item_types"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name_id: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    has_dapil: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Package(Base):
+    """A labelled package in the plan, bound for one destination."""
+
+    __tablename__ = "packages"
+    __table_args__ = (
+        Index("ix_packages_destination", "destination_id", "item_type"),
+        Index("ix_packages_container", "container_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    package_id: Mapped[str] = mapped_column(String(40), unique=True)
+    item_type: Mapped[str] = mapped_column(ForeignKey("item_types.code"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    destination_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    dapil: Mapped[str] = mapped_column(String(32), default="")
+    label_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The container this package currently travels in (set by pack, cleared by unpack).
+    container_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    destination: Mapped[Location] = relationship()
+    container: Mapped["Package | None"] = relationship(remote_side="Package.id")
+
+
+class Deadline(Base):
+    """When each level must have received its packages (the imported schedule)."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (UniqueConstraint("region_id", "level", name="uq_deadlines_region_level"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The region the schedule applies to (null: everywhere).
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    level: Mapped[str] = mapped_column(String(16))
+    deadline: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Device(Base):
+    """A registered scanning device, assigned to a location."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    location: Mapped[Location] = relationship()
+
+
+class User(Base):
+    """A person who logs in to the dashboard."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(16))
+    region_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    region: Mapped[Location] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token for the API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    region_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    region: Mapped[Location] = relationship()
+    device: Mapped[Device | None] = relationship()
+
+
+class LabelKey(Base):
+    """A trusted public key for label signatures."""
+
+    __tablename__ = "label_keys"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ScanEvent(Base):
+    """One scan as a device reported it: the chain-of-custody evidence.
+
+    ``id`` is the server's commit order; ``uuid`` is the client's idempotency
+    key.  A scan whose code could not be matched to a package (forged, unknown)
+    is still recorded, with ``package_id`` null and ``claimed_package`` set to
+    what the text claimed.
+    """
+
+    __tablename__ = "scan_events"
+    __table_args__ = (
+        Index("ix_scan_events_package_time", "package_id", "scanned_at"),
+        Index("ix_scan_events_location_time", "location_id", "scanned_at"),
+        Index("ix_scan_events_container_time", "container_id", "scanned_at"),
+        Index("ix_scan_events_received", "received_at"),
+        Index("ix_scan_events_device", "device_id", "scanned_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
+    claimed_package: Mapped[str] = mapped_column(String(80), default="")
+    label_version: Mapped[int | None] = mapped_column(Integer)
+    raw_code: Mapped[str] = mapped_column(Text)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    action: Mapped[str] = mapped_column(String(16))
+    disposition: Mapped[str] = mapped_column(String(16), default="ok")
+    container_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
+    container_raw: Mapped[str] = mapped_column(Text, default="")
+    seal: Mapped[str] = mapped_column(String(64), default="")
+    operator: Mapped[str] = mapped_column(String(100), default="")
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    scanned_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False for a duplicate_scan: recorded as evidence, not counted.
+    counted: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    package: Mapped[Package | None] = relationship(foreign_keys=[package_id])
+    location: Mapped[Location] = relationship()
+    device: Mapped[Device | None] = relationship()
+
+
+class Anomaly(Base):
+    """A problem found in the log or against the plan; resolved, never deleted."""
+
+    __tablename__ = "anomalies"
+    __table_args__ = (
+        UniqueConstraint("dedup_key", name="uq_anomalies_dedup_key"),
+        Index("ix_anomalies_kind_status", "kind", "status"),
+        Index("ix_anomalies_location", "location_id", "status"),
+        Index("ix_anomalies_package", "package_id"),
+        Index("ix_anomalies_detected", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    # What makes two detections the same problem, e.g. "late:<package>:<level>".
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
+    claimed_package: Mapped[str] = mapped_column(String(80), default="")
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    detected_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    # JSON list of scan event uuids.
+    evidence_json: Mapped[str] = mapped_column(Text, default="[]")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    acknowledged_by: Mapped[str] = mapped_column(String(100), default="")
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str] = mapped_column(String(100), default="")
+    resolution_note: Mapped[str] = mapped_column(Text, default="")
+
+    package: Mapped[Package | None] = relationship()
+    location: Mapped[Location | None] = relationship()
+
+    @property
+    def evidence(self) -> list[str]:
+        """Return the uuids of the scans that show this anomaly."""
+        return json.loads(self.evidence_json or "[]")
+
+    @evidence.setter
+    def evidence(self, uuids: list[str]) -> None:
+        self.evidence_json = json.dumps(list(uuids))
+
+
+# Item type catalogue seeded by the first migration (codes are a contract).
+ITEM_TYPES = [
+    ("SS-PPWP", "Surat suara Presiden dan Wakil Presiden", "Presidential ballot papers", False),
+    ("SS-DPR", "Surat suara DPR", "DPR ballot papers", True),
+    ("SS-DPD", "Surat suara DPD", "DPD ballot papers", False),
+    ("SS-DPRDP", "Surat suara DPRD Provinsi", "Provincial DPRD ballot papers", True),
+    ("SS-DPRDK", "Surat suara DPRD Kabupaten/Kota", "Regency/city DPRD ballot papers", True),
+    ("KOTAK", "Kotak suara", "Ballot box", False),
+    ("BILIK", "Bilik suara", "Voting booth", False),
+    ("TINTA", "Tinta", "Ink", False),
+    ("SEGEL", "Segel", "Seals", False),
+    ("FORMULIR", "Formulir", "Forms", False),
+    ("SAMPUL", "Sampul", "Envelopes", False),
+    ("DPT", "Daftar pemilih tetap", "Voter list", False),
+    ("LAINNYA", "Perlengkapan lainnya", "Other equipment", False),
+]
