@@ -66,6 +66,11 @@ class Location(Base):
 
     parent: Mapped["Location | None"] = relationship(remote_side="Location.id")
 
+    @staticmethod
+    def make_path(parent: "Location | None", code: str) -> str:
+        """Return the materialised path of a location with this parent and code."""
+        return (parent.path if parent is not None else "/") + code + "/"
+
     @property
     def dapils(self) -> list[str]:
         """Return the TPS's dapil codes as a list."""

@@ -1,0 +1,72 @@
+# Jejak: the two commands of the quick start are `make run` and `make test`.
+# Everything else here is what they are made of.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+export JEJAK_INSTANCE_PATH ?= $(CURDIR)/instance
+PYTEST_ARGS ?=
+
+.PHONY: run test setup system-deps demo-db bench-labels bench-decode bench-server clean help
+
+help:
+	@echo "make run   - set up, load the demo region into SQLite, serve http://$(HOST):$(PORT)"
+	@echo "make test  - set up and run the whole test suite (SQLite; PostgreSQL with JEJAK_TEST_DATABASE_URL)"
+
+# System libraries: libzbar0 (pyzbar), poppler-utils (pdftoppm in label tests),
+# chromium (browser tests). Installed with apt-get when running as root,
+# otherwise the exact command is printed.
+RUN_PACKAGES  := libzbar0 fonts-dejavu-core
+TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium
+SYSTEM_PACKAGES ?= $(RUN_PACKAGES)
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || { echo "apt-get failed; run: sudo apt-get install -y$$missing" >&2; exit 1; }; \
+	  else \
+	    echo "missing system packages; run:  sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	@touch $@
+
+setup: system-deps $(VENV)/.installed
+
+demo-db: setup
+	@if [ ! -f "$(JEJAK_INSTANCE_PATH)/jejak.sqlite3" ] || [ -n "$(FORCE)" ]; then \
+	  $(VENV)/bin/jejak-server init-db && $(VENV)/bin/jejak-server demo; \
+	else \
+	  $(VENV)/bin/jejak-server init-db; \
+	  echo "demo database already at $(JEJAK_INSTANCE_PATH)/jejak.sqlite3 (make demo-db FORCE=1 rebuilds it)"; \
+	fi
+
+run: demo-db
+	@cat "$(JEJAK_INSTANCE_PATH)/demo-login.txt" 2>/dev/null || true
+	$(VENV)/bin/jejak-server run --host $(HOST) --port $(PORT)
+
+test: SYSTEM_PACKAGES = $(TEST_PACKAGES)
+test: setup
+	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
+
+bench-labels: setup
+	$(PY) benchmarks/labels.py
+
+bench-decode: setup
+	$(PY) benchmarks/decode.py
+
+bench-server: setup
+	$(PY) benchmarks/server.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,268 @@
+"""Who may do what, where: users, API tokens, devices, roles and region scope.
+
+Roles:
+* ``operator``   - records scans at its assigned location(s) (device tokens are operators)
+* ``supervisor`` - reads and resolves anomalies within its region
+* ``observer``   - the oversight body: reads everything within its region, changes nothing
+* ``admin``      - everything within its region (the province or a regency)
+
+Every principal carries a region; "within its region" means the region's
+subtree (``Location.path`` prefix).  Passwords are hashed with werkzeug's
+scrypt; tokens are random and only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import click
+from flask import Flask, g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import ApiError
+from .models import PATH_END, ROLES, ApiToken, Device, Location, User, utc_now
+
+TOKEN_PREFIX = "jjk_"
+READ_ROLES = frozenset(ROLES)
+RESOLVE_ROLES = frozenset({"supervisor", "admin"})
+SCAN_ROLES = frozenset({"operator", "admin"})
+
+
+class AccessError(ValueError):
+    """A user, token or device could not be made as asked (unknown region, bad role...)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: its role, its region and what it is called in the log."""
+
+    role: str
+    region_code: str
+    region_path: str
+    name: str
+    token_id: int | None = None
+    user_id: int | None = None
+    device_id: int | None = None
+    # Operators bound to a device may scan only at the device's location subtree.
+    location_path: str | None = None
+
+    def covers(self, path: str) -> bool:
+        """Tell whether a location (by its path) is inside this principal's region."""
+        return path.startswith(self.region_path)
+
+    def may_scan_at(self, path: str) -> bool:
+        """Tell whether this principal may record a scan at a location."""
+        if self.role not in SCAN_ROLES or not self.covers(path):
+            return False
+        return self.location_path is None or path.startswith(self.location_path)
+
+    @property
+    def may_resolve(self) -> bool:
+        """Tell whether this principal may acknowledge or resolve anomalies."""
+        return self.role in RESOLVE_ROLES
+
+    def region_range(self) -> tuple[str, str]:
+        """Return (low, high) bounds of the region's paths for a range query."""
+        return self.region_path, self.region_path + PATH_END
+
+
+def hash_token(token: str) -> str:
+    """Return the stored form of a token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """Return a new random bearer token."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _location(session: Session, code: str) -> Location:
+    loc = session.scalar(select(Location).where(Location.code == code))
+    if loc is None:
+        raise AccessError(f"no location with code {code!r}; import the locations first")
+    return loc
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise AccessError(f"role {role!r} is not one of {', '.join(ROLES)}")
+
+
+def create_user(session: Session, username: str, password: str, role: str, region: str) -> User:
+    """Create a dashboard user with a hashed password."""
+    _check_role(role)
+    if not username or len(username) > 80:
+        raise AccessError(f"username {username!r} must be 1-80 characters")
+    if len(password) < 8:
+        raise AccessError("password must be at least 8 characters")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise AccessError(f"user {username!r} already exists")
+    user = User(username=username, password_hash=generate_password_hash(password), role=role,
+                region_id=_location(session, region).id)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate_user(session: Session, username: str, password: str) -> User | None:
+    """Return the active user with this name and password, or None."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def create_token(session: Session, role: str, region: str, name: str = "",
+                 ttl_days: int | None = None, device: Device | None = None,
+                 user: User | None = None) -> str:
+    """Create an API token and return its secret (shown once, stored hashed)."""
+    _check_role(role)
+    token = new_token()
+    expires = utc_now() + dt.timedelta(days=ttl_days) if ttl_days else None
+    session.add(ApiToken(token_hash=hash_token(token), role=role,
+                         region_id=_location(session, region).id, name=name,
+                         expires_at=expires, device_id=device.id if device else None,
+                         user_id=user.id if user else None))
+    session.flush()
+    return token
+
+
+def create_device(session: Session, location: str, name: str = "",
+                  ttl_days: int | None = None) -> tuple[Device, str]:
+    """Register a scanning device at a location and return it with its operator token."""
+    loc = _location(session, location)
+    device = Device(name=name or f"device@{loc.code}", location_id=loc.id)
+    session.add(device)
+    session.flush()
+    token = create_token(session, "operator", loc.code, name=device.name, ttl_days=ttl_days,
+                         device=device)
+    return device, token
+
+
+def principal_for_token(session: Session, token: str) -> Principal | None:
+    """Return the principal a bearer token stands for, or None if unknown, expired or revoked."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= utc_now():
+        return None
+    location_path = row.device.location.path if row.device is not None else None
+    return Principal(role=row.role, region_code=row.region.code, region_path=row.region.path,
+                     name=row.name or f"token-{row.id}", token_id=row.id,
+                     user_id=row.user_id, device_id=row.device_id, location_path=location_path)
+
+
+def principal_for_user(user: User) -> Principal:
+    """Return the principal of a logged-in dashboard user."""
+    return Principal(role=user.role, region_code=user.region.code, region_path=user.region.path,
+                     name=user.username, user_id=user.id)
+
+
+def current_api_principal() -> Principal:
+    """Return the caller of the current API request, or raise 401."""
+    cached = g.get("api_principal")
+    if cached is not None:
+        return cached
+    from .db import get_session
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "missing bearer token: send 'Authorization: Bearer <token>'")
+    principal = principal_for_token(get_session(), token.strip())
+    if principal is None:
+        raise ApiError(401, "token is unknown, expired or revoked")
+    g.api_principal = principal
+    return principal
+
+
+def require(principal: Principal, roles: frozenset[str], what: str) -> None:
+    """Raise 403 unless the principal has one of the roles."""
+    if principal.role not in roles:
+        raise ApiError(403, f"role {principal.role!r} may not {what}")
+
+
+def region_location(session: Session, principal: Principal, code: str | None) -> Location:
+    """Return the region asked for (default: the principal's), 403/404 when out of reach."""
+    code = code or principal.region_code
+    loc = session.scalar(select(Location).where(Location.code == code))
+    if loc is None:
+        raise ApiError(404, f"no region with code {code!r}")
+    if not principal.covers(loc.path):
+        raise ApiError(403, f"region {code!r} is outside your region {principal.region_code!r}")
+    return loc
+
+
+def _session_from_app() -> Session:
+    from .db import get_db
+
+    return get_db().session()
+
+
+def _read_password() -> str:
+    import sys
+
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+def init_app(app: Flask) -> None:
+    """Register the create-user, create-token and create-device commands."""
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--role", required=True, type=click.Choice(ROLES))
+    @click.option("--region", required=True, help="code of the region the user sees")
+    def create_user_command(username, role, region):
+        """Create a dashboard user; the password is read from standard input or prompted."""
+        password = _read_password()
+        with _session_from_app() as session:
+            try:
+                create_user(session, username, password, role, region)
+            except AccessError as exc:
+                raise click.UsageError(str(exc)) from None
+            session.commit()
+        click.echo(f"created {role} {username!r} for region {region}")
+
+    @app.cli.command("create-token")
+    @click.option("--role", required=True, type=click.Choice(ROLES))
+    @click.option("--region", required=True, help="code of the region the token reaches")
+    @click.option("--name", default="", help="who holds it, shown in the scan log")
+    @click.option("--ttl-days", type=int, default=None,
+                  help="days until it expires (default: TOKEN_TTL_DAYS; 0: never)")
+    def create_token_command(role, region, name, ttl_days):
+        """Create an API token and print it alone on the last line."""
+        ttl = app.config["TOKEN_TTL_DAYS"] if ttl_days is None else ttl_days
+        with _session_from_app() as session:
+            try:
+                token = create_token(session, role, region, name=name, ttl_days=ttl or None)
+            except AccessError as exc:
+                raise click.UsageError(str(exc)) from None
+            session.commit()
+        click.echo(f"{role} token for region {region} (shown once; store it safely):", err=True)
+        click.echo(token)
+
+    @app.cli.command("create-device")
+    @click.option("--location", required=True, help="code of the location the device scans at")
+    @click.option("--name", default="", help="a name for the device, shown in the scan log")
+    @click.option("--ttl-days", type=int, default=None,
+                  help="days until its token expires (default: TOKEN_TTL_DAYS; 0: never)")
+    def create_device_command(location, name, ttl_days):
+        """Register a scanning device and print its token alone on the last line."""
+        ttl = app.config["TOKEN_TTL_DAYS"] if ttl_days is None else ttl_days
+        with _session_from_app() as session:
+            try:
+                device, token = create_device(session, location, name, ttl_days=ttl or None)
+            except AccessError as exc:
+                raise click.UsageError(str(exc)) from None
+            session.commit()
+            click.echo(f"device {device.id} ({device.name}) at {location}; its token (shown once):",
+                       err=True)
+        click.echo(token)
