@@ -1,0 +1,233 @@
+"""QR decoding for camera frames: the only module that talks to zxing-cpp and OpenCV's decoders.
+
+`read_codes(frame)` returns the text of every QR code in a camera frame; `read_codes_with_positions`
+returns the same codes with their corner points, for the camera window to draw a box per code.
+
+The design is a cascade with a bounded budget, measured with the shared decode benchmark
+(see docs/decoding.md for the figures and how to reproduce them):
+
+1. zxing-cpp on the grey frame, QR only, no rotate/downscale/invert retries (~0.5 ms at 720p).
+   It is asked to return unreadable symbols too: their positions are "candidates", codes it
+   found but could not read.  If something was read and every candidate was read, we are
+   done; that is the path nearly every frame of a working scanner takes.
+2. Only when nothing at all was read does the frame get whole-frame fallbacks, cheapest and
+   most productive first, stopping at the first that reads something: blur + adaptive-threshold
+   binarisation (faint ink, dim light, cardboard, heavy noise), unsharp mask (defocus, small
+   modules), contrast-limited histogram equalisation (cast shadows).  Each also adds the
+   candidates it saw.
+3. Candidates still unread (codes zxing located but could not read, e.g. the one blurred label
+   of twenty) are cropped and retried with passes too slow for a whole frame: unsharp mask,
+   then a 2x cubic upscale with unsharp mask (1.5 px modules).
+
+Every fallback checks a deadline (BUDGET_MS from the start of the call), so a frame nobody can
+read costs a bounded time.  Garbled text never leaves this module: zxing results that are not
+`valid` or carry an `error` are never returned as text.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import zxingcpp
+
+__all__ = ["Decoded", "read_codes", "read_codes_with_positions"]
+
+_QR = zxingcpp.BarcodeFormat.QRCode
+_LOCAL = zxingcpp.Binarizer.LocalAverage
+
+# Whole-frame budget for the fallbacks, measured from the start of the call.  The first pass
+# always runs; later passes start only while time is left, so a hopeless frame stops after
+# roughly this long (a pass that has started is not interrupted).
+BUDGET_MS = 11.0
+# Crops larger than this share of the frame are not "regions" any more: full-frame passes
+# cover them better.
+_MAX_CROP_SHARE = 0.5
+# At most this many unread candidates get crop passes per frame (a 20-label frame with a few
+# unread labels needs several; more than this is a scene the camera should be re-aimed at).
+_MAX_CROPS = 6
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One decoded QR code: its text and its 4 corners (x, y) in frame pixels.
+
+    Corners run top-left, top-right, bottom-right, bottom-left of the symbol as the decoder saw
+    it (for a rotated code "top-left" is the corner with the finder pattern, not the one nearest
+    the image origin).
+    """
+
+    text: str
+    corners: tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]
+
+    def center(self) -> tuple[float, float]:
+        """Return the mean of the four corners."""
+        return (sum(p[0] for p in self.corners) / 4.0, sum(p[1] for p in self.corners) / 4.0)
+
+
+def read_codes(frame: np.ndarray) -> list[str]:
+    """Return the texts of all QR codes in a BGR or grey uint8 frame, deduplicated, in order found."""
+    return [d.text for d in read_codes_with_positions(frame)]
+
+
+def read_codes_with_positions(frame: np.ndarray) -> list[Decoded]:
+    """Return every QR code in a BGR or grey uint8 frame with its corners, one entry per text."""
+    t0 = time.perf_counter()
+    gray = _to_gray(frame)
+    found = _Found()
+    cands: list[np.ndarray] = []
+
+    _zxing(gray, found, cands)
+    if found.items and not _unread(cands, found):
+        return found.result()
+
+    deadline = t0 + BUDGET_MS / 1000.0
+    if not found.items:
+        # Nothing read: whole-frame passes first (they fix what hits the whole frame: contrast,
+        # noise, defocus), each adding the symbols it saw but could not read.
+        for prep in _FULL_FRAME_PASSES:
+            if time.perf_counter() > deadline:
+                break
+            _zxing(prep(gray), found, cands)
+            if found.items:
+                break
+    _crops(gray, _unread(cands, found), found, deadline)
+    return found.result()
+
+
+# ---------------------------------------------------------------------------
+# passes
+# ---------------------------------------------------------------------------
+class _Found:
+    """Decoded codes in the order found, one per text."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Decoded] = {}
+        self.quads: list[np.ndarray] = []
+
+    def add(self, text: str, quad: np.ndarray) -> None:
+        """Record a decoded text with its corners (float array 4x2, frame pixels)."""
+        self.quads.append(quad)
+        if text not in self.items:
+            corners = tuple((int(round(x)), int(round(y))) for x, y in quad)
+            self.items[text] = Decoded(text, corners)  # type: ignore[arg-type]
+
+    def result(self) -> list[Decoded]:
+        """Return the codes as a list."""
+        return list(self.items.values())
+
+
+def _to_gray(frame: np.ndarray) -> np.ndarray:
+    """Return a contiguous uint8 grey image of a BGR, BGRA or grey frame."""
+    if frame.dtype != np.uint8:
+        raise TypeError(f"expected a uint8 image, got {frame.dtype}")
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[:, :, 0]
+    if frame.ndim == 2:
+        return np.ascontiguousarray(frame)
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY)
+    raise ValueError(f"expected HxW or HxWx3 image, got shape {frame.shape}")
+
+
+def _quad(pos) -> np.ndarray:
+    """Return a zxing Position as a 4x2 float array."""
+    return np.array([[pos.top_left.x, pos.top_left.y], [pos.top_right.x, pos.top_right.y],
+                     [pos.bottom_right.x, pos.bottom_right.y], [pos.bottom_left.x, pos.bottom_left.y]],
+                    np.float32)
+
+
+def _zxing(img: np.ndarray, found: _Found, cands: list[np.ndarray] | None,
+           scale: float = 1.0, offset: tuple[int, int] = (0, 0)) -> None:
+    """Decode `img` with zxing; add valid codes to `found` and unreadable symbols to `cands`.
+
+    `scale` and `offset` map `img` coordinates back to the frame (img = crop of frame scaled by
+    `scale`, crop origin at `offset`).
+    """
+    for b in zxingcpp.read_barcodes(img, formats=_QR, try_rotate=False, try_downscale=False,
+                                    try_invert=False, binarizer=_LOCAL, return_errors=cands is not None):
+        q = _quad(b.position) / scale + np.array(offset, np.float32)
+        if b.valid and not b.error and b.text:
+            found.add(b.text, q)
+        elif cands is not None:
+            cands.append(q)
+
+
+def _unread(cands: list[np.ndarray], found: _Found) -> list[np.ndarray]:
+    """Return candidates whose centre is inside neither a decoded code nor an earlier candidate."""
+    out: list[np.ndarray] = []
+    for q in cands:
+        c = q.mean(axis=0)
+        pt = (float(c[0]), float(c[1]))
+        if any(cv2.pointPolygonTest(d, pt, False) >= 0 for d in found.quads):
+            continue
+        if any(cv2.pointPolygonTest(s, pt, False) >= 0 for s in out):
+            continue  # several candidates for one symbol (e.g. blur) need one crop
+        out.append(q)
+    return out
+
+
+def _crops(gray: np.ndarray, cands: list[np.ndarray], found: _Found, deadline: float) -> None:
+    """Retry each unread candidate on a crop with passes that are too slow for a whole frame."""
+    H, W = gray.shape
+    for q in cands[:_MAX_CROPS]:
+        x0, y0 = q.min(axis=0)
+        x1, y1 = q.max(axis=0)
+        side = max(x1 - x0, y1 - y0)
+        # the candidate is the symbol itself (or a guess at it): keep a quiet zone and room for
+        # a misplaced guess around it
+        m = 0.35 * side + 8
+        x0, y0 = int(max(0, x0 - m)), int(max(0, y0 - m))
+        x1, y1 = int(min(W, x1 + m + 1)), int(min(H, y1 + m + 1))
+        if x1 - x0 < 16 or y1 - y0 < 16 or (x1 - x0) * (y1 - y0) > _MAX_CROP_SHARE * W * H:
+            continue
+        crop = np.ascontiguousarray(gray[y0:y1, x0:x1])
+        before = len(found.items)
+        for fn in _CROP_PASSES:
+            if time.perf_counter() > deadline:
+                return
+            fn(crop, found, (x0, y0))
+            if len(found.items) > before:
+                break
+
+
+def _unsharp(img: np.ndarray, sigma: float, amount: float) -> np.ndarray:
+    """Return img sharpened by an unsharp mask (undoes defocus and pixel-size blur)."""
+    return cv2.addWeighted(img, 1.0 + amount, cv2.GaussianBlur(img, (0, 0), sigma), -amount, 0)
+
+
+def _crop_usm(crop: np.ndarray, found: _Found, off: tuple[int, int]) -> None:
+    """Try an unsharp-masked crop."""
+    _zxing(_unsharp(crop, 2.0, 1.5), found, None, 1.0, off)
+
+
+def _crop_up2_usm(crop: np.ndarray, found: _Found, off: tuple[int, int]) -> None:
+    """Try a 2x cubic upscale, sharpened: modules of 1.5 px become readable."""
+    big = cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    _zxing(_unsharp(big, 3.0, 1.5), found, None, 2.0, off)
+
+
+_CROP_PASSES = (_crop_usm, _crop_up2_usm)
+
+
+def _blur_adaptive(gray: np.ndarray) -> np.ndarray:
+    """Binarise against the local mean after a light blur: faint ink, dim light, texture, noise."""
+    return cv2.adaptiveThreshold(cv2.GaussianBlur(gray, (0, 0), 1.2), 255, cv2.ADAPTIVE_THRESH_MEAN_C,
+                                 cv2.THRESH_BINARY, 25, 1)
+
+
+def _sharpen(gray: np.ndarray) -> np.ndarray:
+    """Return an unsharp-masked frame (defocus, 1.5-1.6 px modules)."""
+    return _unsharp(gray, 2.0, 1.5)
+
+
+def _equalise(gray: np.ndarray) -> np.ndarray:
+    """Return a tile-wise equalised frame (cast shadows, steep light gradients)."""
+    # a CLAHE object per call: it is cheap to make and not safe to share between threads
+    return cv2.createCLAHE(clipLimit=8.0, tileGridSize=(16, 16)).apply(gray)
+
+
+_FULL_FRAME_PASSES = (_blur_adaptive, _sharpen, _equalise)
