@@ -47,6 +47,8 @@ _MAX_CROP_SHARE = 0.5
 # At most this many unread candidates get crop passes per frame (a 20-label frame with a few
 # unread labels needs several; more than this is a scene the camera should be re-aimed at).
 _MAX_CROPS = 6
+# Crops with a longer side than this are not upscaled (see _crop_up2_usm).
+_MAX_UPSCALE_SIDE = 240
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,16 @@ def read_codes(frame: np.ndarray) -> list[str]:
     return [d.text for d in read_codes_with_positions(frame)]
 
 
-def read_codes_with_positions(frame: np.ndarray) -> list[Decoded]:
-    """Return every QR code in a BGR or grey uint8 frame with its corners, one entry per text."""
+def read_codes_with_positions(frame: np.ndarray, budget_ms: float = BUDGET_MS) -> list[Decoded]:
+    """Return every QR code in a BGR or grey uint8 frame with its corners, one entry per text.
+
+    `budget_ms` bounds the fallbacks (the first pass always runs).  A live camera loop that will
+    see the code again in 30 ms anyway can pass less; a single still photo can afford more.
+    """
     t0 = time.perf_counter()
     gray = _to_gray(frame)
+    if gray.size == 0:
+        return []
     found = _Found()
     cands: list[np.ndarray] = []
 
@@ -82,7 +90,7 @@ def read_codes_with_positions(frame: np.ndarray) -> list[Decoded]:
     if found.items and not _unread(cands, found):
         return found.result()
 
-    deadline = t0 + BUDGET_MS / 1000.0
+    deadline = t0 + budget_ms / 1000.0
     if not found.items:
         # Nothing read: whole-frame passes first (they fix what hits the whole frame: contrast,
         # noise, defocus), each adding the symbols it saw but could not read.
@@ -124,6 +132,8 @@ def _to_gray(frame: np.ndarray) -> np.ndarray:
         raise TypeError(f"expected a uint8 image, got {frame.dtype}")
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[:, :, 0]
+    if frame.size == 0:
+        return np.zeros((0, 0), np.uint8)  # an empty grab from a camera: nothing to read
     if frame.ndim == 2:
         return np.ascontiguousarray(frame)
     if frame.ndim == 3 and frame.shape[2] == 3:
@@ -206,11 +216,41 @@ def _crop_usm(crop: np.ndarray, found: _Found, off: tuple[int, int]) -> None:
 
 def _crop_up2_usm(crop: np.ndarray, found: _Found, off: tuple[int, int]) -> None:
     """Try a 2x cubic upscale, sharpened: modules of 1.5 px become readable."""
+    if max(crop.shape) > _MAX_UPSCALE_SIDE:
+        return  # a crop this big holds a code with big modules: upscaling costs and cannot help
     big = cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
     _zxing(_unsharp(big, 3.0, 1.5), found, None, 2.0, off)
 
 
-_CROP_PASSES = (_crop_usm, _crop_up2_usm)
+def _crop_zbar(crop: np.ndarray, found: _Found, off: tuple[int, int]) -> None:
+    """Try zbar, whose sampling grid copes with steep tilt (60 degrees) where zxing's does not."""
+    zbar = _zbar()
+    if zbar is None:
+        return
+    for sym in zbar.decode(crop, symbols=[zbar.ZBarSymbol.QRCODE]):
+        try:
+            text = sym.data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # not text we can return faithfully: better nothing than a garbled string
+        if text and len(sym.polygon) == 4:
+            found.add(text, np.array([(p.x, p.y) for p in sym.polygon], np.float32) + np.array(off, np.float32))
+
+
+_ZBAR: list = []
+
+
+def _zbar():
+    """Return the pyzbar module, or None when libzbar is not installed (the pass is then skipped)."""
+    if not _ZBAR:
+        try:
+            from pyzbar import pyzbar
+        except (ImportError, OSError):
+            pyzbar = None
+        _ZBAR.append(pyzbar)
+    return _ZBAR[0]
+
+
+_CROP_PASSES = (_crop_usm, _crop_up2_usm, _crop_zbar)
 
 
 def _blur_adaptive(gray: np.ndarray) -> np.ndarray:

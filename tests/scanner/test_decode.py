@@ -230,7 +230,9 @@ def test_texts_and_positions_agree():
     np.full((480, 640, 3), 255, np.uint8),
     scene(seed=7),
     np.zeros((1, 1), np.uint8),
-], ids=["black", "white-bgr", "clutter", "1x1"])
+    np.zeros((0, 0), np.uint8),
+    np.zeros((0, 640, 3), np.uint8),
+], ids=["black", "white-bgr", "clutter", "1x1", "empty", "empty-bgr"])
 def test_a_frame_without_a_code_returns_nothing(frame):
     assert read_codes(frame) == []
 
@@ -264,6 +266,11 @@ def test_a_damaged_code_is_read_correctly_or_not_at_all():
 def test_rejects_non_uint8_frames():
     with pytest.raises(TypeError):
         read_codes(np.zeros((48, 64), np.float32))
+
+
+def test_a_smaller_budget_still_reads_what_the_first_pass_reads():
+    assert read_codes_with_positions(one_code(), budget_ms=0)[0].text == PAYLOADS[0]
+    assert read_codes_with_positions(cv2.GaussianBlur(one_code(), (0, 0), 2.9), budget_ms=0) == []
 
 
 def test_a_hopeless_frame_costs_bounded_time():
