@@ -57,6 +57,8 @@ def init_app(app: Flask) -> None:
         headers = {}
         if exc.code == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="jejak"'
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(exc.valid_methods)  # RFC 9110 requires it on 405
         return error_response(exc.code or 500, exc.description or exc.name, headers=headers)
 
     @app.errorhandler(Exception)

@@ -1,0 +1,209 @@
+"""The API's reads and the one other write: packages, anomalies, resolve, progress, keys, locations.
+
+Views are thin: check the caller and the request, call the domain functions
+(``server.reconcile``, ``server.custody``), render.  Region scope: a region,
+anomaly or location outside the caller's region is 403 (their codes are public
+administrative codes); a package outside it is 404, so a token cannot probe
+which package ids exist elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from flask import jsonify, request
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from .access import RESOLVE_ROLES, region_location, require
+from .api_request import (MAX_ROW_ID, HeaderedError, authenticate, choice, cursor, instant,
+                          json_object, json_type, page_limit, query_args, to_json, unstorable)
+from .db import get_session
+from .errors import ApiError
+from .models import ANOMALY_KINDS, ANOMALY_STATUSES, Anomaly, LabelKey, Location, Package
+
+log = logging.getLogger(__name__)
+
+RESOLVE_STATUSES = ("resolved", "acknowledged")
+MAX_NOTE = 4000
+MAX_PACKAGE_ID = 80
+
+
+def health():
+    """Answer whether the app can reach its database (no token needed)."""
+    query_args(())
+    try:
+        get_session().execute(text("SELECT 1"))
+    except DBAPIError as exc:
+        log.warning("health check: database unreachable: %s", type(exc.orig).__name__)
+        raise HeaderedError(503, "the database is unreachable", code="database_unavailable",
+                            headers={"Retry-After": "5"}) from None
+    return jsonify({"status": "ok", "database": "ok"})
+
+
+def me():
+    """Show what the token is: its role, its region and, for a device, its location."""
+    principal = authenticate()
+    query_args(())
+    session = get_session()
+    region = session.scalar(select(Location).where(Location.code == principal.region_code))
+    location = None
+    if principal.location_path:
+        location = [c for c in principal.location_path.split("/") if c][-1]
+    return jsonify({
+        "role": principal.role, "name": principal.name,
+        "region": {"code": principal.region_code, "name": region.name if region else "",
+                   "level": region.level if region else ""},
+        "device_location": location,
+        "may_scan": principal.role in ("operator", "admin"),
+        "may_resolve": principal.may_resolve,
+    })
+
+
+def keys():
+    """List the trusted public label keys (revoked ones left out) for scanners to verify with."""
+    authenticate()
+    query_args(())
+    rows = get_session().scalars(
+        select(LabelKey).where(LabelKey.revoked_at.is_(None)).order_by(LabelKey.key_id))
+    return jsonify({"keys": [{"key_id": r.key_id, "name": r.name or "",
+                              "public_key_pem": r.public_key_pem} for r in rows]})
+
+
+def location_expected(code: str):
+    """Show a location, its ancestors' codes and the packages it should receive (scanner cache)."""
+    principal = authenticate()
+    query_args(())
+    session = get_session()
+    loc = None
+    if len(code) <= 32 and not unstorable(code):
+        loc = session.scalar(select(Location).where(Location.code == code))
+    if loc is None:
+        raise ApiError(404, f"no location with code {code!r}")
+    if not principal.covers(loc.path):
+        raise ApiError(403, f"location {code!r} is outside your region {principal.region_code!r}")
+    from .reconcile import expected_at
+
+    packages = expected_at(session, loc)
+    return jsonify(to_json({
+        "location": {"code": loc.code, "name": loc.name, "level": loc.level,
+                     "path": loc.ancestor_codes, "dapil": loc.dapils},
+        "packages": packages,
+    }))
+
+
+def package(package_id: str):
+    """Show a package and its chain of custody, oldest first (404 outside the caller's region)."""
+    principal = authenticate()
+    query_args(())
+    session = get_session()
+    row = None
+    if len(package_id) <= MAX_PACKAGE_ID and not unstorable(package_id):
+        row = session.scalar(select(Package).where(Package.package_id == package_id))
+    # 404, not 403, outside the region: existence must not leak across regions.
+    if row is None or not principal.covers(row.destination.path):
+        raise ApiError(404, f"no package {package_id!r} in your region")
+    from .custody import chain
+
+    result = chain(session, package_id)
+    if result is None:
+        raise ApiError(404, f"no package {package_id!r} in your region")
+    return jsonify(to_json(result))
+
+
+ANOMALY_PARAMS = ("region", "kind", "status", "as_of", "after", "limit")
+
+
+def anomalies():
+    """List a region's anomalies, oldest first, a page at a time (``next`` while more follow)."""
+    principal = authenticate()
+    args = query_args(ANOMALY_PARAMS)
+    kind = choice(args, "kind", ANOMALY_KINDS)
+    status = choice(args, "status", ANOMALY_STATUSES)
+    as_of = instant(args, "as_of")
+    after = cursor(args)
+    limit = page_limit(args)
+    session = get_session()
+    region = region_location(session, principal, args.get("region"))
+    from .reconcile import list_anomalies
+
+    items, last_id = list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
+                                    after_id=after, limit=limit)
+    body = {"anomalies": [anomaly_json(a) for a in items]}
+    if last_id is not None:
+        following = {k: v for k, v in args.items() if k not in ("after", "region")}
+        query = {"region": region.code, **following, "after": str(last_id)}
+        body["next"] = request.path + "?" + urlencode(query)
+    return jsonify(body)
+
+
+def anomaly_json(item) -> dict:
+    """Return one anomaly as the API shows it (from a domain dict or an Anomaly row)."""
+    if isinstance(item, dict):
+        return to_json(item)
+    a: Anomaly = item
+    return to_json({
+        "id": a.id, "kind": a.kind,
+        "package_id": a.package.package_id if a.package is not None else (a.claimed_package or None),
+        "location": a.location.code if a.location is not None else None,
+        "detected_at": a.detected_at, "status": a.status, "evidence": a.evidence,
+        "detail": a.detail, "acknowledged_at": a.acknowledged_at,
+        "acknowledged_by": a.acknowledged_by or None, "resolved_at": a.resolved_at,
+        "resolved_by": a.resolved_by or None, "resolution_note": a.resolution_note or None,
+    })
+
+
+def resolve_anomaly(anomaly_id: int):
+    """Acknowledge or resolve an anomaly with a note: who and when are recorded, nothing deleted."""
+    principal = authenticate()
+    require(principal, RESOLVE_ROLES, "resolve anomalies")
+    query_args(())
+    body = json_object()
+    note = body.get("note")
+    if not isinstance(note, str) or not note.strip():
+        got = "missing" if note is None else (json_type(note) if not isinstance(note, str) else "empty")
+        raise ApiError(400, f"'note' must be a non-empty string saying what was done ({got})",
+                       code="invalid_body", details={"field": "note"})
+    if len(note) > MAX_NOTE or unstorable(note):
+        raise ApiError(400, f"'note' must be at most {MAX_NOTE} characters of text",
+                       code="invalid_body", details={"field": "note"})
+    status = body.get("status", "resolved")
+    if status not in RESOLVE_STATUSES:
+        raise ApiError(400, f"'status' {status!r} is not one of {', '.join(RESOLVE_STATUSES)}",
+                       code="invalid_body", details={"field": "status"})
+    if anomaly_id > MAX_ROW_ID:
+        raise ApiError(404, f"no anomaly {anomaly_id}")
+    from .reconcile import resolve
+
+    session = get_session()
+    try:
+        result = resolve(session, anomaly_id, principal, note.strip(), status=status)
+        session.commit()
+    except LookupError:
+        session.rollback()
+        raise ApiError(404, f"no anomaly {anomaly_id}") from None
+    except PermissionError as exc:
+        session.rollback()
+        raise ApiError(403, str(exc) or f"anomaly {anomaly_id} is outside your region") from None
+    except ValueError as exc:
+        session.rollback()
+        raise ApiError(409, str(exc), code="conflict") from None
+    except DBAPIError as exc:
+        session.rollback()
+        log.warning("resolution not recorded, database error: %s", type(exc.orig).__name__)
+        raise HeaderedError(503, "the database is unavailable; the resolution was not recorded",
+                            code="database_unavailable", headers={"Retry-After": "5"}) from None
+    return jsonify({"anomaly": anomaly_json(result)})
+
+
+def progress():
+    """Show, per child region, packages expected, dispatched, received and open anomalies."""
+    principal = authenticate()
+    args = query_args(("region", "as_of"))
+    as_of = instant(args, "as_of")
+    session = get_session()
+    region = region_location(session, principal, args.get("region"))
+    from .reconcile import progress as region_progress
+
+    return jsonify(to_json(region_progress(session, region, as_of=as_of)))
