@@ -229,6 +229,8 @@ class ScanEvent(Base):
     offline: Mapped[bool] = mapped_column(Boolean, default=False)
     # False for a duplicate_scan: recorded as evidence, not counted.
     counted: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The device name the scanner reported in the scan (audit; see migration 0002).
+    client_device: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
     package: Mapped[Package | None] = relationship(foreign_keys=[package_id])
     location: Mapped[Location] = relationship()
@@ -264,6 +266,8 @@ class Anomaly(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     resolved_by: Mapped[str] = mapped_column(String(100), default="")
     resolution_note: Mapped[str] = mapped_column(Text, default="")
+    # missing only: device time the episode ended (package received); see migration 0002.
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     package: Mapped[Package | None] = relationship()
     location: Mapped[Location | None] = relationship()
