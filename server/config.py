@@ -21,6 +21,8 @@ SETTINGS = {
     "CLOCK_SKEW_MINUTES": (10, int, "device clocks further ahead of the server than this are flagged"),
     "BABEL_DEFAULT_LOCALE": ("id", str, "dashboard language when the user has not chosen one (id or en)"),
     "SQL_ECHO": (False, bool, "log every SQL statement (debugging only)"),
+    "LEDGER_KEY_FILE": (None, str, "Ed25519 PEM key that signs ledger checkpoints; generated into <instance>/ledger_key.pem when unset"),
+    "LEDGER_CHECKPOINT_EVERY": (10000, int, "sign the ledger head every this many entries (0: only on `jejak-server checkpoint`)"),
 }
 
 TRUE = {"1", "true", "yes", "on"}
