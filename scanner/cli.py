@@ -1,0 +1,324 @@
+"""`jejak-scan`: scan labels at a handoff, keep them in the outbox, upload them.
+
+    jejak-scan run SOURCE --server URL --token TOKEN --location CODE --action ACTION [options]
+    jejak-scan manual PACKAGE-ID CODE --location CODE --action ACTION [options]
+    jejak-scan status [--outbox PATH]
+    jejak-scan sync --server URL --token TOKEN [--outbox PATH]
+    jejak-scan refresh --server URL --token TOKEN --location CODE [--outbox PATH]
+
+SOURCE is one of --camera N, --wedge [--device /dev/input/eventX], --serial PORT,
+--image FILE..., --video FILE.  --server/--token default to JEJAK_SERVER/JEJAK_TOKEN, the
+outbox to JEJAK_OUTBOX or ~/.local/share/jejak/outbox.sqlite3.  Standard output carries one
+line per scan and nothing else; everything else goes to standard error.  See docs/scanner.md.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+import httpx
+
+from .feedback import Feedback, Sound, Window, gui_available, scan_line
+from .outbox import Outbox, OutboxError, default_path
+from .presentation import DEFAULT_GAP, DEFAULT_REPEAT_WINDOW
+from .session import ACTIONS, DISPOSITIONS, CommandError, Session
+from .sources import (CameraSource, EvdevSource, ImageSource, SerialSource, SourceError,
+                      VideoSource, WedgeSource)
+from .uploader import (AuthError, BackgroundUploader, Connectivity, ServerError, Uploader,
+                       make_client, refresh_cache)
+
+
+def _outbox_option(f):
+    return click.option("--outbox", "outbox_path", type=click.Path(dir_okay=False),
+                        default=None, help="outbox file (default: $JEJAK_OUTBOX or "
+                        "~/.local/share/jejak/outbox.sqlite3)")(f)
+
+
+def _server_options(f):
+    f = click.option("--token", envvar="JEJAK_TOKEN", help="API token (or JEJAK_TOKEN)")(f)
+    return click.option("--server", envvar="JEJAK_SERVER",
+                        help="server base URL, e.g. https://jejak.example (or JEJAK_SERVER)")(f)
+
+
+def _session_options(f):
+    for option in reversed([
+        click.option("--location", required=True, help="code of the location scanned at"),
+        click.option("--action", required=True, type=click.Choice(ACTIONS)),
+        click.option("--operator", default=None, help="name of the person scanning"),
+        click.option("--disposition", default="ok", type=click.Choice(DISPOSITIONS),
+                     show_default=True),
+        click.option("--container", default=None, help="label text of the container (pack/unpack)"),
+        click.option("--seal", default=None, help="seal number on the container"),
+    ]):
+        f = option(f)
+    return f
+
+
+def _open_outbox(path) -> Outbox:
+    try:
+        return Outbox(path or default_path())
+    except OutboxError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _client(ctx: click.Context, server: str | None, token: str | None, required: bool):
+    if not server or not token:
+        if required:
+            raise click.UsageError("give --server and --token (or set JEJAK_SERVER and JEJAK_TOKEN)")
+        return None
+    if not server.startswith(("http://", "https://")):
+        raise click.UsageError(f"--server {server!r} must start with http:// or https://")
+    return make_client(server, token, transport=(ctx.obj or {}).get("transport"))
+
+
+def _note(message: str) -> None:
+    click.echo(f"jejak-scan: {message}", err=True)
+
+
+@click.group()
+def cli():
+    """Scan Jejak labels, keep every scan in a local outbox, upload when the server is reachable."""
+
+
+@cli.command()
+@click.option("--camera", type=int, default=None, help="webcam number (OpenCV)")
+@click.option("--wedge", is_flag=True, help="USB keyboard-wedge scanner: lines from standard input")
+@click.option("--device", default=None, help="with --wedge: read /dev/input/eventX through evdev")
+@click.option("--serial", "serial_port", default=None, help="serial scanner port, e.g. /dev/ttyACM0")
+@click.option("--baud", default=9600, show_default=True, help="serial speed")
+@click.option("--image", "images", multiple=True, help="image file(s): --image A.jpg B.jpg ...")
+@click.option("--video", default=None, help="video file")
+@click.argument("more_images", nargs=-1, type=click.Path())
+@_server_options
+@_session_options
+@_outbox_option
+@click.option("--gap", default=DEFAULT_GAP, show_default=True, type=float,
+              help="seconds a label must be out of the camera's view to count as presented again")
+@click.option("--repeat-window", default=DEFAULT_REPEAT_WINDOW, show_default=True, type=float,
+              help="seconds within which a scanner reading the same code again is one trigger")
+@click.option("--sound", default="auto", type=click.Choice(["auto", "aplay", "bell", "none"]),
+              show_default=True)
+@click.option("--window/--no-window", default=True, help="camera window when a display exists")
+@click.option("--upload-interval", default=5.0, show_default=True, type=float,
+              help="seconds between uploads while running")
+@click.pass_context
+def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_images, server, token,
+        location, action, operator, disposition, container, seal, outbox_path, gap,
+        repeat_window, sound, window, upload_interval):
+    """Scan from one SOURCE until it ends (or Ctrl-C), then try one upload and exit."""
+    images = list(images) + list(more_images)
+    if more_images and not images[: -len(more_images)]:
+        raise click.UsageError(f"unexpected argument {more_images[0]!r} (files go after --image)")
+    chosen = [name for name, given in (("--camera", camera is not None), ("--wedge", wedge),
+                                       ("--serial", serial_port), ("--image", images),
+                                       ("--video", video)) if given]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one source: --camera N, --wedge, --serial PORT, "
+                               "--image FILE... or --video FILE" +
+                               (f" (got {', '.join(chosen)})" if chosen else ""))
+    if device and not wedge:
+        raise click.UsageError("--device goes with --wedge")
+    if gap <= 0 or repeat_window <= 0:
+        raise click.UsageError("--gap and --repeat-window must be positive")
+    try:
+        session = Session(location=location.strip().upper(), action=action, operator=operator,
+                          disposition=disposition, container=container, seal=seal)
+    except CommandError as exc:
+        raise click.UsageError(str(exc)) from None
+    client = _client(ctx, server, token, required=False)
+    outbox = _open_outbox(outbox_path)
+    connectivity = Connectivity()
+    if client is None:
+        _note("no --server/--token: scans are kept offline until `jejak-scan sync`")
+    else:
+        try:
+            _note(refresh_cache(outbox, client, session.location, connectivity))
+        except AuthError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (ServerError, ValueError) as exc:
+            _note(f"offline, using the cached checks: {exc}")
+    try:
+        source = _make_source(camera, wedge, device, serial_port, baud, images, video)
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    from .station import Station
+
+    feedback = Feedback(sound=Sound(sound))
+    station = Station(outbox, session, feedback, connectivity, gap=gap, repeat_window=repeat_window)
+    win = Window(window and camera is not None and gui_available())
+    if camera is not None and not win.enabled:
+        _note("no display or no GUI in this OpenCV: text lines only")
+    background = None
+    if client is not None and upload_interval > 0:
+        background = BackgroundUploader(outbox.path, client, connectivity, upload_interval, _note)
+        background.start()
+    interrupted = False
+    try:
+        station.run(source, win)
+    except KeyboardInterrupt:
+        interrupted = True
+    except SourceError as exc:
+        _note(str(exc))
+    finally:
+        if background is not None:
+            background.stop()
+    _note(f"{station.recorded} scans recorded")
+    if client is not None and not interrupted:
+        _final_upload(outbox, client, connectivity)
+    counts = outbox.counts()
+    if counts["pending"] or counts["rejected"]:
+        _note(f"outbox: {counts['pending']} pending, {counts['rejected']} rejected "
+              f"({outbox.path})")
+    outbox.close()
+    return 0
+
+
+def _make_source(camera, wedge, device, serial_port, baud, images, video):
+    if camera is not None:
+        return CameraSource(camera)
+    if wedge:
+        return EvdevSource(device) if device else WedgeSource(sys.stdin)
+    if serial_port:
+        return SerialSource(serial_port, baudrate=baud)
+    if images:
+        return ImageSource(images)
+    return VideoSource(video)
+
+
+def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivity) -> None:
+    uploader = Uploader(outbox, client, connectivity=connectivity)
+    try:
+        report = uploader.upload_once()
+    except AuthError as exc:
+        _note(f"upload refused: {exc}")
+        return
+    if report.error:
+        _note(f"upload failed, scans stay in the outbox: {report.error}")
+    else:
+        _note(f"uploaded: {report.delivered} recorded, {report.already} already recorded, "
+              f"{report.rejected} rejected")
+
+
+@cli.command()
+@click.argument("package_id")
+@click.argument("code")
+@_server_options
+@_session_options
+@_outbox_option
+@click.pass_context
+def manual(ctx, package_id, code, server, token, location, action, operator, disposition,
+           container, seal, outbox_path):
+    """Record a package by hand: its id and the XXXX-XXXX code printed under the QR."""
+    from labels.payload import PayloadError, parse_manual_entry
+
+    from .station import Station
+
+    try:
+        parse_manual_entry(f"{package_id} {code}")
+    except PayloadError as exc:
+        raise click.UsageError(str(exc)) from None
+    if action in ("pack", "unpack") and not container:
+        raise click.UsageError(f"--action {action} needs --container")
+    session = Session(location=location.strip().upper(), action=action, operator=operator,
+                      disposition=disposition, container=container, seal=seal)
+    client = _client(ctx, server, token, required=False)
+    outbox = _open_outbox(outbox_path)
+    connectivity = Connectivity()
+    if client is not None:
+        try:
+            refresh_cache(outbox, client, session.location, connectivity)
+        except AuthError as exc:
+            raise click.ClickException(str(exc)) from None
+        except (ServerError, ValueError) as exc:
+            _note(f"offline, using the cached checks: {exc}")
+    station = Station(outbox, session, Feedback(sound=Sound("none")), connectivity)
+    station.record(f"{package_id} {code}")
+    if client is not None:
+        _final_upload(outbox, client, connectivity)
+    outbox.close()
+    return 0
+
+
+@cli.command()
+@_outbox_option
+def status(outbox_path):
+    """Show how many scans are pending, sent and rejected, and list the unsent ones."""
+    outbox = _open_outbox(outbox_path)
+    counts = outbox.counts()
+    click.echo(f"outbox {outbox.path}: {counts['pending']} pending, {counts['sent']} sent, "
+               f"{counts['rejected']} rejected")
+    for state in ("pending", "rejected"):
+        for scan in outbox.scans(state):
+            what = scan.package_id or scan.code[:40]
+            line = scan_line(scan, what)
+            extra = f"\tattempts={scan.attempts}"
+            if scan.error:
+                extra += f"\terror={scan.error}"
+            click.echo(f"{state.upper()}\t{scan.scanned_at}\t{line}{extra}")
+    outbox.close()
+    return 0
+
+
+@cli.command()
+@_server_options
+@_outbox_option
+@click.option("--retries", default=5, show_default=True, help="upload passes before giving up")
+@click.option("--retry-rejected", is_flag=True, help="send rejected scans again (same ids)")
+@click.pass_context
+def sync(ctx, server, token, outbox_path, retries, retry_rejected):
+    """Upload every pending scan; exit 1 if some could not be delivered."""
+    client = _client(ctx, server, token, required=True)
+    outbox = _open_outbox(outbox_path)
+    if retry_rejected:
+        _note(f"{outbox.requeue_rejected()} rejected scans queued again")
+    uploader = Uploader(outbox, client)
+    try:
+        report = uploader.sync(attempts=retries)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = outbox.counts()
+    outbox.close()
+    click.echo(f"{report.delivered} recorded, {report.already} already recorded, "
+               f"{report.rejected} rejected; {counts['pending']} pending, "
+               f"{counts['rejected']} rejected in the outbox")
+    if counts["pending"]:
+        raise click.ClickException(f"{counts['pending']} scans not delivered: {report.error}")
+    return 0
+
+
+@cli.command()
+@_server_options
+@click.option("--location", required=True, help="code of the location to cache")
+@_outbox_option
+@click.pass_context
+def refresh(ctx, server, token, location, outbox_path):
+    """Cache the trusted keys and the location's expected packages for offline checks."""
+    client = _client(ctx, server, token, required=True)
+    outbox = _open_outbox(outbox_path)
+    try:
+        click.echo(refresh_cache(outbox, client, location.strip().upper()))
+    except (AuthError, ServerError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        outbox.close()
+    return 0
+
+
+def main(args=None, transport: httpx.BaseTransport | None = None) -> int:
+    """Run jejak-scan and return its exit code (a transport may be injected for tests)."""
+    try:
+        result = cli.main(args=args, prog_name="jejak-scan", standalone_mode=False,
+                          obj={"transport": transport})
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""The durable local outbox: every scan is on disk before the person sees "accepted".
+
+One SQLite file (default `~/.local/share/jejak/outbox.sqlite3`, see `default_path`) holds:
+
+* `scans` - every recorded scan with the UUID it got when it was written (retries reuse it, so
+  the server can answer `already_recorded`), its state `pending` -> `sent`, or `rejected` with
+  the server's error (kept, listed by `jejak-scan status`, never dropped);
+* the offline-check cache: the trusted public label keys and the packages expected at a
+  location, refreshed whenever the server is reachable.
+
+Durability: WAL journal with `synchronous=FULL`, so `add` returns only after the commit's WAL
+frames are fsynced; a SIGKILL (or power cut) at any instant leaves either the whole scan or
+none of it, and "none" only when the accepted signal was never given.  Several processes may
+use one outbox at once (a running scanner and `jejak-scan sync`): writes take SQLite's lock
+and wait up to `BUSY_TIMEOUT_MS`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+BUSY_TIMEOUT_MS = 10_000
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scans (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid TEXT NOT NULL UNIQUE,
+    code TEXT NOT NULL,
+    package_id TEXT,
+    location TEXT NOT NULL,
+    action TEXT NOT NULL,
+    scanned_at TEXT NOT NULL,
+    container TEXT,
+    disposition TEXT NOT NULL,
+    seal TEXT,
+    operator TEXT,
+    offline INTEGER NOT NULL,
+    rescan INTEGER NOT NULL DEFAULT 0,
+    signal TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'rejected')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    server_status TEXT,
+    anomalies TEXT,
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS scans_by_state ON scans (state, seq);
+CREATE INDEX IF NOT EXISTS scans_by_place ON scans (location, action, package_id);
+CREATE TABLE IF NOT EXISTS label_keys (
+    key_id TEXT PRIMARY KEY,
+    public_key_pem TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS expected (
+    location TEXT NOT NULL,
+    package_id TEXT NOT NULL,
+    item_type TEXT,
+    destination TEXT,
+    dapil TEXT,
+    quantity INTEGER,
+    label_version INTEGER,
+    verification_code TEXT,
+    PRIMARY KEY (location, package_id)
+);
+CREATE TABLE IF NOT EXISTS cache_meta (
+    name TEXT PRIMARY KEY,
+    value TEXT,
+    fetched_at TEXT NOT NULL
+);
+"""
+
+SCAN_FIELDS = ("uuid", "code", "package_id", "location", "action", "scanned_at", "container",
+               "disposition", "seal", "operator", "offline", "rescan", "signal", "reason")
+
+
+class OutboxError(RuntimeError):
+    """The outbox file cannot be opened or is not a Jejak outbox."""
+
+
+def default_path() -> Path:
+    """Return the default outbox path: $JEJAK_OUTBOX, else $XDG_DATA_HOME/jejak/outbox.sqlite3."""
+    if os.environ.get("JEJAK_OUTBOX"):
+        return Path(os.environ["JEJAK_OUTBOX"])
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "jejak" / "outbox.sqlite3"
+
+
+def utc_now_iso() -> str:
+    """Return the current UTC time as ISO-8601 with an explicit offset, to the millisecond."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class StoredScan:
+    """One scan as the outbox holds it."""
+
+    seq: int
+    uuid: str
+    code: str
+    package_id: str | None
+    location: str
+    action: str
+    scanned_at: str
+    container: str | None
+    disposition: str
+    seal: str | None
+    operator: str | None
+    offline: bool
+    rescan: bool
+    signal: str
+    reason: str
+    state: str
+    attempts: int
+    error: str | None
+    server_status: str | None
+    anomalies: list[str]
+
+    def to_api(self) -> dict:
+        """Return the scan as `POST /api/v1/scans` takes it (optional fields left out when empty)."""
+        body = {"id": self.uuid, "code": self.code, "location": self.location,
+                "action": self.action, "scanned_at": self.scanned_at,
+                "disposition": self.disposition, "offline": self.offline}
+        for name in ("container", "seal", "operator"):
+            value = getattr(self, name)
+            if value:
+                body[name] = value
+        return body
+
+
+class Outbox:
+    """A connection to the outbox file; one per thread."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        created = not self.path.exists()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                       isolation_level=None, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            self._db.execute("PRAGMA synchronous = FULL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0:
+                with self._transaction():
+                    self._create_schema()
+            elif version != SCHEMA_VERSION:
+                raise OutboxError(f"outbox {str(self.path)!r} has schema version {version}, "
+                                  f"this jejak-scan knows version {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise OutboxError(f"cannot open outbox {str(self.path)!r}: {exc}") from None
+        if mode.lower() != "wal":
+            raise OutboxError(f"outbox {str(self.path)!r}: the file system does not allow "
+                              f"SQLite's WAL mode (got {mode!r}); put the outbox on a local disk")
+        if created:
+            _fsync_dir(self.path.parent)
+
+    def _create_schema(self) -> None:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    # -- scans ------------------------------------------------------------------------------
+
+    def add(self, **fields) -> StoredScan:
+        """Write one scan durably (fsynced on return), giving it its UUID, and return it."""
+        values = {name: fields.get(name) for name in SCAN_FIELDS}
+        values["uuid"] = values["uuid"] or str(uuid.uuid4())
+        values["scanned_at"] = values["scanned_at"] or utc_now_iso()
+        values["offline"] = int(bool(values["offline"]))
+        values["rescan"] = int(bool(values["rescan"]))
+        values["reason"] = values["reason"] or ""
+        names = ", ".join(SCAN_FIELDS)
+        marks = ", ".join("?" for _ in SCAN_FIELDS)
+        with self._transaction():
+            self._db.execute(f"INSERT INTO scans ({names}) VALUES ({marks})",
+                             [values[n] for n in SCAN_FIELDS])
+        return self.get(values["uuid"])
+
+    def get(self, scan_uuid: str) -> StoredScan | None:
+        """Return a scan by UUID."""
+        row = self._db.execute("SELECT * FROM scans WHERE uuid = ?", (scan_uuid,)).fetchone()
+        return _scan(row) if row else None
+
+    def scans(self, state: str | None = None, limit: int | None = None) -> list[StoredScan]:
+        """Return scans (of one state, if given) oldest first."""
+        sql, args = "SELECT * FROM scans", []
+        if state:
+            sql += " WHERE state = ?"
+            args.append(state)
+        sql += " ORDER BY seq"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_scan(r) for r in self._db.execute(sql, args)]
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of scans in each state."""
+        counts = {"pending": 0, "sent": 0, "rejected": 0}
+        for state, n in self._db.execute("SELECT state, count(*) FROM scans GROUP BY state"):
+            counts[state] = n
+        return counts
+
+    def seen_before(self, location: str, action: str, key: str) -> bool:
+        """Return whether this package (or raw code) was already scanned here with this action."""
+        row = self._db.execute(
+            "SELECT 1 FROM scans WHERE location = ? AND action = ? AND (package_id = ? OR "
+            "(package_id IS NULL AND code = ?)) LIMIT 1", (location, action, key, key)).fetchone()
+        return row is not None
+
+    def mark_attempt(self, uuids: Iterable[str], error: str | None) -> None:
+        """Count one failed delivery attempt for these scans and keep the last error."""
+        with self._transaction():
+            self._db.executemany("UPDATE scans SET attempts = attempts + 1, error = ? "
+                                 "WHERE uuid = ? AND state = 'pending'",
+                                 [(error, u) for u in uuids])
+
+    def mark_results(self, results: Iterable[tuple[str, str, list[str], str | None]]) -> None:
+        """Store the server's answers (uuid, status, anomalies, error) in one transaction."""
+        now = utc_now_iso()
+        rows = []
+        for scan_uuid, status, anomalies, error in results:
+            state = "rejected" if status == "rejected" else "sent"
+            rows.append((state, status, json.dumps(anomalies or []), error, now, scan_uuid))
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE scans SET state = ?, server_status = ?, anomalies = ?, error = ?, "
+                "sent_at = ?, attempts = attempts + 1 WHERE uuid = ? AND state != 'sent'", rows)
+
+    def requeue_rejected(self) -> int:
+        """Put rejected scans back to pending (same UUIDs) and return how many."""
+        with self._transaction():
+            cur = self._db.execute("UPDATE scans SET state = 'pending' WHERE state = 'rejected'")
+        return cur.rowcount
+
+    # -- offline-check cache ----------------------------------------------------------------
+
+    def store_keys(self, keys: dict[str, str]) -> None:
+        """Replace the cached trusted keys (key id -> public key PEM)."""
+        now = utc_now_iso()
+        with self._transaction():
+            self._db.execute("DELETE FROM label_keys")
+            self._db.executemany("INSERT INTO label_keys VALUES (?, ?, ?)",
+                                 [(k, pem, now) for k, pem in keys.items()])
+            self._set_meta("keys", str(len(keys)), now)
+
+    def cached_keys(self) -> dict[str, str] | None:
+        """Return the cached keys (key id -> PEM), or None when they were never fetched."""
+        if self.meta("keys") is None:
+            return None
+        return dict(self._db.execute("SELECT key_id, public_key_pem FROM label_keys"))
+
+    def store_expected(self, location: str, packages: list[dict], info: dict | None = None) -> None:
+        """Replace the cached list of packages expected at a location."""
+        now = utc_now_iso()
+        cols = ("package_id", "item_type", "destination", "dapil", "quantity", "label_version",
+                "verification_code")
+        with self._transaction():
+            self._db.execute("DELETE FROM expected WHERE location = ?", (location,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO expected VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(location, *[p.get(c) for c in cols]) for p in packages])
+            self._set_meta(f"expected:{location}", json.dumps(info or {}), now)
+
+    def expected_fetched(self, location: str) -> bool:
+        """Return whether the expected list of a location was ever fetched."""
+        return self.meta(f"expected:{location}") is not None
+
+    def expected_package(self, location: str, package_id: str) -> dict | None:
+        """Return the cached plan row of a package expected at a location, or None."""
+        row = self._db.execute("SELECT * FROM expected WHERE location = ? AND package_id = ?",
+                               (location, package_id)).fetchone()
+        return dict(row) if row else None
+
+    def meta(self, name: str) -> tuple[str, str] | None:
+        """Return (value, fetched_at) of a cache entry, or None."""
+        row = self._db.execute("SELECT value, fetched_at FROM cache_meta WHERE name = ?",
+                               (name,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def _set_meta(self, name: str, value: str, now: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO cache_meta VALUES (?, ?, ?)", (name, value, now))
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (the connection is in autocommit mode)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+        return False
+
+
+def _scan(row: sqlite3.Row) -> StoredScan:
+    return StoredScan(
+        seq=row["seq"], uuid=row["uuid"], code=row["code"], package_id=row["package_id"],
+        location=row["location"], action=row["action"], scanned_at=row["scanned_at"],
+        container=row["container"], disposition=row["disposition"], seal=row["seal"],
+        operator=row["operator"], offline=bool(row["offline"]), rescan=bool(row["rescan"]),
+        signal=row["signal"], reason=row["reason"], state=row["state"], attempts=row["attempts"],
+        error=row["error"], server_status=row["server_status"],
+        anomalies=json.loads(row["anomalies"]) if row["anomalies"] else [])
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a newly created file's directory entry durable too."""
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on directories; SQLite's own syncs still hold
+    finally:
+        os.close(fd)

@@ -1,0 +1,138 @@
+"""A scanning station: source -> presentations -> session and checks -> outbox -> feedback.
+
+The order inside `record` is the promise the scanner makes: the scan is judged, written to the
+outbox and fsynced, and only then does the person get the signal (line, sound, box colour).
+Uploading is someone else's job (the uploader), so a dead network never slows a scan down.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .checks import ACCEPTED, PROBLEM, RESCAN, Checker, as_manual_entry
+from .feedback import Feedback, Window
+from .outbox import Outbox, StoredScan
+from .presentation import DEFAULT_GAP, DEFAULT_REPEAT_WINDOW, PresentationTracker
+from .session import CommandError, Session, is_command, parse_command
+from .sources import Source
+from .uploader import Connectivity
+
+
+class Station:
+    """Turn what a source sees into recorded scans with feedback."""
+
+    def __init__(self, outbox: Outbox, session: Session, feedback: Feedback,
+                 connectivity: Connectivity | None = None, gap: float = DEFAULT_GAP,
+                 repeat_window: float = DEFAULT_REPEAT_WINDOW,
+                 decoder: Callable | None = None):
+        self.outbox = outbox
+        self.session = session
+        self.feedback = feedback
+        self.checker = Checker(outbox)
+        self.connectivity = connectivity or Connectivity()
+        self.frame_tracker = PresentationTracker(gap)
+        self.text_tracker = PresentationTracker(repeat_window)
+        self._decoder = decoder
+        self.signals: dict[str, tuple[str, str]] = {}  # text -> (signal, reason) for the window
+        self.recorded = 0
+
+    # -- one presentation -------------------------------------------------------------------
+
+    def handle(self, text: str) -> StoredScan | None:
+        """Act on one presented text: a command, a container label, or a scan to record."""
+        text = text.strip()
+        if not text:
+            return None
+        if is_command(text):
+            try:
+                change = self.session.apply(parse_command(text))
+            except CommandError as exc:
+                self.signals[text] = (PROBLEM, str(exc))
+                self.feedback.note(str(exc))
+                self.feedback.sound.play(PROBLEM)
+                return None
+            self.signals[text] = (ACCEPTED, change)
+            self.feedback.note(change)
+            self.feedback.sound.play(ACCEPTED)
+            return None
+        if self.session.needs_container:
+            return self._open_container(text)
+        return self.record(text)
+
+    def _open_container(self, text: str) -> None:
+        verdict = self.checker.check(text, self.session.location, "container")
+        if verdict.label is None and not as_manual_entry(text):
+            self.signals[text] = (PROBLEM, "not a container label")
+            self.feedback.note(f"{text[:40]!r} is not a label; scan the container's label "
+                               "to open it")
+            self.feedback.sound.play(PROBLEM)
+            return None
+        self.session.open_container(verdict.code)
+        name = verdict.package_id or verdict.code
+        problems = "" if verdict.signal != PROBLEM else f" (warning: {verdict.reason})"
+        self.signals[text] = (ACCEPTED if not problems else PROBLEM, f"container {name}")
+        self.feedback.note(f"container {name} open for {self.session.action}{problems}; "
+                           "scan its packages, then END-CONTAINER")
+        self.feedback.sound.play(ACCEPTED if not problems else PROBLEM)
+        return None
+
+    def record(self, text: str) -> StoredScan:
+        """Judge a text, write it durably to the outbox, then signal it."""
+        s = self.session
+        verdict = self.checker.check(text, s.location, s.action)
+        scan = self.outbox.add(
+            code=verdict.code, package_id=verdict.package_id, location=s.location,
+            action=s.action, container=s.fields()["container"], disposition=s.take_disposition(),
+            seal=s.seal, operator=s.operator, offline=self.connectivity.online is not True,
+            rescan=verdict.rescan, signal=verdict.signal, reason=verdict.reason)
+        # The scan is on disk (fsynced): only now may the person hear "accepted".
+        self.signals[text] = (verdict.signal, verdict.reason)
+        self.recorded += 1
+        self.feedback.scan(scan, verdict.package_id or verdict.code[:40])
+        return scan
+
+    # -- sources ----------------------------------------------------------------------------
+
+    def decode(self, frame) -> list:
+        """Return the decoded codes (with corners) of a frame."""
+        if self._decoder is None:
+            from .decode import read_codes_with_positions
+
+            self._decoder = read_codes_with_positions
+        return self._decoder(frame)
+
+    def feed_frame(self, frame, t: float, window: Window | None = None) -> bool:
+        """Decode one frame, record new presentations, draw the window; False to stop."""
+        decoded = self.decode(frame)
+        for text in self.frame_tracker.frame([d.text for d in decoded], t):
+            self.handle(text)
+        if window is None or not window.enabled:
+            return True
+        boxes = [(d.corners, *self.signals.get(d.text.strip(), ("", ""))) for d in decoded]
+        return window.show(frame, boxes)
+
+    def feed_text(self, text: str, t: float) -> StoredScan | None:
+        """Take one text from a scanner; a double trigger within the repeat window is ignored."""
+        if not self.text_tracker.sighted(text.strip(), t):
+            self.feedback.note(f"same code again within {self.text_tracker.gap:g} s: "
+                               "one presentation, not recorded twice")
+            return None
+        return self.handle(text)
+
+    def run(self, source: Source, window: Window | None = None) -> int:
+        """Consume a source until it ends (or the window is closed); return scans recorded."""
+        before = self.recorded
+        try:
+            for reading in source.readings():
+                if reading.frame is not None:
+                    if not self.feed_frame(reading.frame, reading.t, window):
+                        break
+                elif reading.text is not None:
+                    self.feed_text(reading.text, reading.t)
+        finally:
+            source.close()
+            if window is not None:
+                window.close()
+        return self.recorded - before
+
+
+__all__ = ["Station", "ACCEPTED", "RESCAN", "PROBLEM"]

@@ -1,0 +1,305 @@
+"""Talk to the server: upload the outbox in batches, refresh the offline-check cache.
+
+Everything goes through an injected `httpx.Client`, so tests run the real server in-process
+(`httpx.WSGITransport(app=create_app(...))`) or a dead network (`httpx.MockTransport` with a
+handler raising `httpx.ConnectError`), and the product uses the real network.
+
+Delivery rules (the outbox never loses or duplicates a scan):
+* scans go oldest first in batches of at most `batch_size` (500), each with the UUID it got
+  when it was written; a retry sends the same UUIDs, so the server answers `already_recorded`;
+* `recorded` and `already_recorded` mark a scan sent; `rejected` keeps it aside with the
+  server's error (listed by `jejak-scan status`, re-sent by `jejak-scan sync --retry-rejected`);
+* a network error, a timeout, 408, 429 or a 5xx leaves the batch pending and is retried with
+  exponential backoff and jitter; 401/403 stop the upload (a token problem no retry fixes);
+* a whole batch refused with another 4xx is split in halves until the scan the server cannot
+  understand is alone; that one is marked rejected with the server's message.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import httpx
+
+from .outbox import Outbox
+
+BATCH_SIZE = 500
+DELIVERED = ("recorded", "already_recorded")
+RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+class AuthError(RuntimeError):
+    """The server refused the token (401/403): retrying will not help."""
+
+
+class ServerError(RuntimeError):
+    """The server could not be reached or failed; the scans stay pending."""
+
+
+def make_client(server: str, token: str, transport: httpx.BaseTransport | None = None,
+                timeout: float = 15.0) -> httpx.Client:
+    """Return an httpx client for the Jejak API at `server` with a bearer token."""
+    return httpx.Client(base_url=server.rstrip("/"), transport=transport, timeout=timeout,
+                        headers={"Authorization": f"Bearer {token}",
+                                 "User-Agent": "jejak-scan/0.1"})
+
+
+@dataclass
+class Connectivity:
+    """Whether the server answered the last request; None until the first one."""
+
+    online: bool | None = None
+    last_error: str | None = None
+
+    def up(self) -> None:
+        """Record a request that reached the server."""
+        self.online, self.last_error = True, None
+
+    def down(self, error: str) -> None:
+        """Record a request that could not reach the server."""
+        self.online, self.last_error = False, error
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter: base * 2**n seconds, capped, times a random 0.5-1.0."""
+
+    base: float = 1.0
+    cap: float = 60.0
+    rng: random.Random = field(default_factory=random.Random)
+    failures: int = 0
+
+    def next_delay(self) -> float:
+        """Return the wait before the next attempt and count this failure."""
+        delay = min(self.cap, self.base * (2 ** self.failures))
+        self.failures += 1
+        return delay * self.rng.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        """Start over after a success."""
+        self.failures = 0
+
+
+@dataclass
+class UploadReport:
+    """What one upload pass or sync did."""
+
+    delivered: int = 0
+    already: int = 0
+    rejected: int = 0
+    pending: int = 0
+    error: str | None = None
+    anomalies: dict[str, list[str]] = field(default_factory=dict)  # uuid -> kinds
+
+
+def _error_message(response: httpx.Response) -> str:
+    """Return the message of the API's one error shape, or the status line."""
+    try:
+        body = response.json()
+        return str(body["error"]["message"])
+    except Exception:  # any non-JSON or other-shaped body: fall back to the status
+        return f"HTTP {response.status_code} {response.reason_phrase}"
+
+
+def _request(client: httpx.Client, connectivity: Connectivity, method: str, url: str,
+             **kwargs) -> httpx.Response:
+    """Send one request; raise ServerError for transport failures and retryable statuses."""
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx.TransportError as exc:
+        connectivity.down(f"{type(exc).__name__}: {exc}")
+        raise ServerError(f"cannot reach the server: {exc or type(exc).__name__}") from None
+    connectivity.up()
+    if response.status_code in (401, 403):
+        raise AuthError(f"the server refused the token: {_error_message(response)}")
+    if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
+        raise ServerError(f"server answered {response.status_code}: {_error_message(response)}")
+    return response
+
+
+class Uploader:
+    """Deliver pending scans from an outbox through an httpx client."""
+
+    def __init__(self, outbox: Outbox, client: httpx.Client, batch_size: int = BATCH_SIZE,
+                 connectivity: Connectivity | None = None, backoff: Backoff | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.outbox = outbox
+        self.client = client
+        self.batch_size = batch_size
+        self.connectivity = connectivity or Connectivity()
+        self.backoff = backoff or Backoff()
+        self.sleep = sleep
+
+    def upload_once(self) -> UploadReport:
+        """Try every pending batch once, stopping at the first network or server failure."""
+        report = UploadReport()
+        sent_uuids: set[str] = set()
+        try:
+            while True:
+                batch = [s for s in self.outbox.scans("pending", limit=self.batch_size + len(sent_uuids))
+                         if s.uuid not in sent_uuids][: self.batch_size]
+                if not batch:
+                    break
+                self._post(batch, report)
+                sent_uuids.update(s.uuid for s in batch)
+        except (ServerError, AuthError) as exc:
+            report.error = str(exc)
+            if isinstance(exc, AuthError):
+                raise
+        finally:
+            report.pending = self.outbox.counts()["pending"]
+        return report
+
+    def sync(self, attempts: int = 5) -> UploadReport:
+        """Upload until nothing is pending, retrying failures with backoff up to `attempts` passes."""
+        total = UploadReport()
+        for attempt in range(max(1, attempts)):
+            report = self.upload_once()
+            total.delivered += report.delivered
+            total.already += report.already
+            total.rejected += report.rejected
+            total.anomalies.update(report.anomalies)
+            total.pending, total.error = report.pending, report.error
+            if report.error is None:
+                self.backoff.reset()
+                break
+            if attempt + 1 < attempts:
+                self.sleep(self.backoff.next_delay())
+        return total
+
+    def _post(self, batch, report: UploadReport) -> None:
+        """POST one batch and store the answers; split it when the server refuses it whole."""
+        try:
+            response = _request(self.client, self.connectivity, "POST", "/api/v1/scans",
+                                json={"scans": [s.to_api() for s in batch]})
+        except ServerError as exc:
+            self.outbox.mark_attempt([s.uuid for s in batch], str(exc))
+            raise
+        if response.status_code >= 400:
+            message = _error_message(response)
+            if len(batch) == 1:
+                self.outbox.mark_results([(batch[0].uuid, "rejected", [], message)])
+                report.rejected += 1
+                return
+            half = len(batch) // 2
+            self._post(batch[:half], report)
+            self._post(batch[half:], report)
+            return
+        try:
+            results = {r["id"]: r for r in response.json()["results"]}
+        except (ValueError, KeyError, TypeError):
+            self.outbox.mark_attempt([s.uuid for s in batch], "unreadable answer from the server")
+            raise ServerError("the server's answer to POST /api/v1/scans has no results list") from None
+        answers = []
+        for scan in batch:
+            result = results.get(scan.uuid)
+            if result is None:
+                continue  # not answered: stays pending and goes again with the same UUID
+            status = result.get("status")
+            if status not in (*DELIVERED, "rejected"):
+                continue
+            anomalies = list(result.get("anomalies") or [])
+            answers.append((scan.uuid, status, anomalies, result.get("error")))
+            if status == "recorded":
+                report.delivered += 1
+            elif status == "already_recorded":
+                report.already += 1
+            else:
+                report.rejected += 1
+            if anomalies:
+                report.anomalies[scan.uuid] = anomalies
+        self.outbox.mark_results(answers)
+
+
+# -- offline-check cache -----------------------------------------------------------------------
+
+def _key_pem(entry: dict) -> str | None:
+    for name in ("public_key_pem", "public_key", "pem"):
+        if isinstance(entry.get(name), str):
+            return entry[name]
+    return None
+
+
+def refresh_cache(outbox: Outbox, client: httpx.Client, location: str,
+                  connectivity: Connectivity | None = None) -> str:
+    """Fetch the trusted keys and the location's expected packages into the outbox cache.
+
+    Returns a one-line summary; raises ServerError/AuthError when the server cannot be used
+    (the old cache then stays as it was).
+    """
+    connectivity = connectivity or Connectivity()
+    response = _request(client, connectivity, "GET", "/api/v1/keys")
+    if response.status_code >= 400:
+        raise ServerError(f"GET /api/v1/keys: {_error_message(response)}")
+    keys = {}
+    for entry in response.json().get("keys", []):
+        pem = _key_pem(entry)
+        if entry.get("key_id") and pem and entry.get("trusted", True) and not entry.get("revoked"):
+            keys[entry["key_id"]] = pem
+    outbox.store_keys(keys)
+
+    packages, info, url = [], {}, f"/api/v1/locations/{location}/expected"
+    while url:
+        response = _request(client, connectivity, "GET", url)
+        if response.status_code >= 400:
+            raise ServerError(f"GET {url}: {_error_message(response)}")
+        body = response.json()
+        info = body.get("location") or info
+        packages.extend(p for p in (body.get("packages") or body.get("expected") or [])
+                        if isinstance(p, dict) and p.get("package_id"))
+        url = body.get("next")
+    outbox.store_expected(location, packages, info if isinstance(info, dict) else {})
+    return f"cached {len(keys)} trusted keys and {len(packages)} packages expected at {location}"
+
+
+class BackgroundUploader:
+    """Upload pending scans every `interval` seconds in a thread while a station runs."""
+
+    def __init__(self, outbox_path, client: httpx.Client, connectivity: Connectivity,
+                 interval: float = 5.0, log: Callable[[str], None] = lambda m: None,
+                 batch_size: int = BATCH_SIZE):
+        self.outbox_path = outbox_path
+        self.client = client
+        self.connectivity = connectivity
+        self.interval = interval
+        self.log = log
+        self.batch_size = batch_size
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="jejak-uploader", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to stop and wait for its current request."""
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        outbox = Outbox(self.outbox_path)  # SQLite connections are per thread
+        uploader = Uploader(outbox, self.client, self.batch_size, self.connectivity)
+        delay = self.interval
+        try:
+            while not self._stop.wait(delay):
+                try:
+                    report = uploader.upload_once()
+                except AuthError as exc:
+                    self.log(f"upload stopped: {exc}")
+                    return
+                if report.error:
+                    delay = uploader.backoff.next_delay()
+                    self.log(f"upload failed, retrying in {delay:.0f} s: {report.error}")
+                    continue
+                uploader.backoff.reset()
+                delay = self.interval
+                if report.delivered or report.already or report.rejected:
+                    self.log(f"uploaded: {report.delivered} recorded, {report.already} "
+                             f"already recorded, {report.rejected} rejected")
+                for kinds in report.anomalies.values():
+                    self.log(f"server flagged: {', '.join(kinds)}")
+        finally:
+            outbox.close()
