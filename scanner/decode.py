@@ -11,17 +11,23 @@ The design is a cascade with a bounded budget, measured with the shared decode b
    found but could not read.  If something was read and every candidate was read, we are
    done; that is the path nearly every frame of a working scanner takes.
 2. Only when nothing at all was read does the frame get whole-frame fallbacks, cheapest and
-   most productive first, stopping at the first that reads something: blur + adaptive-threshold
-   binarisation (faint ink, dim light, cardboard, heavy noise), unsharp mask (defocus, small
-   modules), contrast-limited histogram equalisation (cast shadows).  Each also adds the
-   candidates it saw.
-3. Candidates still unread (codes zxing located but could not read, e.g. the one blurred label
-   of twenty) are cropped and retried with passes too slow for a whole frame: unsharp mask,
-   then a 2x cubic upscale with unsharp mask (1.5 px modules).
+   most productive first, stopping at the first that reads something: zxing's global-histogram
+   binarizer (0.2 ms); a local threshold against a Gaussian mean after a 3x3 blur (faint ink,
+   dim light, cardboard, heavy noise, shadows); an unsharp mask (defocus, small modules); the
+   local threshold at a finer scale; contrast-limited histogram equalisation (deep shadows).
+   Each adds the candidates it saw.
+3. Candidates still unread (codes located but not read, e.g. the one blurred label of twenty,
+   or a label tilted 60 degrees) are cropped and retried with passes too slow for a whole
+   frame: unsharp mask, a 2x cubic upscale with unsharp mask (1.5 px modules), then zbar,
+   whose sampling copes with steep perspective.
 
 Every fallback checks a deadline (BUDGET_MS from the start of the call), so a frame nobody can
 read costs a bounded time.  Garbled text never leaves this module: zxing results that are not
-`valid` or carry an `error` are never returned as text.
+`valid` or carry an `error` are never returned as text, zbar results must be UTF-8, and
+only QR symbols are asked for (no 1-D false positives from clutter).
+
+Not used, measured: OpenCV's WeChat decoder reads curved and textured codes but takes 10-170 ms
+on frames (and even 150 px crops) it cannot read; OpenCV's QRCodeDetector is slower and weaker.
 """
 from __future__ import annotations
 
@@ -94,10 +100,10 @@ def read_codes_with_positions(frame: np.ndarray, budget_ms: float = BUDGET_MS) -
     if not found.items:
         # Nothing read: whole-frame passes first (they fix what hits the whole frame: contrast,
         # noise, defocus), each adding the symbols it saw but could not read.
-        for prep in _FULL_FRAME_PASSES:
+        for prep, binarizer in _FULL_FRAME_PASSES:
             if time.perf_counter() > deadline:
                 break
-            _zxing(prep(gray), found, cands)
+            _zxing(prep(gray), found, cands, binarizer=binarizer)
             if found.items:
                 break
     _crops(gray, _unread(cands, found), found, deadline)
@@ -151,14 +157,14 @@ def _quad(pos) -> np.ndarray:
 
 
 def _zxing(img: np.ndarray, found: _Found, cands: list[np.ndarray] | None,
-           scale: float = 1.0, offset: tuple[int, int] = (0, 0)) -> None:
+           scale: float = 1.0, offset: tuple[int, int] = (0, 0), binarizer=_LOCAL) -> None:
     """Decode `img` with zxing; add valid codes to `found` and unreadable symbols to `cands`.
 
     `scale` and `offset` map `img` coordinates back to the frame (img = crop of frame scaled by
     `scale`, crop origin at `offset`).
     """
     for b in zxingcpp.read_barcodes(img, formats=_QR, try_rotate=False, try_downscale=False,
-                                    try_invert=False, binarizer=_LOCAL, return_errors=cands is not None):
+                                    try_invert=False, binarizer=binarizer, return_errors=cands is not None):
         q = _quad(b.position) / scale + np.array(offset, np.float32)
         if b.valid and not b.error and b.text:
             found.add(b.text, q)
@@ -253,10 +259,19 @@ def _zbar():
 _CROP_PASSES = (_crop_usm, _crop_up2_usm, _crop_zbar)
 
 
-def _blur_adaptive(gray: np.ndarray) -> np.ndarray:
-    """Binarise against the local mean after a light blur: faint ink, dim light, texture, noise."""
-    return cv2.adaptiveThreshold(cv2.GaussianBlur(gray, (0, 0), 1.2), 255, cv2.ADAPTIVE_THRESH_MEAN_C,
-                                 cv2.THRESH_BINARY, 25, 1)
+def _local_threshold(gray: np.ndarray, sigma: float = 5.0, offset: int = 0) -> np.ndarray:
+    """Binarise against a Gaussian-weighted local mean: faint ink, dim light, texture, noise, shadow.
+
+    The light 3x3 box blur takes out sensor noise and cardboard fibres; comparing with a wide
+    Gaussian mean (sigma ~ one module) is a difference-of-Gaussians, so it also sharpens a
+    little.  The mean is computed at quarter resolution: a smooth field needs no more, and it
+    makes the pass ~1 ms at 720p instead of ~3.
+    """
+    b = cv2.blur(gray, (3, 3))
+    h, w = gray.shape
+    small = cv2.resize(b, ((w + 3) // 4, (h + 3) // 4), interpolation=cv2.INTER_AREA)
+    mean = cv2.resize(cv2.GaussianBlur(small, (0, 0), sigma / 4.0), (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.compare(b, cv2.subtract(mean, offset), cv2.CMP_GT)
 
 
 def _sharpen(gray: np.ndarray) -> np.ndarray:
@@ -270,4 +285,24 @@ def _equalise(gray: np.ndarray) -> np.ndarray:
     return cv2.createCLAHE(clipLimit=8.0, tileGridSize=(16, 16)).apply(gray)
 
 
-_FULL_FRAME_PASSES = (_blur_adaptive, _sharpen, _equalise)
+def _unchanged(gray: np.ndarray) -> np.ndarray:
+    """Return the frame as it is (for a pass that only changes zxing's binarizer)."""
+    return gray
+
+
+def _fine_local_threshold(gray: np.ndarray) -> np.ndarray:
+    """Binarise against a narrower local mean: steeper shadows and more blur than _local_threshold."""
+    return _local_threshold(gray, sigma=3.0)
+
+
+# (preprocessing, zxing binarizer), in the order tried; the first that reads anything ends the
+# list.  Cheapest and most productive first: one global threshold (0.1-0.4 ms at 720p; reads some
+# codes the local-average binarizer breaks up, e.g. on curved labels), then the image fixes at
+# 1-3 ms each.
+_FULL_FRAME_PASSES = (
+    (_unchanged, zxingcpp.Binarizer.GlobalHistogram),
+    (_local_threshold, _LOCAL),
+    (_sharpen, _LOCAL),
+    (_fine_local_threshold, _LOCAL),
+    (_equalise, _LOCAL),
+)
