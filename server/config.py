@@ -21,6 +21,7 @@ SETTINGS = {
     "CLOCK_SKEW_MINUTES": (10, int, "device clocks further ahead of the server than this are flagged"),
     "BABEL_DEFAULT_LOCALE": ("id", str, "dashboard language when the user has not chosen one (id or en)"),
     "SQL_ECHO": (False, bool, "log every SQL statement (debugging only)"),
+    "LABEL_KEY_FILE": (None, str, "private key (PEM) the dashboard's Labels page signs labels with; unset: printing is off"),
     "LEDGER_KEY_FILE": (None, str, "Ed25519 PEM key that signs ledger checkpoints; generated into <instance>/ledger_key.pem when unset"),
     "LEDGER_CHECKPOINT_EVERY": (10000, int, "sign the ledger head every this many entries (0: only on `jejak-server checkpoint`)"),
 }

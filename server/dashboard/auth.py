@@ -1,0 +1,55 @@
+"""Log in, log out and choose the dashboard's language."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from ..access import authenticate_user
+from ..db import get_session
+from .guard import current_principal, safe_next
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the login form; log the user in with a fresh session."""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        user = authenticate_user(get_session(), username, password)
+        if user is None:
+            flash(_("Wrong username or password."), "error")
+            return render_template("auth/login.html", username=username), 401
+        lang = session.get("lang")
+        # A new session on login: nothing from before survives but the language.
+        session.clear()
+        session["user_id"] = user.id
+        if lang:
+            session["lang"] = lang
+        return redirect(safe_next(request.args.get("next")))
+    if current_principal() is not None:
+        return redirect(safe_next(request.args.get("next")))
+    return render_template("auth/login.html", username="")
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """Log the user out."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang/<code>")
+def language(code: str):
+    """Switch the dashboard's language and go back where the user was."""
+    from . import LANGUAGES
+
+    if code in LANGUAGES:
+        session["lang"] = code
+    return redirect(safe_next(request.args.get("next")))

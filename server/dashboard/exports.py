@@ -1,0 +1,140 @@
+"""Reports: streamed CSV/XLSX of the scan log and anomalies, and the BAST handover PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from flask import (Blueprint, Response, abort, render_template, request, send_file,
+                   stream_with_context)
+from flask_babel import gettext
+from sqlalchemy import select
+
+from .. import reports
+from ..db import get_session
+from ..models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
+from . import domain
+from .guard import current_principal, region_or_abort
+from .scans import filter_from_args
+
+bp = Blueprint("exports", __name__, url_prefix="/reports")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(chunks, filename: str, mimetype: str) -> Response:
+    """Stream chunks as a file download (the request context lives until the last chunk)."""
+    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["X-Accel-Buffering"] = "no"  # let a proxy pass chunks on as they come
+    return response
+
+
+def _stamp() -> str:
+    """Return a compact UTC timestamp for file names."""
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
+
+
+@bp.route("/")
+def index():
+    """Show the downloads and the BAST form."""
+    region = region_or_abort(request.args.get("region"))
+    return render_template("exports/index.html", region=region, kinds=ANOMALY_KINDS,
+                           statuses=ANOMALY_STATUSES)
+
+
+@bp.route("/scans.csv")
+def scans_csv():
+    """Stream the filtered scan log as CSV."""
+    f, shown = filter_from_args(request.args)
+    rows = reports.scan_log_rows(get_session(), f)
+    return _download(reports.csv_chunks(reports.SCAN_HEADER, rows),
+                     f"jejak-scans-{shown['region'].code}-{_stamp()}.csv", "text/csv")
+
+
+@bp.route("/scans.xlsx")
+def scans_xlsx():
+    """Stream the filtered scan log as an XLSX workbook."""
+    f, shown = filter_from_args(request.args)
+    rows = reports.scan_log_rows(get_session(), f)
+    return _download(reports.xlsx_chunks(reports.SCAN_HEADER, rows, "scans"),
+                     f"jejak-scans-{shown['region'].code}-{_stamp()}.xlsx", XLSX)
+
+
+def _anomaly_rows():
+    """Return the region code and a generator of the filtered anomalies' rows."""
+    region = region_or_abort(request.args.get("region"))
+    kind = request.args.get("kind") or None
+    status = request.args.get("status") or None
+    if kind is not None and kind not in ANOMALY_KINDS:
+        abort(400, description="kind")
+    if status == "all":
+        status = None
+    if status is not None and status not in ANOMALY_STATUSES:
+        abort(400, description="status")
+    session = get_session()
+
+    def page(after, limit):
+        return domain.list_anomalies(session, region, kind=kind, status=status, after_id=after,
+                                     limit=limit)
+
+    return region.code, reports.anomaly_rows(page)
+
+
+@bp.route("/anomalies.csv")
+def anomalies_csv():
+    """Stream the filtered anomalies as CSV."""
+    code, rows = _anomaly_rows()
+    return _download(reports.csv_chunks(reports.ANOMALY_HEADER, rows),
+                     f"jejak-anomalies-{code}-{_stamp()}.csv", "text/csv")
+
+
+@bp.route("/anomalies.xlsx")
+def anomalies_xlsx():
+    """Stream the filtered anomalies as an XLSX workbook."""
+    code, rows = _anomaly_rows()
+    return _download(reports.xlsx_chunks(reports.ANOMALY_HEADER, rows, "anomalies"),
+                     f"jejak-anomalies-{code}-{_stamp()}.xlsx", XLSX)
+
+
+def _location(code: str) -> Location:
+    """Return a location in the user's region by code, 404 otherwise."""
+    loc = get_session().scalar(select(Location).where(Location.code == (code or "").strip()))
+    if loc is None or not current_principal().covers(loc.path):
+        abort(404)
+    return loc
+
+
+@bp.route("/bast")
+def bast_form():
+    """Ask for the receiving place (the sender defaults to the level above) and the date."""
+    session = get_session()
+    receiver = _location(request.args["to"]) if request.args.get("to") else None
+    sender = receiver.parent if receiver is not None else None
+    days = reports.bast_items_in_scans(session, receiver) if receiver is not None else []
+    return render_template("exports/bast.html", receiver=receiver, sender=sender, days=days)
+
+
+@bp.route("/bast.pdf")
+def bast_pdf():
+    """Make the BAST of a handoff from the scans and send it as a PDF."""
+    receiver = _location(request.args.get("to", ""))
+    sender_code = request.args.get("from") or (receiver.parent.code if receiver.parent else "")
+    # The sender may sit above the user's region (the regency hands over to a district user).
+    sender = get_session().scalar(select(Location).where(Location.code == sender_code.strip()))
+    if sender is None:
+        abort(404)
+    day = None
+    if request.args.get("date"):
+        try:
+            day = dt.date.fromisoformat(request.args["date"])
+        except ValueError:
+            abort(400, description="date")
+    data = reports.bast_data(get_session(), sender, receiver, day)
+    out = io.BytesIO()
+    from . import select_locale
+
+    reports.bast_pdf(data, out, translate=gettext, lang=select_locale())
+    out.seek(0)
+    name = f"BAST-{sender.code}-{receiver.code}-{day.isoformat() if day else 'all'}.pdf"
+    return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=name)

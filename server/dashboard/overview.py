@@ -1,0 +1,59 @@
+"""Overview: progress of the user's region, child by child, drilling down to the TPS."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from ..db import get_session
+from . import domain, queries
+from .formatting import TEPAT
+from .guard import current_principal, region_or_abort
+
+bp = Blueprint("overview", __name__)
+
+LEVELS_RECEIVED = ("regency", "district", "village", "tps")
+
+
+def tepat_of(row: dict) -> list[dict]:
+    """Judge the six tepat of one child region from its open anomalies by kind."""
+    kinds = row.get("anomalies") or {}
+    out = []
+    for key, label, breaking in TEPAT:
+        if not breaking:
+            out.append({"key": key, "label": label, "state": "na", "count": 0, "kind": None})
+            continue
+        counts = {k: kinds.get(k, 0) for k in breaking}
+        if key == "waktu":
+            counts["overdue"] = row.get("overdue", 0) or 0
+        total = sum(counts.values())
+        first = next((k for k in breaking if counts.get(k)), None)
+        out.append({"key": key, "label": label, "state": "bad" if total else "ok",
+                    "count": total, "kind": first})
+    return out
+
+
+@bp.route("/")
+@bp.route("/overview")
+def index():
+    """Show the progress of a region (default: the user's) per child region."""
+    session = get_session()
+    principal = current_principal()
+    region = region_or_abort(request.args.get("region"))
+    crumbs = queries.breadcrumbs(session, region, principal.region_path)
+    if region.level == "tps":
+        return render_template("overview/tps.html", region=region, crumbs=crumbs,
+                               packages=queries.tps_packages(session, region))
+    report = domain.progress(session, region)
+    rows = report.get("children", [])
+    for row in rows:
+        row["tepat"] = tepat_of(row)
+        row["open_total"] = sum((row.get("anomalies") or {}).values())
+    totals = {
+        "expected": sum(r.get("expected", 0) or 0 for r in rows),
+        "dispatched": sum(r.get("dispatched", 0) or 0 for r in rows),
+        "received_tps": sum((r.get("received") or {}).get("tps", 0) or 0 for r in rows),
+        "open": sum(r["open_total"] for r in rows),
+        "overdue": sum(r.get("overdue", 0) or 0 for r in rows),
+    }
+    return render_template("overview/index.html", region=region, crumbs=crumbs, rows=rows,
+                           totals=totals, levels=LEVELS_RECEIVED)

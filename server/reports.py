@@ -1,0 +1,413 @@
+"""Reports from the scan log: streamed CSV/XLSX exports and the BAST handover PDF.
+
+Plain functions over a SQLAlchemy session, no Flask: the dashboard streams
+them with ``Response(generator)`` and a CLI or a test can call them directly.
+
+* ``scan_log_select(filters)`` is the one scan-log query (region path range,
+  keyset on ``scan_events.id``, never OFFSET); ``scan_log_rows`` streams it with
+  a server-side cursor (``yield_per``) so memory stays flat for any region.
+* ``csv_chunks(header, rows)`` / ``xlsx_chunks(header, rows)`` turn rows into
+  bytes; XLSX uses openpyxl's write-only mode into a temporary file.
+* ``bast_data(session, sender, receiver, day)`` gathers a handoff from the scans and
+  ``bast_pdf(data, out)`` draws the Berita Acara Serah Terima with reportlab.
+
+Visible words are English msgids marked with ``N_`` and translated by the
+``translate`` callable a caller passes (the dashboard passes Flask-Babel's gettext).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session, aliased
+
+from .models import PATH_END, Anomaly, Device, ItemType, Location, Package, ScanEvent
+
+
+def N_(text: str) -> str:
+    """Mark a string for translation without translating it (pybabel extracts N_)."""
+    return text
+
+
+Translate = Callable[[str], str]
+CHUNK_ROWS = 2000  # rows per yielded CSV chunk: few large writes, still flat memory
+
+
+# --- the scan log -----------------------------------------------------------------------
+
+@dataclass
+class ScanFilter:
+    """What part of the scan log to show: a region and optional narrowing filters."""
+
+    region_path: str
+    location_id: int | None = None
+    device_id: int | None = None
+    operator: str | None = None
+    action: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    # Scan uuids to keep (an anomaly's evidence); None: no such filter.
+    uuids: list[str] | None = None
+    package_db_id: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+SCAN_HEADER = ("id", "uuid", "scanned_at", "received_at", "location", "location_name", "action",
+               "disposition", "package_id", "claimed_package", "container", "seal", "operator",
+               "device", "offline", "counted", "raw_code")
+
+
+def scan_log_select(f: ScanFilter, before_id: int | None = None, limit: int | None = None,
+                    newest_first: bool = True):
+    """Return the scan-log SELECT for a filter, keyset-paged on scan id (never OFFSET)."""
+    pkg = aliased(Package)
+    box = aliased(Package)
+    q = (select(ScanEvent.id, ScanEvent.uuid, ScanEvent.scanned_at, ScanEvent.received_at,
+                Location.code, Location.name, ScanEvent.action, ScanEvent.disposition,
+                pkg.package_id, ScanEvent.claimed_package, box.package_id, ScanEvent.seal,
+                ScanEvent.operator, Device.name, ScanEvent.offline, ScanEvent.counted,
+                ScanEvent.raw_code)
+         .join(Location, Location.id == ScanEvent.location_id)
+         .outerjoin(pkg, pkg.id == ScanEvent.package_id)
+         .outerjoin(box, box.id == ScanEvent.container_id)
+         .outerjoin(Device, Device.id == ScanEvent.device_id)
+         .where(Location.path >= f.region_path, Location.path < f.region_path + PATH_END))
+    if f.location_id is not None:
+        q = q.where(ScanEvent.location_id == f.location_id)
+    if f.device_id is not None:
+        q = q.where(ScanEvent.device_id == f.device_id)
+    if f.operator:
+        q = q.where(ScanEvent.operator == f.operator)
+    if f.action:
+        q = q.where(ScanEvent.action == f.action)
+    if f.since is not None:
+        q = q.where(ScanEvent.scanned_at >= f.since)
+    if f.until is not None:
+        q = q.where(ScanEvent.scanned_at < f.until)
+    if f.uuids is not None:
+        q = q.where(ScanEvent.uuid.in_(f.uuids or [""]))
+    if f.package_db_id is not None:
+        q = q.where(ScanEvent.package_id == f.package_db_id)
+    if before_id is not None:
+        q = q.where(ScanEvent.id < before_id if newest_first else ScanEvent.id > before_id)
+    q = q.order_by(ScanEvent.id.desc() if newest_first else ScanEvent.id)
+    if limit is not None:
+        q = q.limit(limit)
+    return q
+
+
+def scan_log_rows(session: Session, f: ScanFilter, batch: int = 5000) -> Iterator[tuple]:
+    """Yield every scan of a filter in log order, streamed from a server-side cursor."""
+    result = session.execute(scan_log_select(f, newest_first=False).execution_options(
+        yield_per=batch, stream_results=True))
+    for part in result.partitions(batch):
+        for row in part:
+            yield tuple(row)
+
+
+# --- anomalies --------------------------------------------------------------------------
+
+ANOMALY_HEADER = ("id", "kind", "package_id", "location", "detected_at", "status", "detail",
+                  "evidence", "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
+                  "resolution_note")
+
+
+def anomaly_row(item) -> tuple:
+    """Return one anomaly (domain dict or Anomaly row) as an export row."""
+    if not isinstance(item, dict):
+        item = {"id": item.id, "kind": item.kind,
+                "package_id": item.package.package_id if item.package else item.claimed_package,
+                "location": item.location.code if item.location else None,
+                "detected_at": item.detected_at, "status": item.status, "detail": item.detail,
+                "evidence": item.evidence, "acknowledged_at": item.acknowledged_at,
+                "acknowledged_by": item.acknowledged_by, "resolved_at": item.resolved_at,
+                "resolved_by": item.resolved_by, "resolution_note": item.resolution_note}
+    out = []
+    for key in ANOMALY_HEADER:
+        value = item.get(key)
+        if key == "evidence":
+            value = " ".join(str(v) for v in (value or []))
+        out.append(value)
+    return tuple(out)
+
+
+def anomaly_rows(list_page: Callable, page: int = 1000) -> Iterator[tuple]:
+    """Yield every anomaly a keyset-paged lister returns: list_page(after_id, limit) -> (items, last)."""
+    after = None
+    while True:
+        items, last = list_page(after, page)
+        for item in items:
+            yield anomaly_row(item)
+        if last is None or not items:
+            return
+        after = last
+
+
+# --- encodings --------------------------------------------------------------------------
+
+def _cell(value):
+    """Return a value as export text: ISO times, 1/0 booleans, '' for none."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    return value
+
+
+def csv_chunks(header: Iterable[str], rows: Iterable[tuple]) -> Iterator[bytes]:
+    """Yield a CSV file (UTF-8 with BOM, so spreadsheet programs read it right) in chunks."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    buf.write("\ufeff")
+    writer.writerow(header)
+    n = 0
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+        n += 1
+        if n % CHUNK_ROWS == 0:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
+
+
+def xlsx_chunks(header: Iterable[str], rows: Iterable[tuple], title: str = "jejak",
+                chunk: int = 1 << 16) -> Iterator[bytes]:
+    """Yield an XLSX workbook written in openpyxl's write-only mode (rows never held in memory)."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title[:31])
+    ws.append(list(header))
+    for row in rows:
+        ws.append([_cell(v) if not isinstance(v, (int, float)) or isinstance(v, bool) else v
+                   for v in row])
+    with tempfile.TemporaryFile() as fh:
+        wb.save(fh)
+        fh.seek(0)
+        while True:
+            data = fh.read(chunk)
+            if not data:
+                return
+            yield data
+
+
+# --- BAST: the handover report -----------------------------------------------------------
+
+RECEIVE_ACTIONS = ("receive", "handover")
+HANDOFF_KINDS = ("damaged", "seal_mismatch", "quantity_mismatch", "misrouted", "wrong_dapil",
+                 "custody_gap", "late", "duplicate_scan", "cloned_label", "forged_label",
+                 "unknown_package", "superseded_label", "missing")
+
+
+def bast_data(session: Session, sender: Location, receiver: Location,
+              day: dt.date | None = None) -> dict:
+    """Gather a handoff from sender to receiver from the scans (on one day, or all of them)."""
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) if day else None
+    start = dt.datetime.combine(day, dt.time()) if day else None
+    receipts_q = (select(ScanEvent, Package)
+                  .join(Package, Package.id == ScanEvent.package_id)
+                  .where(ScanEvent.location_id == receiver.id,
+                         ScanEvent.action.in_(RECEIVE_ACTIONS), ScanEvent.counted.is_(True))
+                  .order_by(ScanEvent.scanned_at, ScanEvent.id))
+    if day:
+        receipts_q = receipts_q.where(ScanEvent.scanned_at >= start, ScanEvent.scanned_at < end)
+    receipts: dict[int, tuple[ScanEvent, Package]] = {}
+    for scan, pkg in session.execute(receipts_q):
+        receipts.setdefault(pkg.id, (scan, pkg))  # the first receipt is the handoff
+    # What the sender dispatched towards the receiver (its subtree) and is not received there.
+    dispatched_q = (select(ScanEvent.package_id, Package)
+                    .join(Package, Package.id == ScanEvent.package_id)
+                    .join(Location, Location.id == Package.destination_id)
+                    .where(ScanEvent.location_id == sender.id, ScanEvent.action == "dispatch",
+                           Location.path >= receiver.path,
+                           Location.path < receiver.path + PATH_END))
+    if end is not None:
+        dispatched_q = dispatched_q.where(ScanEvent.scanned_at < end)
+    dispatched = {pid: pkg for pid, pkg in session.execute(dispatched_q)}
+    ever_received = set()
+    if dispatched:
+        ids = list(dispatched)
+        for start_i in range(0, len(ids), 500):
+            q = select(ScanEvent.package_id).where(
+                ScanEvent.location_id == receiver.id, ScanEvent.action.in_(RECEIVE_ACTIONS),
+                ScanEvent.package_id.in_(ids[start_i:start_i + 500]))
+            if end is not None:
+                q = q.where(ScanEvent.scanned_at < end)
+            ever_received.update(session.scalars(q))
+    not_arrived = sorted((p for pid, p in dispatched.items() if pid not in ever_received),
+                         key=lambda p: p.package_id)
+    names = {it.code: it for it in session.scalars(select(ItemType))}
+    by_type: dict[str, dict] = defaultdict(lambda: {"packages": 0, "quantity": 0, "ok": 0,
+                                                    "damaged": 0, "seal_broken": 0,
+                                                    "dispatched": 0})
+    for scan, pkg in receipts.values():
+        row = by_type[pkg.item_type]
+        row["packages"] += 1
+        row["quantity"] += pkg.quantity
+        row[scan.disposition if scan.disposition in ("ok", "damaged", "seal_broken") else "ok"] += 1
+    for pid, pkg in dispatched.items():
+        by_type[pkg.item_type]["dispatched"] += 1
+    table = [{"item_type": code, "name_id": names[code].name_id if code in names else code,
+              "name_en": names[code].name_en if code in names else code, **counts}
+             for code, counts in sorted(by_type.items())]
+    condition = [{"package_id": pkg.package_id, "item_type": pkg.item_type,
+                  "disposition": scan.disposition, "seal": scan.seal,
+                  "scanned_at": scan.scanned_at, "operator": scan.operator}
+                 for scan, pkg in receipts.values() if scan.disposition != "ok"]
+    anomalies = []
+    if receipts:
+        ids = list(receipts)
+        for start_i in range(0, len(ids), 500):
+            anomalies += session.execute(
+                select(Anomaly.id, Anomaly.kind, Package.package_id, Anomaly.detail, Anomaly.status)
+                .join(Package, Package.id == Anomaly.package_id)
+                .where(Anomaly.package_id.in_(ids[start_i:start_i + 500]),
+                       Anomaly.location_id == receiver.id,
+                       Anomaly.kind.in_(HANDOFF_KINDS))).all()
+    anomalies.sort(key=lambda a: (a[1], a[2] or "", a[0]))
+    operators = sorted({scan.operator for scan, _p in receipts.values() if scan.operator})
+    times = [scan.scanned_at for scan, _p in receipts.values()]
+    return {
+        "sender": {"code": sender.code, "name": sender.name, "level": sender.level},
+        "receiver": {"code": receiver.code, "name": receiver.name, "level": receiver.level},
+        "day": day, "first": min(times) if times else None, "last": max(times) if times else None,
+        "table": table, "received": len(receipts), "dispatched": len(dispatched),
+        "not_arrived": [{"package_id": p.package_id, "item_type": p.item_type} for p in not_arrived],
+        "condition": condition,
+        "anomalies": [{"id": a[0], "kind": a[1], "package_id": a[2], "detail": a[3],
+                       "status": a[4]} for a in anomalies],
+        "operators": operators,
+    }
+
+
+LEVEL_WORDS = {"province": N_("KPU Province"), "regency": N_("KPU Regency/City"),
+               "district": N_("PPK (district)"), "village": N_("PPS (village)"),
+               "tps": N_("KPPS (TPS)")}
+
+
+def bast_pdf(data: dict, out, translate: Translate = lambda s: s, lang: str = "id",
+             made_at: dt.datetime | None = None) -> None:
+    """Draw the Berita Acara Serah Terima of a handoff as an A4 PDF into a file object."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import (KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table,
+                                    TableStyle)
+
+    t = translate
+    styles = getSampleStyleSheet()
+    body = ParagraphStyle("body", parent=styles["Normal"], fontSize=9.5, leading=13)
+    small = ParagraphStyle("small", parent=body, fontSize=8, leading=10)
+    head = ParagraphStyle("head", parent=styles["Title"], fontSize=14, leading=18, spaceAfter=2)
+    sub = ParagraphStyle("sub", parent=body, alignment=1)
+    h2 = ParagraphStyle("h2", parent=styles["Heading3"], fontSize=10.5, spaceBefore=8, spaceAfter=4)
+    s, r = data["sender"], data["receiver"]
+
+    def esc(value) -> str:
+        return (str(value) if value is not None else "-").replace("&", "&amp;") \
+            .replace("<", "&lt;").replace(">", "&gt;")
+
+    def party(p) -> str:
+        return f"{esc(t(LEVEL_WORDS.get(p['level'], p['level'])))} {esc(p['name'])} ({esc(p['code'])})"
+
+    day = data["day"].isoformat() if data.get("day") else t(N_("all dates"))
+    made = (made_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    story = [
+        Paragraph(esc(t(N_("HANDOVER REPORT OF ELECTION LOGISTICS"))), head),
+        Paragraph(esc(t(N_("Berita Acara Serah Terima (BAST)"))), sub),
+        Spacer(1, 5 * mm),
+        Paragraph(esc(t(N_("On the date below, the first party hands over to the second party the "
+                           "election logistics listed in this report, as recorded by the scans of "
+                           "their signed labels."))), body),
+        Spacer(1, 3 * mm),
+    ]
+    facts = [
+        [t(N_("First party (sender)")), Paragraph(party(s), body)],
+        [t(N_("Second party (receiver)")), Paragraph(party(r), body)],
+        [t(N_("Date of handover")), day],
+        [t(N_("Receipts scanned")), f"{esc(data['first'] or '-')} - {esc(data['last'] or '-')} UTC"],
+        [t(N_("Received by (operators)")), Paragraph(esc(", ".join(data["operators"]) or "-"), body)],
+    ]
+    ft = Table(facts, colWidths=[48 * mm, 122 * mm])
+    ft.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9.5), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                            ("TEXTCOLOR", (0, 0), (0, -1), colors.HexColor("#444444"))]))
+    story += [ft, Paragraph(esc(t(N_("Packages handed over, by item type"))), h2)]
+    rows = [[t(N_("Item type")), t(N_("Packages (koli)")), t(N_("Quantity")), t(N_("Good")),
+             t(N_("Damaged")), t(N_("Seal broken")), t(N_("Dispatched"))]]
+    for line in data["table"]:
+        name = line["name_en"] if lang == "en" else line["name_id"]
+        rows.append([Paragraph(f"{esc(name)} <font size=7>({esc(line['item_type'])})</font>", small),
+                     line["packages"], f"{line['quantity']:,}".replace(",", "."), line["ok"],
+                     line["damaged"], line["seal_broken"], line["dispatched"]])
+    total = [sum(line[k] for line in data["table"]) for k in
+             ("packages", "quantity", "ok", "damaged", "seal_broken", "dispatched")]
+    rows.append([t(N_("Total")), total[0], f"{total[1]:,}".replace(",", "."), *total[2:]])
+    tt = Table(rows, colWidths=[58 * mm, 20 * mm, 22 * mm, 16 * mm, 18 * mm, 18 * mm, 18 * mm],
+               repeatRows=1)
+    tt.setStyle(TableStyle([
+        ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf0")),
+        ("FONTSIZE", (0, 0), (-1, -1), 8.5), ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+        ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
+        ("ALIGN", (1, 1), (-1, -1), "RIGHT"), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+    story += [tt, Paragraph(esc(t(N_("Discrepancies"))), h2)]
+    notes = []
+    for p in data["not_arrived"]:
+        notes.append([p["package_id"], p["item_type"], t(N_("dispatched, not received"))])
+    for c in data["condition"]:
+        what = t(N_("damaged")) if c["disposition"] == "damaged" else t(N_("seal broken"))
+        notes.append([c["package_id"], c["item_type"], what + (f" ({t(N_('seal'))} {c['seal']})"
+                                                               if c["seal"] else "")])
+    for a in data["anomalies"]:
+        notes.append([a["package_id"] or "-", a["kind"], Paragraph(esc(a["detail"] or a["kind"]), small)])
+    if notes:
+        nt = Table([[t(N_("Package")), t(N_("Type / kind")), t(N_("What"))]] + notes,
+                   colWidths=[55 * mm, 35 * mm, 80 * mm], repeatRows=1)
+        nt.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf0")),
+                                ("FONTSIZE", (0, 0), (-1, -1), 8),
+                                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        story.append(nt)
+    else:
+        story.append(Paragraph(esc(t(N_("No discrepancies were recorded."))), body))
+    sign = [[Paragraph(f"<b>{esc(t(N_('First party (hands over)')))}</b><br/>{party(s)}", small),
+             Paragraph(f"<b>{esc(t(N_('Second party (receives)')))}</b><br/>{party(r)}", small)],
+            ["", ""],
+            [f"{t(N_('Name'))}: ______________________", f"{t(N_('Name'))}: ______________________"],
+            [f"{t(N_('Position'))}: ____________________", f"{t(N_('Position'))}: ____________________"]]
+    st = Table(sign, colWidths=[85 * mm, 85 * mm], rowHeights=[None, 24 * mm, None, None])
+    st.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                            ("LINEBELOW", (0, 1), (0, 1), 0.6, colors.black),
+                            ("LINEBELOW", (1, 1), (1, 1), 0.6, colors.black),
+                            ("RIGHTPADDING", (0, 0), (0, -1), 10 * mm)]))
+    story += [Spacer(1, 6 * mm), KeepTogether([
+        Paragraph(esc(t(N_("Signatures"))), h2), st, Spacer(1, 4 * mm),
+        Paragraph(esc(t(N_("Generated by Jejak from the scan log at")) + " "
+                      + made.strftime("%Y-%m-%d %H:%M") + " UTC."), small)])]
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm,
+                            topMargin=18 * mm, bottomMargin=18 * mm,
+                            title=f"BAST {s['code']} - {r['code']}", author="Jejak")
+    doc.build(story)
+
+
+def bast_items_in_scans(session: Session, receiver: Location) -> list[dt.date]:
+    """Return the dates on which the receiver recorded receipts, newest first."""
+    days = set()
+    for (when,) in session.execute(
+            select(ScanEvent.scanned_at).where(and_(ScanEvent.location_id == receiver.id,
+                                                    ScanEvent.action.in_(RECEIVE_ACTIONS)))
+            .order_by(ScanEvent.scanned_at.desc()).limit(5000)):
+        days.add(when.date())
+    return sorted(days, reverse=True)
