@@ -56,8 +56,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_ENABLED", True)
     Babel(app, locale_selector=select_locale)
     for module in (auth, overview, anomalies, scans, packages, live, labels, exports):
-        for code in ERROR_PAGES:
-            module.bp.register_error_handler(code, error_page)
+        # Blueprints are module-level and outlive one app: add the handlers only once.
+        if not getattr(module.bp, "_jejak_error_pages", False):
+            for code in ERROR_PAGES:
+                module.bp.register_error_handler(code, error_page)
+            module.bp._jejak_error_pages = True
         app.register_blueprint(module.bp)
 
     @app.before_request
