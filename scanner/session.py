@@ -1,35 +1,37 @@
 """The scanning session: who scans, where, doing what, and into which container.
 
 A session starts from the command line (`jejak-scan run --location ... --action ...`) and is
-changed at the handoff by scanning the printed command sheet, whose codes are plain texts:
+changed at the handoff by scanning the printed command sheet.  Its texts are defined by the
+label printer in `labels.commands` (all start with `JJK-CMD.`):
 
-    JJK-CMD.ACTION.<NAME>        switch the action (RECEIVE, DISPATCH, PACK, UNPACK, INSPECT,
-                                 HANDOVER, RETURN) for every following scan
-    JJK-CMD.DISPOSITION.<NAME>   OK, DAMAGED or SEAL-BROKEN (SEAL_BROKEN also accepted) for the
-                                 NEXT package scan only, then back to the session's default
-    JJK-CMD.END-CONTAINER        close the current container (pack/unpack)
+    JJK-CMD.ACTION.<NAME>          switch the action (RECEIVE, DISPATCH, PACK, UNPACK, INSPECT,
+                                   HANDOVER, RETURN) for every following scan
+    JJK-CMD.DISPOSITION.<NAME>     OK, DAMAGED or SEAL-BROKEN for the NEXT package scan only,
+                                   then back to the session's default
+    JJK-CMD.CONTAINER.END          close the current container (pack/unpack);
+                                   JJK-CMD.END-CONTAINER is accepted too
 
 The disposition from a sheet is one-shot on purpose: a "damaged" that stayed on would silently
 mark every following box damaged.  `--disposition` on the command line sets the default.
 
 Containers: in pack or unpack, the first label scanned while no container is open becomes the
 current container (it is not recorded as a scan of its own); every following label is packed
-into (or unpacked from) it until END-CONTAINER or another action.  `--container TEXT` opens one
+into (or unpacked from) it until CONTAINER.END or another action.  `--container TEXT` opens one
 from the start.
-
-The texts come from `labels.commands` when that module exists (the label printer draws the
-sheet); the parser below accepts exactly the texts documented above either way.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+
+from labels import commands as sheet
 
 ACTIONS = ("receive", "dispatch", "pack", "unpack", "inspect", "handover", "return")
 DISPOSITIONS = ("ok", "damaged", "seal_broken")
 CONTAINER_ACTIONS = ("pack", "unpack")
-COMMAND_PREFIX = "JJK-CMD."
-_COMMAND = re.compile(r"JJK-CMD\.(?:(ACTION|DISPOSITION)\.([A-Z_-]+)|(END-CONTAINER))")
+COMMAND_PREFIX = sheet.PREFIX
+# Spelled in the scanner's brief before labels.commands existed; kept so old sheets still work.
+_ALIASES = {"JJK-CMD.END-CONTAINER": ("container", "end"),
+            "JJK-CMD.DISPOSITION.SEAL_BROKEN": ("disposition", "seal_broken")}
 
 
 class CommandError(ValueError):
@@ -52,24 +54,21 @@ def is_command(text: str) -> bool:
 def parse_command(text: str) -> Command:
     """Parse a command-sheet code into a Command, raising CommandError for unknown ones."""
     cleaned = text.strip().upper()
-    match = _COMMAND.fullmatch(cleaned)
-    if not match:
+    found = sheet.parse_command(cleaned) or _ALIASES.get(cleaned)
+    if found is None:
         raise CommandError(f"unknown command code {text.strip()!r}")
-    if match.group(3):
+    kind, value = found
+    if kind == "container":
         return Command("end-container")
-    kind, name = match.group(1).lower(), match.group(2).lower().replace("-", "_")
-    allowed = ACTIONS if kind == "action" else DISPOSITIONS
-    if name not in allowed:
-        raise CommandError(f"command {text.strip()!r} names no known {kind}: "
-                           f"expected one of {', '.join(allowed)}")
-    return Command(kind, name)
+    return Command(kind, value)
 
 
 def command_text(kind: str, value: str = "") -> str:
     """Return the code text of a command (what the command sheet prints)."""
-    if kind == "end-container":
-        return COMMAND_PREFIX + "END-CONTAINER"
-    return f"{COMMAND_PREFIX}{kind.upper()}.{value.upper().replace('_', '-')}"
+    for text, (k, v) in sheet.COMMANDS.items():
+        if (k, v) == (("container", "end") if kind == "end-container" else (kind, value)):
+            return text
+    raise CommandError(f"no command sheet code for {kind} {value!r}")
 
 
 @dataclass

@@ -1,0 +1,80 @@
+"""Forged, superseded, unexpected and misrouted labels get the red signal offline."""
+
+from __future__ import annotations
+
+import io
+
+from labels.payload import verification_code
+from scanner.checks import Checker, manual_code
+from scanner.cli import main
+from tests.scanner.conftest import DISTRICT, TPS_1, TPS_OTHER_DISTRICT, ServerDown, make_label
+
+
+def _lines(capsys):
+    return [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+
+
+def test_forged_superseded_and_unexpected_labels_are_red_offline(
+        cached_outbox, label_key, forger_key, monkeypatch, capsys):
+    good = make_label(label_key, "P-1")
+    tampered = good.replace(".300.", ".900.")
+    texts = [
+        good,
+        make_label(forger_key, "P-3"),                # key not trusted
+        tampered,                                       # signature does not match
+        make_label(label_key, "P-2", version=1),      # reprinted as version 2
+        make_label(label_key, "P-9"),                  # not in the plan
+        make_label(label_key, "P-8", destination=TPS_OTHER_DISTRICT),  # another district
+    ]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(texts) + "\n"))
+    network = ServerDown()
+    code = main(["run", "--wedge", "--server", "http://jejak.test", "--token", "t",
+                 "--location", DISTRICT, "--action", "receive", "--sound", "none",
+                 "--outbox", str(cached_outbox.path)], transport=network)
+    assert code == 0 and network.calls > 0
+    lines = _lines(capsys)
+    assert [line[0] for line in lines] == ["ACCEPTED"] + ["PROBLEM"] * 5
+    reasons = [line[7] for line in lines]
+    assert "not trusted" in reasons[1]
+    assert "signature does not match" in reasons[2]
+    assert "superseded label: version 1, current is 2" in reasons[3]
+    assert "P-9 is not expected here" in reasons[4]
+    assert f"wrong route: destination {TPS_OTHER_DISTRICT} is not under {DISTRICT}" in reasons[5]
+    assert all(line[5] == "offline" for line in lines)
+    # Red scans are still recorded, for the server to keep as evidence.
+    assert cached_outbox.counts()["pending"] == 6
+
+
+def test_text_that_is_no_label_is_red_and_still_recorded(cached_outbox):
+    verdict = Checker(cached_outbox).check("https://example.com/promo", DISTRICT, "receive")
+    assert verdict.signal == "problem" and "not a Jejak label" in verdict.reason
+    assert verdict.code == "https://example.com/promo"
+
+
+def test_without_a_cache_labels_are_accepted_with_a_note(outbox, forger_key):
+    verdict = Checker(outbox).check(make_label(forger_key, "P-1"), DISTRICT, "receive")
+    assert verdict.signal == "accepted"
+    assert "no keys cached" in verdict.reason and "expected list not cached" in verdict.reason
+
+
+def test_wrong_route_is_caught_even_without_an_expected_list(outbox, forger_key):
+    verdict = Checker(outbox).check(make_label(forger_key, "P-1", destination=TPS_OTHER_DISTRICT),
+                                    DISTRICT, "receive")
+    assert verdict.signal == "problem" and "wrong route" in verdict.reason
+
+
+def test_manual_entry_is_sent_as_m_code_and_checked_against_the_plan(cached_outbox, label_key):
+    checker = Checker(cached_outbox)
+    signature = make_label(label_key, "P-1").rsplit(".", 1)[1]
+    code = verification_code(signature)
+    verdict = checker.check(f"p-1 {code.lower()}", DISTRICT, "receive")
+    assert verdict.signal == "accepted" and verdict.code == manual_code("P-1", code)
+    assert verdict.code == f"M.P-1.{code}"
+    assert checker.check(f"P-404 {code}", DISTRICT, "receive").signal == "problem"
+
+
+def test_manual_entry_with_a_wrong_code_is_red_when_the_plan_knows_the_code(cached_outbox):
+    cached_outbox.store_expected(DISTRICT, [{"package_id": "P-1", "destination": TPS_1,
+                                             "label_version": 1, "verification_code": "AAAA-BBBB"}])
+    verdict = Checker(cached_outbox).check("P-1 CCCC-DDDD", DISTRICT, "receive")
+    assert verdict.signal == "problem" and "does not match" in verdict.reason
