@@ -64,8 +64,10 @@ _FIELD_RULES = {
               "empty or 1-32 characters 0-9, A-Z and inner '-'"),
     "quantity": (re.compile(r"[1-9][0-9]{0,6}"), "a whole number from 1 to 9999999"),
     "version": (re.compile(r"[1-9][0-9]{0,3}"), "a whole number from 1 to 9999"),
-    "signature": (re.compile(r"[A-Z2-7]{%d}" % SIGNATURE_LENGTH),
-                  f"{SIGNATURE_LENGTH} characters A-Z and 2-7"),
+    # The last base32 character carries 2 bits and 3 zero pad bits: only A, I, Q, Y are
+    # canonical; any other would decode to the same signature (one label, several texts).
+    "signature": (re.compile(r"[A-Z2-7]{%d}[AIQY]" % (SIGNATURE_LENGTH - 1)),
+                  f"{SIGNATURE_LENGTH} characters A-Z and 2-7, the last one A, I, Q or Y"),
 }
 _FIELDS = ("key_id", "package_id", "item_type", "destination", "dapil", "quantity",
            "version", "signature")
