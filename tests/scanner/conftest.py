@@ -106,6 +106,14 @@ def live(app, region, session, label_key):
         def __init__(self):
             self.token = token
             self.plan = plan
+            # Packages bound for TPS_1, which the device at DISTRICT should see.
+            self.plan_ids = sorted(pid for pid in plan if pid.startswith(TPS_1))
+
+        def label(self, package_id: str, version: int | None = None) -> str:
+            """Return the signed label text of a planned package."""
+            from tests.factories import label_text
+
+            return label_text(self.plan[package_id], label_key, version)
 
         def client(self):
             """Return a scanner-side client of the in-process server."""
