@@ -51,6 +51,8 @@ class Station:
                 self.feedback.sound.play(PROBLEM)
                 return None
             self.signals[text] = (ACCEPTED, change)
+            # A command starts a new intention: the same label read right after it is meant.
+            self.text_tracker = PresentationTracker(self.text_tracker.gap)
             self.feedback.note(change)
             self.feedback.sound.play(ACCEPTED)
             return None

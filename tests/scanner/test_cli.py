@@ -1,0 +1,149 @@
+"""jejak-scan end to end: the wedge pipe, SIGKILL mid-run, sync to the real server, usage errors."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scanner.cli import main
+from scanner.outbox import Outbox
+from tests.scanner.conftest import DISTRICT, make_label
+
+SCAN = [sys.executable, "-m", "scanner.cli"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _dead_server() -> str:
+    """Return the URL of a port nothing listens on (the network is down)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def _start(outbox: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("JEJAK_SERVER", None)
+    env.pop("JEJAK_TOKEN", None)
+    return subprocess.Popen(
+        SCAN + ["run", "--wedge", "--server", _dead_server(), "--token", "t", "--location",
+                DISTRICT, "--action", "receive", "--sound", "none", "--outbox", str(outbox),
+                *extra],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+
+
+def _readline(proc: subprocess.Popen, timeout: float = 20.0) -> str:
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, "no line on standard output within the timeout"
+    return proc.stdout.readline().decode()
+
+
+def _send(proc: subprocess.Popen, text: str) -> None:
+    proc.stdin.write((text + "\n").encode())
+    proc.stdin.flush()
+
+
+def test_wedge_pipe_prints_one_line_per_scan_as_it_is_accepted(tmp_path, label_key):
+    proc = _start(tmp_path / "outbox.sqlite3", "--repeat-window", "30")
+    acked = []
+    for i in range(3):
+        _send(proc, make_label(label_key, f"PKG-{i}"))
+        acked.append(_readline(proc))            # the line comes before the next code is sent
+    _send(proc, make_label(label_key, "PKG-2"))   # double trigger: no second line
+    _send(proc, "JJK-CMD.ACTION.DISPATCH")        # a command: no line
+    _send(proc, make_label(label_key, "PKG-0"))
+    out, err = proc.communicate(timeout=60)
+    lines = acked + out.decode().splitlines(keepends=True)
+    assert proc.returncode == 0
+    assert [line.split("\t")[1] for line in lines] == ["PKG-0", "PKG-1", "PKG-2", "PKG-0"]
+    assert [line.split("\t")[2] for line in lines] == ["receive"] * 3 + ["dispatch"]
+    assert all(line.split("\t")[5] == "offline" for line in lines)
+    assert "action is now dispatch" in err.decode()
+    assert "upload failed" in err.decode()       # one upload was tried at end of input
+    box = Outbox(tmp_path / "outbox.sqlite3")
+    assert box.counts()["pending"] == 4
+    box.close()
+
+
+def test_sigkill_mid_run_then_sync_holds_every_accepted_scan_exactly_once(
+        tmp_path, live, label_key, monkeypatch, capsys):
+    path = tmp_path / "outbox.sqlite3"
+    codes = [make_label(label_key, f"PKG-{i}") for i in range(24)]
+    accepted: list[str] = []                      # uuids the person was told "accepted"
+
+    proc = _start(path)
+    for code in codes[:10]:
+        _send(proc, code)
+        accepted.append(_readline(proc).split("\t")[6])
+    for code in codes[10:14]:                    # typed, then the power goes mid-way
+        _send(proc, code)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+
+    proc = _start(path)                          # restarted; the person rescans what had no beep
+    for code in codes[10:]:
+        _send(proc, code)
+        accepted.append(_readline(proc).split("\t")[6])
+    proc.stdin.close()
+    assert proc.wait(timeout=60) == 0
+
+    monkeypatch.setenv("JEJAK_SERVER", live.url)
+    monkeypatch.setenv("JEJAK_TOKEN", live.token)
+    assert main(["sync", "--outbox", str(path)], transport=live.transport) == 0
+    assert main(["sync", "--outbox", str(path)], transport=live.transport) == 0   # idempotent
+    held = live.scan_rows()
+    box = Outbox(path)
+    local = {s.uuid for s in box.scans()}
+    assert box.counts() == {"pending": 0, "sent": len(local), "rejected": 0}
+    box.close()
+    assert set(accepted) <= set(held)            # every accepted scan reached the server...
+    assert set(held) == local                    # ...nothing else did...
+    assert set(held.values()) == {1}             # ...and each exactly once
+    assert len(accepted) == 24
+
+
+def test_manual_command_records_the_verification_code_entry(tmp_path, capsys):
+    path = tmp_path / "o.sqlite3"
+    code = main(["manual", "pkg-7", "abcd-efgh", "--location", DISTRICT, "--action", "receive",
+                 "--outbox", str(path)])
+    assert code == 0
+    line = capsys.readouterr().out.split("\t")
+    assert line[:2] == ["ACCEPTED", "PKG-7"] and "manual entry" in line[7]
+    box = Outbox(path)
+    assert [s.code for s in box.scans()] == ["M.PKG-7.ABCD-EFGH"]
+    box.close()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--location", DISTRICT, "--action", "receive"], "exactly one source"),
+    (["run", "--wedge", "--video", "x.avi", "--location", DISTRICT, "--action", "receive"],
+     "got --wedge, --video"),
+    (["run", "--serial", "/dev/ttyS0", "--device", "/dev/input/event0", "--location", DISTRICT,
+      "--action", "receive"], "--device goes with --wedge"),
+    (["run", "--wedge", "--location", DISTRICT, "--action", "sell"], "sell"),
+    (["manual", "PKG-1", "12", "--location", DISTRICT, "--action", "receive"], "PACKAGE-ID XXXX-XXXX"),
+    (["sync"], "--server and --token"),
+    (["sync", "--server", "jejak.example", "--token", "t"], "http://"),
+])
+def test_user_mistakes_are_usage_errors(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.delenv("JEJAK_SERVER", raising=False)
+    monkeypatch.delenv("JEJAK_TOKEN", raising=False)
+    assert main(args + ["--outbox", str(tmp_path / "o.sqlite3")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_status_of_an_outbox_that_is_not_sqlite_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "o.sqlite3"
+    bad.write_text("not a database at all" * 100)
+    assert main(["status", "--outbox", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot open outbox" in err and "Traceback" not in err
