@@ -38,6 +38,18 @@ class AuthError(RuntimeError):
 class ServerError(RuntimeError):
     """The server could not be reached or failed; the scans stay pending."""
 
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Return the seconds a Retry-After header asks for (capped at 10 minutes), or None."""
+    try:
+        return min(600.0, max(0.0, float(response.headers.get("Retry-After", ""))))
+    except ValueError:
+        return None
+
 
 def make_client(server: str, token: str, transport: httpx.BaseTransport | None = None,
                 timeout: float = 15.0) -> httpx.Client:
@@ -92,6 +104,7 @@ class UploadReport:
     rejected: int = 0
     pending: int = 0
     error: str | None = None
+    retry_after: float | None = None
     anomalies: dict[str, list[str]] = field(default_factory=dict)  # uuid -> kinds
 
 
@@ -116,7 +129,8 @@ def _request(client: httpx.Client, connectivity: Connectivity, method: str, url:
     if response.status_code in (401, 403):
         raise AuthError(f"the server refused the token: {_error_message(response)}")
     if response.status_code in RETRYABLE_STATUS or response.status_code >= 500:
-        raise ServerError(f"server answered {response.status_code}: {_error_message(response)}")
+        raise ServerError(f"server answered {response.status_code}: {_error_message(response)}",
+                          _retry_after(response))
     return response
 
 
@@ -145,10 +159,10 @@ class Uploader:
                     break
                 self._post(batch, report)
                 sent_uuids.update(s.uuid for s in batch)
-        except (ServerError, AuthError) as exc:
-            report.error = str(exc)
-            if isinstance(exc, AuthError):
-                raise
+        except AuthError:
+            raise
+        except ServerError as exc:
+            report.error, report.retry_after = str(exc), exc.retry_after
         finally:
             report.pending = self.outbox.counts()["pending"]
         return report
@@ -167,7 +181,7 @@ class Uploader:
                 self.backoff.reset()
                 break
             if attempt + 1 < attempts:
-                self.sleep(self.backoff.next_delay())
+                self.sleep(max(self.backoff.next_delay(), report.retry_after or 0.0))
         return total
 
     def _post(self, batch, report: UploadReport) -> None:
@@ -291,7 +305,7 @@ class BackgroundUploader:
                     self.log(f"upload stopped: {exc}")
                     return
                 if report.error:
-                    delay = uploader.backoff.next_delay()
+                    delay = max(uploader.backoff.next_delay(), report.retry_after or 0.0)
                     self.log(f"upload failed, retrying in {delay:.0f} s: {report.error}")
                     continue
                 uploader.backoff.reset()

@@ -124,3 +124,21 @@ def test_backoff_grows_exponentially_with_jitter_up_to_the_cap():
     for delay, full in zip(delays, [1, 2, 4, 8, 8, 8]):
         assert full * 0.5 <= delay <= full
     assert len(set(delays)) == len(delays)           # jittered, not lock-step
+
+
+def test_busy_server_is_retried_after_the_time_it_asks_for(outbox):
+    scan = _add(outbox, "CODE")
+    answers = [httpx.Response(503, headers={"Retry-After": "7"},
+                              json={"error": {"status": 503, "message": "database unavailable"}})]
+
+    def handler(request):
+        if answers:
+            return answers.pop()
+        return httpx.Response(200, json={"results": [
+            {"id": scan.uuid, "status": "recorded", "anomalies": ["unknown_package"]}]})
+
+    slept = []
+    client = make_client("http://x", "t", transport=httpx.MockTransport(handler))
+    report = Uploader(outbox, client, sleep=slept.append).sync()
+    assert slept and slept[0] >= 7
+    assert report.delivered == 1 and outbox.get(scan.uuid).anomalies == ["unknown_package"]
