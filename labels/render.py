@@ -143,7 +143,7 @@ def render_pdf(packages, signed, out, template: Template, *, start: int = 0,
             chunk = range(index, min(index + max_per_file, len(packages)))
             canvas = Canvas(str(path), pagesize=(template.page_w * MM, template.page_h * MM),
                             invariant=1, pageCompression=1)
-            canvas.setTitle(f"Jejak labels {path.name}")
+            canvas.setTitle(f"Jejak labels, part {part + 1} of {len(paths)}")
             canvas.setCreator("jejak-labels")
             position = start if part == 0 else 0
             for i in chunk:
