@@ -106,6 +106,8 @@ def live(app, region, session, label_key):
         def __init__(self):
             self.token = token
             self.plan = plan
+            self.session = session
+            self.key = label_key
             # Packages bound for TPS_1, which the device at DISTRICT should see.
             self.plan_ids = sorted(pid for pid in plan if pid.startswith(TPS_1))
 

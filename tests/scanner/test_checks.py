@@ -78,3 +78,25 @@ def test_manual_entry_with_a_wrong_code_is_red_when_the_plan_knows_the_code(cach
                                              "label_version": 1, "verification_code": "AAAA-BBBB"}])
     verdict = Checker(cached_outbox).check("P-1 CCCC-DDDD", DISTRICT, "receive")
     assert verdict.signal == "problem" and "does not match" in verdict.reason
+
+
+def test_cache_filled_by_the_real_server_flags_labels_offline(live, outbox, forger_key,
+                                                             monkeypatch, capsys):
+    planned = live.plan_ids[0]
+    live.plan[planned].label_version = 2           # a reprint replaced version 1
+    live.session.commit()
+    assert main(["refresh", "--server", live.url, "--token", live.token, "--location", DISTRICT,
+                 "--outbox", str(outbox.path)], transport=live.transport) == 0
+    assert "1 trusted keys" in capsys.readouterr().out
+    texts = [live.label(live.plan_ids[1]), live.label(planned, version=2),
+             live.label(planned, version=1), make_label(forger_key, live.plan_ids[1]),
+             make_label(live.key, "NOT-IN-PLAN")]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(texts) + "\n"))
+    assert main(["run", "--wedge", "--server", live.url, "--token", live.token, "--location",
+                 DISTRICT, "--action", "receive", "--sound", "none", "--outbox",
+                 str(outbox.path)], transport=ServerDown()) == 0
+    lines = _lines(capsys)
+    assert [line[0] for line in lines] == ["ACCEPTED", "ACCEPTED", "PROBLEM", "PROBLEM", "PROBLEM"]
+    assert "superseded label: version 1, current is 2" in lines[2][7]
+    assert "not trusted" in lines[3][7]
+    assert "not expected here" in lines[4][7]

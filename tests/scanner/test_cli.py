@@ -147,3 +147,21 @@ def test_status_of_an_outbox_that_is_not_sqlite_is_a_clear_error(tmp_path, capsy
     assert main(["status", "--outbox", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "cannot open outbox" in err and "Traceback" not in err
+
+
+def test_run_online_marks_scans_online_and_uploads_them(tmp_path, live, monkeypatch, capsys):
+    import io
+
+    path = tmp_path / "o.sqlite3"
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(live.label(p) + "\n"
+                                                         for p in live.plan_ids)))
+    assert main(["run", "--wedge", "--server", live.url, "--token", live.token, "--location",
+                 DISTRICT, "--action", "receive", "--sound", "none", "--outbox", str(path)],
+                transport=live.transport) == 0
+    captured = capsys.readouterr()
+    lines = [line.split("\t") for line in captured.out.splitlines()]
+    assert [(line[1], line[5]) for line in lines] == [(p, "online") for p in live.plan_ids]
+    box = Outbox(path)
+    assert box.counts() == {"pending": 0, "sent": len(live.plan_ids), "rejected": 0}
+    assert set(live.scan_rows()) == {s.uuid for s in box.scans()}
+    box.close()
