@@ -210,14 +210,17 @@ class EvdevSource(Source):
 
     EV_KEY = 1
 
-    def __init__(self, device: str, grab: bool = True, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, device: str, grab: bool = True, clock: Callable[[], float] = time.monotonic,
+                 device_factory: Callable | None = None):
+        if device_factory is None:
+            try:
+                import evdev  # imported here: only Linux has it, and only this source needs it
+            except ImportError:
+                raise SourceError("--device needs the 'evdev' package (Linux only); "
+                                  "use --wedge without --device to read standard input") from None
+            device_factory = evdev.InputDevice
         try:
-            import evdev  # imported here: only Linux has it, and only this source needs it
-        except ImportError:
-            raise SourceError("--device needs the 'evdev' package (Linux only); "
-                              "use --wedge without --device to read standard input") from None
-        try:
-            self.device = evdev.InputDevice(device)
+            self.device = device_factory(device)
             if grab:
                 self.device.grab()
         except PermissionError:

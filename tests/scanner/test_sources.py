@@ -6,10 +6,11 @@ import io
 import os
 
 import cv2
+import numpy as np
 import pytest
 
 from scanner.cli import main
-from scanner.sources import (EvdevSource, ImageSource, KeyDecoder, SerialSource, SourceError,
+from scanner.sources import (KEYMAP, EvdevSource, ImageSource, KeyDecoder, SerialSource, SourceError,
                              VideoSource, WedgeSource)
 from tests.scanner.conftest import DISTRICT, frame, make_label
 
@@ -100,3 +101,102 @@ def test_video_of_a_label_shown_twice_records_a_scan_and_a_rescan(
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in lines] == ["ACCEPTED", "RE-SCAN"]
+
+
+class _Event:
+    def __init__(self, code, value, type=1):
+        self.type, self.code, self.value = type, code, value
+
+
+class FakeInputDevice:
+    """Stands in for evdev.InputDevice: replays key events of a scanner typing a label."""
+
+    # character -> (key code, shift held), US layout, main keyboard block only
+    KEYS = {plain: (code, False) for code, (plain, _) in KEYMAP.items() if code < 71}
+    KEYS.update({c.upper(): (code, True) for c, (code, _) in list(KEYS.items()) if c.isalpha()})
+
+    def __init__(self, path, text=""):
+        self.path, self.text, self.grabbed = path, text, False
+
+    def grab(self):
+        self.grabbed = True
+
+    def ungrab(self):
+        self.grabbed = False
+
+    def close(self):
+        pass
+
+    def read_loop(self):
+        for char in self.text:
+            if char == "\n":
+                yield _Event(28, 1)
+                continue
+            code, shifted = self.KEYS[char]
+            if shifted:
+                yield _Event(42, 1)
+            yield _Event(4, 0, type=4)   # EV_MSC scan code noise, ignored
+            yield _Event(code, 1)
+            yield _Event(code, 0)
+            if shifted:
+                yield _Event(42, 0)
+
+
+def test_evdev_scanner_records_labels_through_the_station(cached_outbox, label_key):
+    from scanner.feedback import Feedback
+    from scanner.session import Session
+    from scanner.station import Station
+
+    text = make_label(label_key, "P-1") + "\n" + "JJK-CMD.ACTION.INSPECT\n" + \
+        make_label(label_key, "P-3") + "\n"
+    device = None
+
+    def factory(path):
+        nonlocal device
+        device = FakeInputDevice(path, text)
+        return device
+
+    source = EvdevSource("/dev/input/event7", device_factory=factory)
+    assert device.grabbed                            # the desktop does not get the keys
+    out = io.StringIO()
+    station = Station(cached_outbox, Session(location=DISTRICT, action="receive"),
+                      Feedback(out, io.StringIO()))
+    station.run(source)
+    lines = [line.split("\t") for line in out.getvalue().splitlines()]
+    assert [(line[0], line[1], line[2]) for line in lines] == [
+        ("ACCEPTED", "P-1", "receive"), ("ACCEPTED", "P-3", "inspect")]
+    assert not device.grabbed
+
+
+def test_camera_frames_go_through_decode_and_presentations(cached_outbox, label_key):
+    from scanner.feedback import Feedback
+    from scanner.session import Session
+    from scanner.sources import CameraSource
+    from scanner.station import Station
+
+    label = make_label(label_key, "P-1")
+    frames = [frame([label], np.random.default_rng(i), noise=30) for i in range(15)]
+
+    class FakeCapture:
+        def __init__(self, index):
+            self.frames = list(frames)
+
+        def isOpened(self):
+            return True
+
+        def set(self, *a):
+            return True
+
+        def read(self):
+            return (True, self.frames.pop(0)) if self.frames else (False, None)
+
+        def release(self):
+            pass
+
+    clock = iter(i / 30 for i in range(100)).__next__
+    out = io.StringIO()
+    station = Station(cached_outbox, Session(location=DISTRICT, action="receive"),
+                      Feedback(out, io.StringIO()))
+    with pytest.raises(SourceError, match="camera 0 stopped"):
+        station.run(CameraSource(0, capture_factory=FakeCapture, clock=clock))
+    assert [line.split("\t")[:2] for line in out.getvalue().splitlines()] == [["ACCEPTED", "P-1"]]
