@@ -118,3 +118,34 @@ def scan(code: str, location: str, action: str = "receive", at: dt.datetime | No
             "scanned_at": at.isoformat()}
     body.update(extra)
     return body
+
+
+def trust_key(session, private_key) -> str:
+    """Trust a signing key's public half on the server; return its key id."""
+    from labels.keys import public_pem
+    from labels.payload import key_id_for
+    from server.models import LabelKey
+
+    key_id = key_id_for(private_key.public_key())
+    session.add(LabelKey(key_id=key_id, public_key_pem=public_pem(private_key.public_key()),
+                         name="test"))
+    session.flush()
+    return key_id
+
+
+def principal(role: str = "admin", region_path: str = "/35/", location_path: str | None = None):
+    """Return a Principal without a token (for calling the domain functions directly)."""
+    from server.access import Principal
+
+    code = [c for c in region_path.split("/") if c][-1]
+    return Principal(role=role, region_code=code, region_path=region_path, name=f"test-{role}",
+                     location_path=location_path)
+
+
+def post(session, scans: list, who=None, now=None) -> list[dict]:
+    """Ingest scans as the API would (admin of the province by default) and commit."""
+    from server.ingest import ingest_batch
+
+    results = ingest_batch(session, scans, who or principal(), now=now)
+    session.commit()
+    return results

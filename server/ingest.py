@@ -1,0 +1,421 @@
+"""Scan ingest: a batch of scans in, each recorded once, judged, and answered in order.
+
+``ingest_batch`` is the whole write path of ``POST /api/v1/scans`` without
+HTTP.  For a batch it costs a fixed number of queries whatever its size: the
+write lock, the batch's locations, the UUIDs already recorded, the packages its
+labels name, the trusted keys, the prior scans of those packages and their
+containers, one bulk insert, the stored anomalies and states of the packages
+it touched.  The caller commits; this module only flushes.
+
+What is recorded and what is rejected:
+* ``rejected`` only for an item that cannot be understood (not an object, bad
+  or missing UUID, unknown location code, bad action or disposition,
+  unparsable time, wrong types, over-long text) or that the principal may not
+  write (a location outside its region or its device's location);
+* a UUID already recorded (or twice in one batch) is ``already_recorded`` and
+  changes nothing;
+* anything else is ``recorded`` - forged, unknown, superseded and unreadable
+  codes too, as evidence, with their anomaly (``package_id`` null,
+  ``claimed_package`` what the text claimed).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid as uuidlib
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from labels.keys import load_public_key_pem
+from labels.payload import (BadSignature, PayloadError, UnknownKey, parse, parse_manual_entry,
+                            verify)
+
+from . import ledger
+from .anomaly_rules import Ev, Pkg
+from .models import ACTIONS, DISPOSITIONS, Anomaly, LabelKey, ScanEvent, utc_now
+from .reconcile import judge, lock_writes
+from .timelines import (chunks, containers_of, contents_of, load_closure, load_locations,
+                        load_packages, load_scans, new_context, to_ev)
+
+MAX_CODE = 1000
+MAX_TEXT = {"location": 32, "seal": 64, "operator": 100, "device": 100}
+# Verified (label text, key) pairs: a label is scanned at every level, and an
+# Ed25519 verification costs ~75 us; the answer never changes for one key.
+_VERIFIED: dict[tuple[str, str], bool] = {}
+_VERIFIED_MAX = 200_000
+_PUBLIC_KEYS: dict[str, object] = {}
+
+
+class ScanError(ValueError):
+    """One scan cannot be understood or may not be written; the message says why."""
+
+
+@dataclass
+class Item:
+    """One understood scan of the batch, before it is written."""
+
+    index: int
+    uuid: str
+    code: str
+    location: str
+    action: str
+    scanned_at: dt.datetime
+    container: str
+    disposition: str
+    seal: str
+    operator: str
+    offline: bool
+    device: str
+
+
+@dataclass
+class Resolved:
+    """What a scanned text turned out to be."""
+
+    pkg: Pkg | None
+    claimed: str = ""
+    version: int | None = None
+    kind: str | None = None  # forged_label, unknown_package or superseded_label
+    detail: str = ""
+    about: Pkg | None = None  # the planned package a bad label names, if any
+
+
+# Understanding one item ---------------------------------------------------------
+
+def _text(raw: dict, name: str, longest: int, required: bool = False) -> str:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            raise ScanError(f"field {name!r} is required")
+        return ""
+    if name == "device" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ScanError(f"field {name!r} must be a string, not {type(value).__name__}")
+    if len(value) > longest:
+        raise ScanError(f"field {name!r} is {len(value)} characters long, more than {longest}")
+    if "\x00" in value:
+        raise ScanError(f"field {name!r} holds a NUL character")
+    return value.strip()
+
+
+def parse_time(value) -> dt.datetime:
+    """Return an ISO-8601 device time as naive UTC (no offset means UTC)."""
+    if not isinstance(value, str):
+        raise ScanError(f"field 'scanned_at' must be an ISO-8601 string, not {type(value).__name__}")
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ScanError(f"scanned_at {value[:60]!r} is not an ISO-8601 date-time, e.g. "
+                        "2024-02-10T08:00:00+07:00") from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def understand(index: int, raw) -> Item:
+    """Check one raw scan object and return it as an Item, or raise ScanError."""
+    if not isinstance(raw, dict):
+        raise ScanError(f"a scan must be a JSON object, not {type(raw).__name__}")
+    ident = raw.get("id")
+    if not isinstance(ident, str) or not ident.strip():
+        raise ScanError("field 'id' (a UUID chosen by the scanner) is required")
+    try:
+        canonical = str(uuidlib.UUID(ident.strip()))
+    except ValueError:
+        raise ScanError(f"id {ident[:60]!r} is not a UUID") from None
+    code = raw.get("code")
+    if not isinstance(code, str):
+        raise ScanError("field 'code' (the scanned text) is required and must be a string")
+    if len(code) > MAX_CODE or "\x00" in code:
+        raise ScanError(f"code is {len(code)} characters long, more than {MAX_CODE}"
+                        if len(code) > MAX_CODE else "code holds a NUL character")
+    if not code.strip():
+        raise ScanError("code is empty")
+    action = raw.get("action")
+    if action not in ACTIONS:
+        raise ScanError(f"action {action!r} is not one of {', '.join(ACTIONS)}")
+    disposition = raw.get("disposition") if raw.get("disposition") is not None else "ok"
+    if disposition not in DISPOSITIONS:
+        raise ScanError(f"disposition {disposition!r} is not one of {', '.join(DISPOSITIONS)}")
+    offline = raw.get("offline", False)
+    if offline is None:
+        offline = False
+    if not isinstance(offline, bool):
+        raise ScanError(f"field 'offline' must be true or false, not {offline!r}")
+    container = raw.get("container")
+    if container is not None and (not isinstance(container, str) or len(container) > MAX_CODE
+                                  or "\x00" in container):
+        raise ScanError(f"field 'container' must be the container label's text, at most "
+                        f"{MAX_CODE} characters")
+    container = (container or "").strip()
+    if action == "pack" and not container:
+        raise ScanError("a pack scan needs 'container': the text of the container's label")
+    return Item(index=index, uuid=canonical, code=code, action=action,
+                location=_text(raw, "location", MAX_TEXT["location"], required=True),
+                scanned_at=parse_time(raw.get("scanned_at")) if raw.get("scanned_at") is not None
+                else _required_time(), container=container, disposition=disposition,
+                seal=_text(raw, "seal", MAX_TEXT["seal"]),
+                operator=_text(raw, "operator", MAX_TEXT["operator"]),
+                offline=offline, device=_text(raw, "device", MAX_TEXT["device"]))
+
+
+def _required_time() -> dt.datetime:
+    raise ScanError("field 'scanned_at' (device time, ISO-8601) is required")
+
+
+# Labels ---------------------------------------------------------------------------
+
+def trusted_keys(session: Session) -> dict[str, object]:
+    """Return {key id: public key} of the trusted, unrevoked label keys (PEMs parsed once)."""
+    keys = {}
+    for key_id, pem in session.execute(select(LabelKey.key_id, LabelKey.public_key_pem)
+                                       .where(LabelKey.revoked_at.is_(None))):
+        key = _PUBLIC_KEYS.get(pem)
+        if key is None:
+            key = _PUBLIC_KEYS[pem] = load_public_key_pem(pem, f"label key {key_id}")
+        keys[key_id] = key
+    return keys
+
+
+def _verified(text: str, label, keys: dict) -> None:
+    """Verify a label's signature, remembering good answers per (text, key)."""
+    key = keys.get(label.key_id)
+    cache_key = (text, label.key_id + ":" + str(id(key)))
+    if key is not None and _VERIFIED.get(cache_key):
+        return
+    verify(label, keys)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[cache_key] = True
+
+
+def claimed_id(text: str) -> tuple[str, object | None]:
+    """Return the package id a text claims and its parsed label (None if not a label)."""
+    cleaned = text.strip().upper()
+    if cleaned.startswith("J1."):
+        try:
+            label = parse(cleaned)
+        except PayloadError:
+            parts = cleaned.split(".")
+            return (parts[2][:80] if len(parts) > 2 else ""), None
+        return label.package_id, label
+    try:
+        return parse_manual_entry(cleaned)[0], None
+    except PayloadError:
+        return cleaned[:80], None
+
+
+def resolve_text(text: str, keys: dict, plan: dict[str, Pkg], container: bool = False) -> Resolved:
+    """Tell what a scanned text is: a planned package, or which kind of bad label."""
+    cleaned = text.strip().upper()
+    claimed, label = claimed_id(text)
+    about = plan.get(claimed)
+    if cleaned.startswith("J1."):
+        if label is None:
+            try:
+                parse(cleaned)
+            except PayloadError as exc:
+                return Resolved(None, claimed, None, "forged_label", f"unreadable label: {exc}",
+                                about)
+        try:
+            _verified(cleaned, label, keys)
+        except UnknownKey as exc:
+            return Resolved(None, claimed, label.version, "forged_label", str(exc), about)
+        except BadSignature as exc:
+            return Resolved(None, claimed, label.version, "forged_label", str(exc), about)
+        if about is None:
+            return Resolved(None, claimed, label.version, "unknown_package",
+                            f"label for {claimed} is genuine (key {label.key_id}) but the "
+                            "package is not in the plan", None)
+        if label.version < about.label_version:
+            return Resolved(None, claimed, label.version, "superseded_label",
+                            f"label of {claimed} is version {label.version}, superseded by "
+                            f"reprint version {about.label_version}", about)
+        return Resolved(about, claimed, label.version)
+    try:
+        manual_id = parse_manual_entry(cleaned)[0]
+    except PayloadError:
+        manual_id = None
+    if manual_id is not None or (container and cleaned in plan):
+        pid = manual_id or cleaned
+        if pid in plan:
+            return Resolved(plan[pid], pid, None)
+        return Resolved(None, pid, None, "unknown_package",
+                        f"hand-typed package id {pid} is not in the plan", None)
+    return Resolved(None, claimed if about else cleaned[:80], None, "forged_label",
+                    f"not a Jejak label: {text.strip()[:60]!r}", about)
+
+
+def _label_key(kind: str, resolved: Resolved, text: str) -> str:
+    if kind == "forged_label":
+        digest = hashlib.sha256(text.strip().upper().encode("utf-8")).hexdigest()[:16]
+        return f"forged_label:{resolved.claimed or '-'}:{digest}"
+    if kind == "superseded_label":
+        return f"superseded_label:{resolved.claimed}:v{resolved.version}"
+    return f"unknown_package:{resolved.claimed}"
+
+
+# The batch ----------------------------------------------------------------------
+
+def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | None = None, *,
+                 clock_skew_minutes: int = 10) -> list[dict]:
+    """Record a batch of raw scan objects; return one result per item, in order."""
+    if not isinstance(scans, list):
+        raise ValueError(f"scans must be a list, not {type(scans).__name__}")
+    now = now or utc_now()
+    results: list[dict] = [{"id": (s.get("id") if isinstance(s, dict) else None),
+                            "status": "rejected", "anomalies": [], "error": None} for s in scans]
+    items: list[Item] = []
+    for i, raw in enumerate(scans):
+        try:
+            items.append(understand(i, raw))
+        except ScanError as exc:
+            results[i]["error"] = str(exc)
+    if not items:
+        return results
+    lock_writes(session)
+    ctx = new_context(session, now, clock_skew_minutes)
+    load_locations(session, ctx, codes={it.location for it in items})
+    by_code = {loc.code: loc for loc in ctx.locations.values()}
+    allowed: list[Item] = []
+    for it in items:
+        loc = by_code.get(it.location)
+        if loc is None:
+            results[it.index]["error"] = f"no location with code {it.location!r}"
+        elif not principal.may_scan_at(principal.location_path or principal.region_path):
+            results[it.index]["error"] = f"role {principal.role!r} may not record scans"
+        elif not principal.may_scan_at(loc.path):
+            where = ("its device's location" if principal.location_path
+                     else f"region {principal.region_code!r}")
+            results[it.index]["error"] = (f"location {it.location!r} is outside {where}, "
+                                          "where this token may record scans")
+        else:
+            allowed.append(it)
+    known = set()
+    for part in chunks({it.uuid for it in allowed}):
+        known.update(session.scalars(select(ScanEvent.uuid).where(ScanEvent.uuid.in_(part))))
+    fresh: list[Item] = []
+    for it in allowed:
+        if it.uuid in known:
+            results[it.index].update(status="already_recorded")
+        else:
+            known.add(it.uuid)
+            fresh.append(it)
+    if not fresh:
+        return results
+
+    claims = {claimed_id(t)[0] for it in fresh for t in (it.code, it.container) if t}
+    claims |= {it.container.strip().upper() for it in fresh if it.container}
+    plan = load_packages(session, ctx, package_ids=claims)
+    keys = trusted_keys(session)
+    codes = {it.uuid: resolve_text(it.code, keys, plan) for it in fresh}
+    boxes = {it.uuid: resolve_text(it.container, keys, plan, container=True)
+             for it in fresh if it.container}
+
+    batch_ids = {r.pkg.id for r in codes.values() if r.pkg} | {
+        r.pkg.id for r in boxes.values() if r.pkg}
+    loaded: set[int] = set()
+    load_scans(session, ctx, batch_ids, loaded)
+    seen = {(ev.package_id, ev.location_id, ev.action)
+            for pid in batch_ids for ev in ctx.scans_of.get(pid, {}).values()}
+    rows = []
+    for it in fresh:
+        r, box = codes[it.uuid], boxes.get(it.uuid)
+        loc = by_code[it.location]
+        counted = True
+        if r.pkg is not None:
+            sig = (r.pkg.id, loc.id, it.action)
+            counted = sig not in seen
+            seen.add(sig)
+        rows.append({
+            "uuid": it.uuid, "package_id": r.pkg.id if r.pkg else None,
+            "claimed_package": r.claimed[:80], "label_version": r.version, "raw_code": it.code,
+            "location_id": loc.id, "action": it.action, "disposition": it.disposition,
+            "container_id": box.pkg.id if box and box.pkg else None,
+            "container_raw": it.container, "seal": it.seal, "operator": it.operator,
+            "device_id": principal.device_id, "token_id": principal.token_id,
+            "scanned_at": it.scanned_at, "received_at": now, "offline": it.offline,
+            "counted": counted, "client_device": it.device})
+    inserted = session.scalars(insert(ScanEvent).returning(ScanEvent, sort_by_parameter_order=True),
+                               rows).all()
+    new_evs = [to_ev(obj) for obj in inserted]
+    for ev in new_evs:
+        ctx.add_scan(ev)
+    kinds: dict[str, list[str]] = {it.uuid: [] for it in fresh}
+    _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, clock_skew_minutes)
+
+    affected = set(batch_ids) | contents_of(ctx, batch_ids)
+    load_closure(session, ctx, affected, loaded)
+    affected = {pid for pid in affected if pid in ctx.packages}
+    disprovers = _disprovers(ctx, affected, new_evs)
+    derived = judge(session, ctx, affected, disprovers)
+    for result in derived.values():
+        for f in result.findings.values():
+            if f.ended_at is None:
+                for u in f.evidence:
+                    if u in kinds and f.kind not in kinds[u]:
+                        kinds[u].append(f.kind)
+    ledger.append_scans(session, inserted)
+    session.flush()
+    for it in fresh:
+        results[it.index].update(status="recorded", anomalies=kinds[it.uuid])
+    return results
+
+
+def _disprovers(ctx, affected: set[int], new_evs: list[Ev]) -> dict[int, Ev | None]:
+    """Return, per judged package, the earliest new scan in its timeline (named on closures)."""
+    by_pkg: dict[int, list[Ev]] = {}
+    for ev in new_evs:
+        for pid in (ev.package_id, ev.container_id):
+            if pid is not None:
+                by_pkg.setdefault(pid, []).append(ev)
+    out = {}
+    for pid in affected:
+        mine = list(by_pkg.get(pid, []))
+        for cid in containers_of(ctx, [pid]):
+            mine += by_pkg.get(cid, [])
+        out[pid] = min(mine, key=lambda e: e.order) if mine else None
+    return out
+
+
+def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, skew_minutes) -> None:
+    """Insert or extend the forged/unknown/superseded anomalies the batch's texts raise."""
+    found: dict[str, dict] = {}
+    for it in fresh:
+        for what, r, text in (("code", codes[it.uuid], it.code),
+                              ("container", boxes.get(it.uuid), it.container)):
+            if r is None or r.kind is None:
+                continue
+            key = _label_key(r.kind, r, text)
+            entry = found.setdefault(key, {"kind": r.kind, "resolved": r, "uuids": [],
+                                           "location_id": by_code[it.location].id,
+                                           "at": it.scanned_at, "detail": r.detail
+                                           + ("" if what == "code" else " (container label)")})
+            entry["uuids"].append(it.uuid)
+            if it.scanned_at - now > dt.timedelta(minutes=skew_minutes) and "clock" not in entry["detail"]:
+                entry["detail"] += (f" [device clock ahead of the server on scan {it.uuid}: "
+                                    f"device time {it.scanned_at:%Y-%m-%d %H:%M} UTC]")
+            if r.kind not in kinds[it.uuid]:
+                kinds[it.uuid].append(r.kind)
+    if not found:
+        return
+    stored = {}
+    for part in chunks(found):
+        for a in session.scalars(select(Anomaly).where(Anomaly.dedup_key.in_(part))):
+            stored[a.dedup_key] = a
+    for key, entry in found.items():
+        a = stored.get(key)
+        if a is not None:
+            a.evidence = a.evidence + [u for u in entry["uuids"] if u not in set(a.evidence)]
+            continue
+        r: Resolved = entry["resolved"]
+        session.add(Anomaly(kind=entry["kind"], dedup_key=key,
+                            package_id=r.about.id if r.about else None,
+                            claimed_package=r.claimed[:80], location_id=entry["location_id"],
+                            detected_at=entry["at"], evidence_json=json.dumps(entry["uuids"]),
+                            detail=entry["detail"], status="open"))

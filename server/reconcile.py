@@ -1,0 +1,435 @@
+"""Reconciliation: store what the rules find, sweep for missing packages, answer the dashboard.
+
+Plain Python over a SQLAlchemy session (no Flask).  The rules themselves are in
+``server.anomaly_rules``; this module keeps their results:
+
+* ``apply_findings`` diffs a package's freshly judged findings against the
+  stored anomalies (by ``dedup_key``): new ones are inserted open, stored open
+  ones that no longer hold are closed by the system with the scan that
+  disproved them - never deleted;
+* ``sweep_missing`` raises ``missing`` for packages nobody scanned, when a
+  deadline has passed (run by reads, at most once per deadline and plan size);
+* ``list_anomalies``, ``resolve``, ``progress`` and ``expected_at`` are what the
+  API and the dashboard call.  Reads may sweep, so callers should commit after
+  them (nothing else is written).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import and_, case, func, or_, select, text, union, update
+from sqlalchemy.orm import Session
+
+from . import ledger
+from .anomaly_rules import (DERIVED_KINDS, LEVEL_DEPTH, Context, Derived, Ev, derive, fmt)
+from .models import (ANOMALY_KINDS, ANOMALY_STATUSES, LEVELS, PATH_END, Anomaly, Deadline,
+                     Location, Package, utc_now)
+from .reconcile_state import STATE_LEVELS, DeadlineSweep, PackageState
+from .timelines import chunks, load_closure, load_packages, new_context
+
+SYSTEM = "system"
+# Any constant: every writer of the scan log and anomalies takes this lock, so the
+# ledger's chain order is the commit order (PostgreSQL; SQLite serialises writers).
+WRITE_LOCK_KEY = 0x4A454A414B
+RESOLVE_STATUSES = ("resolved", "acknowledged")
+SWEEP_CHUNK = 1000
+
+
+def lock_writes(session: Session) -> None:
+    """Serialise writers of the log: an advisory lock on PostgreSQL, the write lock on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+    else:
+        # A write statement takes SQLite's write lock (waiting on busy_timeout)
+        # before anything is read, so the reads that follow are not stale.
+        session.execute(text("UPDATE deadline_sweeps SET deadline_id = deadline_id WHERE 1 = 0"))
+
+
+# Storing findings -------------------------------------------------------------
+
+def _scan_words(ev: Ev | None, ctx: Context) -> str:
+    if ev is None:
+        return "the current plan and schedule"
+    loc = ctx.locations.get(ev.location_id)
+    where = loc.code if loc else str(ev.location_id)
+    return (f"scan {ev.uuid} ({ev.action} at {where}, device time {fmt(ev.scanned_at)}, "
+            f"received {fmt(ev.received_at)})")
+
+
+def close_by_system(session: Session, anomaly: Anomaly, note: str, now: dt.datetime) -> None:
+    """Close an anomaly the log no longer supports, saying why; it stays listed as resolved."""
+    anomaly.status = "resolved"
+    anomaly.resolved_at = now
+    anomaly.resolved_by = SYSTEM
+    anomaly.resolution_note = _append_note(anomaly.resolution_note, note)
+    ledger.append_resolution(session, anomaly)
+
+
+def _reopen(session: Session, anomaly: Anomaly, note: str) -> None:
+    anomaly.status = "open"
+    anomaly.resolved_at = None
+    anomaly.resolved_by = ""
+    anomaly.ended_at = None
+    anomaly.resolution_note = _append_note(anomaly.resolution_note, note)
+    ledger.append_resolution(session, anomaly)
+
+
+def _append_note(old: str, new: str) -> str:
+    return f"{old}\n{new}" if old else new
+
+
+def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
+                   disprovers: dict[int, Ev | None] | None = None) -> list[Anomaly]:
+    """Store the findings of freshly judged packages; close what no longer holds.
+
+    ``derived`` maps package row id -> its Derived (judged on its whole
+    timeline); ``disprovers`` maps it to the new scan to name when a stored
+    anomaly is closed.  Returns the anomalies inserted or changed.
+    """
+    disprovers = disprovers or {}
+    stored: dict[int, dict[str, Anomaly]] = {pid: {} for pid in derived}
+    for part in chunks(derived):
+        for a in session.scalars(select(Anomaly).where(Anomaly.package_id.in_(part),
+                                                       Anomaly.kind.in_(DERIVED_KINDS))):
+            stored[a.package_id][a.dedup_key] = a
+    changed: list[Anomaly] = []
+    now = ctx.now
+    for pid, result in derived.items():
+        mine = stored[pid]
+        for key, f in result.findings.items():
+            a = mine.get(key)
+            if a is None:
+                if f.ended_at is not None:
+                    continue  # a missing episode that ended before anyone looked
+                a = Anomaly(kind=f.kind, dedup_key=key, package_id=pid, location_id=f.location_id,
+                            claimed_package=f.claimed_package, detected_at=f.detected_at,
+                            evidence_json=json.dumps(f.evidence), detail=f.detail, status="open")
+                session.add(a)
+                changed.append(a)
+                continue
+            merged = a.evidence + [u for u in f.evidence if u not in set(a.evidence)]
+            if merged != a.evidence or a.detail != f.detail:
+                a.evidence = merged
+                a.detail = f.detail
+                changed.append(a)
+            if f.ended_at is not None:
+                a.ended_at = f.ended_at
+                if a.status != "resolved":
+                    close_by_system(session, a, f"closed by the system: received, "
+                                    f"{_scan_words(f.ended_by, ctx)}", now)
+                    changed.append(a)
+            elif a.status == "resolved" and a.resolved_by == SYSTEM:
+                _reopen(session, a, f"reopened by the system at {fmt(now)}: holds again after "
+                                    f"{_scan_words(disprovers.get(pid), ctx)}")
+                changed.append(a)
+        for key, a in mine.items():
+            if key not in result.findings and a.status != "resolved":
+                close_by_system(session, a, f"closed by the system: disproved by "
+                                f"{_scan_words(disprovers.get(pid), ctx)}", now)
+                changed.append(a)
+    return changed
+
+
+def store_states(session: Session, derived: dict[int, Derived],
+                 container_before: dict[int, int | None]) -> None:
+    """Write each judged package's PackageState and current container."""
+    existing = {}
+    for part in chunks(derived):
+        for row in session.scalars(select(PackageState).where(PackageState.package_id.in_(part))):
+            existing[row.package_id] = row
+    for pid, result in derived.items():
+        row = existing.get(pid)
+        if row is None:
+            session.add(PackageState(package_id=pid, **result.state))
+        else:
+            for name, value in result.state.items():
+                if getattr(row, name) != value:
+                    setattr(row, name, value)
+    moved = [{"id": pid, "container_id": r.container_id} for pid, r in derived.items()
+             if container_before.get(pid) != r.container_id]
+    if moved:
+        session.execute(update(Package), moved)
+
+
+def judge(session: Session, ctx: Context, package_ids: set[int],
+          disprovers: dict[int, Ev | None] | None = None) -> dict[int, Derived]:
+    """Judge these packages (their timelines already loaded) and store the results."""
+    derived = {pid: derive(ctx.packages[pid], ctx) for pid in package_ids if pid in ctx.packages}
+    apply_findings(session, ctx, derived, disprovers)
+    store_states(session, derived, {pid: ctx.packages[pid].container_id for pid in derived})
+    return derived
+
+
+# The missing sweep -------------------------------------------------------------
+
+def _not_reached(level: str):
+    """Return the condition 'no receipt at this level or below' on PackageState."""
+    cols = [getattr(PackageState, f"{lv}_at") for lv in STATE_LEVELS
+            if LEVEL_DEPTH[lv] >= LEVEL_DEPTH[level]]
+    return or_(PackageState.package_id.is_(None), and_(*[c.is_(None) for c in cols]))
+
+
+def sweep_missing(session: Session, now: dt.datetime | None = None,
+                  clock_skew_minutes: int = 10) -> int:
+    """Raise ``missing`` for packages past a deadline that no scan has reached; return how many judged.
+
+    Runs the rules on every candidate package of each deadline that has passed
+    since the last sweep (or since packages were added); cheap when nothing
+    has changed.
+    """
+    now = now or utc_now()
+    rows = session.execute(select(Deadline.id, Deadline.level, Deadline.deadline, Location.path)
+                           .outerjoin(Location, Location.id == Deadline.region_id)
+                           .where(Deadline.deadline <= now)).all()
+    if not rows:
+        return 0
+    max_pkg = session.scalar(select(func.max(Package.id))) or 0
+    done = {s.deadline_id: s for s in session.scalars(select(DeadlineSweep))}
+    todo = [r for r in rows if r.id not in done or done[r.id].deadline != r.deadline
+            or done[r.id].max_package_id < max_pkg]
+    if not todo:
+        return 0
+    lock_writes(session)
+    judged = 0
+    for row in todo:
+        if row.level not in LEVEL_DEPTH:
+            continue
+        deeper = [lv for lv in LEVELS if LEVEL_DEPTH[lv] >= LEVEL_DEPTH[row.level]]
+        query = (select(Package.id).join(Location, Location.id == Package.destination_id)
+                 .outerjoin(PackageState, PackageState.package_id == Package.id)
+                 .where(Location.level.in_(deeper), _not_reached(row.level)))
+        if row.path is not None:
+            query = query.where(Location.path >= row.path, Location.path < row.path + PATH_END)
+        candidates = list(session.scalars(query))
+        for part in chunks(candidates, SWEEP_CHUNK):
+            ctx = new_context(session, now, clock_skew_minutes)
+            load_packages(session, ctx, ids=part)
+            load_closure(session, ctx, set(part), set())
+            judge(session, ctx, set(part))
+            judged += len(part)
+        sweep = done.get(row.id)
+        if sweep is None:
+            session.add(DeadlineSweep(deadline_id=row.id, deadline=row.deadline,
+                                      max_package_id=max_pkg, swept_at=now))
+        else:
+            sweep.deadline, sweep.max_package_id, sweep.swept_at = row.deadline, max_pkg, now
+    session.flush()
+    return judged
+
+
+# Reading anomalies ------------------------------------------------------------
+
+def _region_range(region: Location) -> tuple[str, str]:
+    return region.path, region.path + PATH_END
+
+
+def _system_ended_after(as_of: dt.datetime):
+    """Condition: a missing episode the system closed, but only after ``as_of``."""
+    return and_(Anomaly.kind == "missing", Anomaly.resolved_by == SYSTEM,
+                Anomaly.ended_at.is_not(None), Anomaly.ended_at > as_of)
+
+
+def _conditions(kind, status, as_of: dt.datetime) -> list:
+    conds = []
+    if kind is not None:
+        conds.append(Anomaly.kind == kind)
+    conds.append(or_(Anomaly.kind.not_in(("missing", "late")), Anomaly.detected_at <= as_of))
+    if status == "open":
+        conds.append(or_(Anomaly.status == "open", _system_ended_after(as_of)))
+    elif status == "resolved":
+        conds.append(and_(Anomaly.status == "resolved", ~_system_ended_after(as_of)))
+    elif status is not None:
+        conds.append(Anomaly.status == status)
+    return conds
+
+
+def _region_ids(region: Location, conds: list, after_id: int | None):
+    """Return a union selecting the ids of anomalies at, or of packages bound for, the region."""
+    low, high = _region_range(region)
+    extra = list(conds) + ([Anomaly.id > after_id] if after_id is not None else [])
+    by_place = (select(Anomaly.id).join(Location, Location.id == Anomaly.location_id)
+                .where(Location.path >= low, Location.path < high, *extra))
+    by_package = (select(Anomaly.id).join(Package, Package.id == Anomaly.package_id)
+                  .join(Location, Location.id == Package.destination_id)
+                  .where(Location.path >= low, Location.path < high, *extra))
+    return union(by_place, by_package).subquery()
+
+
+def anomaly_dict(a: Anomaly, package_id: str | None, location: str | None,
+                 as_of: dt.datetime | None = None) -> dict:
+    """Return an anomaly as the API shows it (its status as of ``as_of``)."""
+    item = {"id": a.id, "kind": a.kind, "package_id": package_id or a.claimed_package or None,
+            "location": location, "detected_at": a.detected_at, "status": a.status,
+            "evidence": a.evidence, "detail": a.detail, "resolved_at": a.resolved_at,
+            "resolved_by": a.resolved_by or None, "resolution_note": a.resolution_note or None,
+            "acknowledged_at": a.acknowledged_at, "acknowledged_by": a.acknowledged_by or None}
+    if (as_of is not None and a.kind == "missing" and a.resolved_by == SYSTEM
+            and a.ended_at is not None and a.ended_at > as_of):
+        item.update(status="open", resolved_at=None, resolved_by=None, resolution_note=None)
+    return item
+
+
+def list_anomalies(session: Session, region: Location, kind=None, status=None, as_of=None,
+                   after_id=None, limit=200, *, clock_skew_minutes: int = 10
+                   ) -> tuple[list[dict], int | None]:
+    """Return a page of the region's anomalies by id, and the last id when more follow.
+
+    ``as_of`` (naive UTC, default now) evaluates ``missing`` and ``late`` at
+    that instant: episodes not yet begun are left out, ended ones show as
+    open.  An instant in the future is answered hypothetically (what will be
+    missing if nothing more is scanned) inside a savepoint that is rolled back.
+    """
+    if kind is not None and kind not in ANOMALY_KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(ANOMALY_KINDS)}")
+    if status is not None and status not in ANOMALY_STATUSES:
+        raise ValueError(f"status {status!r} is not one of {', '.join(ANOMALY_STATUSES)}")
+    now = utc_now()
+    sweep_missing(session, now, clock_skew_minutes)
+    if as_of is not None and as_of > now:
+        savepoint = session.begin_nested()
+        try:
+            sweep_missing(session, as_of, clock_skew_minutes)
+            return _page(session, region, kind, status, as_of, after_id, limit)
+        finally:
+            savepoint.rollback()
+    return _page(session, region, kind, status, as_of if as_of is not None else now,
+                 after_id, limit)
+
+
+def _page(session, region, kind, status, as_of, after_id, limit):
+    ids_sub = _region_ids(region, _conditions(kind, status, as_of), after_id)
+    ids = list(session.scalars(select(ids_sub.c.id).order_by(ids_sub.c.id).limit(limit + 1)))
+    more = len(ids) > limit
+    ids = ids[:limit]
+    rows = session.execute(
+        select(Anomaly, Package.package_id, Location.code)
+        .outerjoin(Package, Package.id == Anomaly.package_id)
+        .outerjoin(Location, Location.id == Anomaly.location_id)
+        .where(Anomaly.id.in_(ids)).order_by(Anomaly.id)).all() if ids else []
+    items = [anomaly_dict(a, pid, code, as_of) for a, pid, code in rows]
+    return items, (ids[-1] if more and ids else None)
+
+
+def resolve(session: Session, anomaly_id: int, principal, note: str,
+            status: str = "resolved") -> dict:
+    """Acknowledge or resolve an anomaly with a note; who and when are kept, nothing deleted."""
+    if status not in RESOLVE_STATUSES:
+        raise ValueError(f"status {status!r} is not one of {', '.join(RESOLVE_STATUSES)}")
+    note = (note or "").strip() if isinstance(note, str) else ""
+    if not note:
+        raise ValueError("a note saying what was done is required")
+    row = session.execute(
+        select(Anomaly, Package.package_id, Location.code, Location.path)
+        .outerjoin(Package, Package.id == Anomaly.package_id)
+        .outerjoin(Location, Location.id == Anomaly.location_id)
+        .where(Anomaly.id == anomaly_id)).first()
+    if row is None:
+        raise LookupError(f"no anomaly {anomaly_id}")
+    a, package_id, code, path = row
+    paths = [path] if path else []
+    if a.package_id is not None:
+        paths.append(session.scalar(select(Location.path).join(
+            Package, Package.destination_id == Location.id).where(Package.id == a.package_id)))
+    if not any(p and principal.covers(p) for p in paths):
+        raise PermissionError(f"anomaly {anomaly_id} is outside your region "
+                              f"{principal.region_code!r}")
+    if not principal.may_resolve:
+        raise PermissionError(f"role {principal.role!r} may not resolve anomalies")
+    if status == "acknowledged" and a.status == "resolved":
+        raise ValueError(f"anomaly {anomaly_id} is already resolved; it cannot be acknowledged")
+    lock_writes(session)
+    now = utc_now()
+    if status == "acknowledged":
+        a.acknowledged_at, a.acknowledged_by = now, principal.name
+    else:
+        a.resolved_at, a.resolved_by = now, principal.name
+    a.status = status
+    a.resolution_note = _append_note(a.resolution_note, note)
+    ledger.append_resolution(session, a)
+    session.flush()
+    return anomaly_dict(a, package_id, code)
+
+
+# Progress and the scanner's cache ---------------------------------------------
+
+def progress(session: Session, region: Location, as_of=None, *,
+             clock_skew_minutes: int = 10) -> dict:
+    """Return, for each child region, packages expected, dispatched, received per level, anomalies."""
+    now = utc_now()
+    sweep_missing(session, now, clock_skew_minutes)
+    as_of = as_of if as_of is not None else now
+    children = session.execute(select(Location.code, Location.name, Location.level, Location.path)
+                               .where(Location.parent_id == region.id)
+                               .order_by(Location.code)).all()
+    out = {c.path: {"code": c.code, "name": c.name, "level": c.level, "expected": 0,
+                    "dispatched": 0, "received": {lv: 0 for lv in LEVELS[1:]},
+                    "anomalies": {}, "overdue": 0} for c in children}
+    low, high = _region_range(region)
+    start = len(region.path)
+
+    def child_of(path: str) -> str | None:
+        rest = path[start:]
+        if not rest:
+            return None
+        return region.path + rest.split("/", 1)[0] + "/"
+
+    def by_time(column):
+        return func.sum(case((and_(column.is_not(None), column <= as_of), 1), else_=0))
+
+    at_destination = case(*[(Location.level == lv, getattr(PackageState, f"{lv}_at"))
+                            for lv in STATE_LEVELS], else_=None)
+    rows = session.execute(
+        select(Location.path, Location.level, func.count(Package.id),
+               by_time(PackageState.dispatched_at),
+               *[by_time(getattr(PackageState, f"{lv}_at")) for lv in LEVELS[1:]],
+               by_time(at_destination))
+        .join(Location, Location.id == Package.destination_id)
+        .outerjoin(PackageState, PackageState.package_id == Package.id)
+        .where(Location.path >= low, Location.path < high)
+        .group_by(Location.path, Location.level)).all()
+    ctx_deadlines = new_context(session, now).deadlines
+    for path, level, expected, dispatched, *rest in rows:
+        child = out.get(child_of(path) or "")
+        if child is None:
+            continue
+        received, delivered = rest[:-1], rest[-1]
+        child["expected"] += expected
+        child["dispatched"] += int(dispatched or 0)
+        for lv, n in zip(LEVELS[1:], received):
+            child["received"][lv] += int(n or 0)
+        deadline = ctx_deadlines.for_level(path, level)
+        if deadline is not None and deadline <= as_of:
+            child["overdue"] += expected - int(delivered or 0)
+    conds = _conditions(None, "open", as_of)
+    place = (select(Anomaly.id, Anomaly.kind, Location.path.label("path"))
+             .join(Location, Location.id == Anomaly.location_id)
+             .where(Location.path >= low, Location.path < high, *conds))
+    dest = (select(Anomaly.id, Anomaly.kind, Location.path.label("path"))
+            .join(Package, Package.id == Anomaly.package_id)
+            .join(Location, Location.id == Package.destination_id)
+            .where(Location.path >= low, Location.path < high, *conds))
+    seen: set[int] = set()
+    for rows_ in (session.execute(place), session.execute(dest)):
+        for anomaly_id, kind, path in rows_:
+            child = out.get(child_of(path) or "")
+            if child is None or anomaly_id in seen:
+                continue
+            seen.add(anomaly_id)
+            child["anomalies"][kind] = child["anomalies"].get(kind, 0) + 1
+    return {"region": {"code": region.code, "name": region.name, "level": region.level},
+            "children": list(out.values())}
+
+
+def expected_at(session: Session, location: Location) -> list[dict]:
+    """Return the packages bound for this location or below it (the scanner's offline cache)."""
+    low, high = _region_range(location)
+    rows = session.execute(
+        select(Package.package_id, Package.item_type, Package.quantity, Location.code,
+               Package.dapil, Package.label_version)
+        .join(Location, Location.id == Package.destination_id)
+        .where(Location.path >= low, Location.path < high)
+        .order_by(Package.package_id))
+    return [{"package_id": r[0], "item_type": r[1], "quantity": r[2], "destination": r[3],
+             "dapil": r[4] or "", "label_version": r[5]} for r in rows]
