@@ -165,3 +165,28 @@ def test_run_online_marks_scans_online_and_uploads_them(tmp_path, live, monkeypa
     assert box.counts() == {"pending": 0, "sent": len(live.plan_ids), "rejected": 0}
     assert set(live.scan_rows()) == {s.uuid for s in box.scans()}
     box.close()
+
+
+def test_sigkill_at_random_instants_loses_no_accepted_scan(tmp_path, label_key):
+    import random
+
+    rng = random.Random(11)
+    path = tmp_path / "outbox.sqlite3"
+    accepted: list[str] = []
+    for round_ in range(4):
+        proc = _start(path)
+        payload = "".join(make_label(label_key, f"R{round_}-{i}") + "\n" for i in range(200))
+        proc.stdin.write(payload.encode())   # the whole burst at once: scans are being written
+        proc.stdin.flush()
+        accepted.append(_readline(proc).split("\t")[6])   # writing has begun: kill at any instant
+        time.sleep(rng.uniform(0.0, 0.15))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        out = proc.stdout.read().decode()
+        # Only whole lines were "accepted" (a line cut by the kill was never fully shown).
+        accepted += [line.split("\t")[6] for line in out.split("\n")[:-1]]
+        box = Outbox(path)                   # opens cleanly after every kill
+        held = {s.uuid for s in box.scans()}
+        box.close()
+        assert set(accepted) <= held
+    assert len(accepted) == len(set(accepted)) > 4
