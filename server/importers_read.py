@@ -209,7 +209,10 @@ def _sniff_delimiter(header: str, columns: tuple[str, ...]) -> str | None:
     """Return the delimiter that splits the header into the most known column names."""
     best, best_score = None, 0
     for delimiter in DELIMITERS + tuple(FOREIGN_DELIMITERS):
-        names = next(csv.reader([header], delimiter=delimiter), [])
+        try:
+            names = next(csv.reader([header], delimiter=delimiter), [])
+        except csv.Error:  # e.g. a bare CR inside the header: reported when the file is read
+            continue
         score = sum(1 for n in names if n.strip().lower() in columns)
         if score > best_score:
             best, best_score = delimiter, score
