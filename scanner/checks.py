@@ -30,7 +30,6 @@ from labels.payload import (BadSignature, PayloadError, SignedLabel, SupersededL
 from .outbox import Outbox
 
 ACCEPTED, RESCAN, PROBLEM = "accepted", "rescan", "problem"
-MANUAL_PREFIX = "M."
 
 
 @dataclass
@@ -60,8 +59,12 @@ class Verdict:
 
 
 def manual_code(package_id: str, verification: str) -> str:
-    """Return the code text a manual entry is recorded and sent as: M.<PACKAGE>.<XXXX-XXXX>."""
-    return f"{MANUAL_PREFIX}{package_id}.{verification}"
+    """Return the code text a manual entry is recorded and sent as: '<PACKAGE-ID> <XXXX-XXXX>'.
+
+    This is the canonical form of `labels.payload.parse_manual_entry`, which the server's
+    ingest also uses to recognise hand-typed entries.
+    """
+    return f"{package_id} {verification}"
 
 
 def as_manual_entry(text: str) -> tuple[str, str] | None:

@@ -133,4 +133,17 @@ def live(app, region, session, label_key):
                 return dict(s.execute(select(ScanEvent.uuid, func.count())
                                       .group_by(ScanEvent.uuid)).all())
 
+        def rows(self):
+            """Return {uuid: scan row as a dict} of the scans the server holds."""
+            from sqlalchemy import select
+
+            from server.models import ScanEvent
+
+            with app.extensions["jejak.db"].session() as s:
+                return {r.uuid: {"matched": r.package_id is not None, "raw_code": r.raw_code,
+                                 "counted": r.counted, "offline": r.offline, "action": r.action,
+                                 "disposition": r.disposition, "container": r.container_raw,
+                                 "container_matched": r.container_id is not None}
+                        for r in s.scalars(select(ScanEvent))}
+
     return Live()

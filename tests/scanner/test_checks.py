@@ -69,7 +69,7 @@ def test_manual_entry_is_sent_as_m_code_and_checked_against_the_plan(cached_outb
     code = verification_code(signature)
     verdict = checker.check(f"p-1 {code.lower()}", DISTRICT, "receive")
     assert verdict.signal == "accepted" and verdict.code == manual_code("P-1", code)
-    assert verdict.code == f"M.P-1.{code}"
+    assert verdict.code == f"P-1 {code}"
     assert checker.check(f"P-404 {code}", DISTRICT, "receive").signal == "problem"
 
 

@@ -119,7 +119,7 @@ def test_manual_command_records_the_verification_code_entry(tmp_path, capsys):
     line = capsys.readouterr().out.split("\t")
     assert line[:2] == ["ACCEPTED", "PKG-7"] and "manual entry" in line[7]
     box = Outbox(path)
-    assert [s.code for s in box.scans()] == ["M.PKG-7.ABCD-EFGH"]
+    assert [s.code for s in box.scans()] == ["PKG-7 ABCD-EFGH"]
     box.close()
 
 
@@ -190,3 +190,38 @@ def test_sigkill_at_random_instants_loses_no_accepted_scan(tmp_path, label_key):
         box.close()
         assert set(accepted) <= held
     assert len(accepted) == len(set(accepted)) > 4
+
+
+def test_what_the_server_makes_of_a_scanning_session(tmp_path, live, monkeypatch, capsys):
+    import io
+
+    from labels import commands
+    from labels.payload import parse
+
+    path = tmp_path / "o.sqlite3"
+    box_id, ballots_id = sorted(live.plan_ids, key=lambda p: "KOTAK" not in p)
+    sig = parse(live.label(ballots_id)).verification_code
+    lines = [live.label(ballots_id),                      # received
+             commands.DISPOSITION_DAMAGED, live.label(box_id),   # received damaged
+             f"{ballots_id} {sig}",                        # typed by hand: a re-scan
+             commands.ACTION_PACK, live.label(box_id),     # opens the container
+             live.label(ballots_id), commands.END_CONTAINER]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["run", "--wedge", "--location", DISTRICT, "--action", "receive",
+                 "--sound", "none", "--outbox", str(path)]) == 0          # offline: no server
+    shown = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [(s[0], s[1], s[2], s[4]) for s in shown] == [
+        ("ACCEPTED", ballots_id, "receive", "ok"), ("ACCEPTED", box_id, "receive", "damaged"),
+        ("RE-SCAN", ballots_id, "receive", "ok"), ("ACCEPTED", ballots_id, "pack", "ok")]
+    assert main(["sync", "--server", live.url, "--token", live.token, "--outbox", str(path)],
+                transport=live.transport) == 0
+    rows = live.rows()
+    by_order = [rows[s[6]] for s in shown]
+    assert all(r["matched"] and r["offline"] for r in by_order)
+    assert by_order[1]["disposition"] == "damaged"
+    assert by_order[2]["raw_code"] == f"{ballots_id} {sig}" and by_order[2]["counted"] is False
+    assert by_order[3]["action"] == "pack" and by_order[3]["container_matched"]
+    box = Outbox(path)
+    assert "duplicate_scan" in box.get(shown[2][6]).anomalies
+    assert "damaged" in box.get(shown[1][6]).anomalies
+    box.close()
