@@ -108,7 +108,7 @@ SCAN_COLUMNS = (
     ScanEvent.id, ScanEvent.uuid, _Pkg.package_id.label("package"), ScanEvent.claimed_package,
     ScanEvent.label_version, ScanEvent.raw_code, Location.code.label("location"), ScanEvent.action,
     ScanEvent.disposition, _Box.package_id.label("container"), ScanEvent.container_raw,
-    ScanEvent.seal, ScanEvent.operator, ScanEvent.device_id, ScanEvent.token_id,
+    ScanEvent.seal, ScanEvent.operator, ScanEvent.device_id, ScanEvent.client_device, ScanEvent.token_id,
     ScanEvent.scanned_at, ScanEvent.received_at, ScanEvent.offline,
 )
 SCAN_FIELDS = tuple(c.key for c in SCAN_COLUMNS)

@@ -260,3 +260,58 @@ def test_concurrent_appends_keep_one_unbroken_chain(cli, db, region):
     with db.session() as s:
         seqs = [e.seq for e in s.query(LedgerEntry).order_by(LedgerEntry.seq)]
     assert seqs == list(range(1, 161))
+
+
+# --- through the API, as devices and supervisors write the log -------------------------------
+
+@pytest.fixture
+def world(region, session, label_key):
+    """Return the plan, labels and tokens of regency 3513, with the label key trusted."""
+    from labels.keys import public_pem
+    from labels.payload import key_id_for
+    from server.models import LabelKey
+    from tests.factories import label_text, make_plan, token
+
+    plan = make_plan(session, region)
+    session.add(LabelKey(key_id=key_id_for(label_key.public_key()),
+                         public_key_pem=public_pem(label_key.public_key()), name="test"))
+    w = {"labels": {pid: label_text(p, label_key) for pid, p in plan.items()},
+         "operator": token(session, "operator", "3513"), "supervisor": token(session, "supervisor", "3513")}
+    session.commit()
+    return w
+
+
+def post(client, tok, scans):
+    """Post a batch of scans and return the results."""
+    response = client.post("/api/v1/scans", json={"scans": scans}, headers={"Authorization": f"Bearer {tok}"})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["results"]
+
+
+def test_scans_and_resolutions_through_the_api_are_chained_and_verify(cli, client, db, world, tmp_path):
+    from tests.factories import scan
+
+    texts = list(world["labels"].values())
+    batch = [scan(t, "3513") for t in texts] + [scan(texts[0], "3513"),  # duplicate_scan
+                                                 scan(texts[1][:-5] + "AAAAA", "3513")]  # forged
+    assert {r["status"] for r in post(client, world["operator"], batch)} == {"recorded"}
+    assert {r["status"] for r in post(client, world["operator"], batch)} == {"already_recorded"}
+    post(client, world["operator"], [scan(texts[2], "351301", at=dt.datetime(2024, 2, 11, tzinfo=dt.timezone.utc))])
+    anomalies = client.get("/api/v1/anomalies?region=3513",
+                           headers={"Authorization": f"Bearer {world['supervisor']}"}).get_json()["anomalies"]
+    assert anomalies
+    response = client.post(f"/api/v1/anomalies/{anomalies[0]['id']}/resolve", json={"note": "checked on site"},
+                           headers={"Authorization": f"Bearer {world['supervisor']}"})
+    assert response.status_code == 200, response.get_json()
+    code, lines = verify(cli)
+    assert code == 0, lines
+    with db.session() as s:
+        scans = s.query(ScanEvent).count()
+        kinds = [e.kind for e in s.query(LedgerEntry)]
+    assert kinds.count("scan") == scans == len(batch) + 1
+    assert "resolution" in kinds
+    out = tmp_path / "3513.jsonl"
+    assert cli.invoke(args=["export-log", "--region", "3513", "-o", str(out)]).exit_code == 0
+    code, lines = verify(cli, "--file", str(out))
+    assert code == 0, lines
+    assert f"{len(batch) + 1 + kinds.count('resolution')} records of the region" in lines[-1]
