@@ -207,14 +207,19 @@ def _height(placed) -> float:
     return sum(size * LEADING * len(lines) for _, size, lines in placed)
 
 
-def label_fields(row, signed, lang: str, destination_name: str, large: bool) -> list[Field]:
-    """Return the text fields of a package label, most important first."""
+def label_fields(row, signed, lang: str, destination_name: str, large: bool,
+                 item_names=None) -> list[Field]:
+    """Return the text fields of a package label, most important first.
+
+    ``item_names`` (code -> name) overrides the built-in catalogue, e.g. with
+    the item types a regency added on the server.
+    """
     t = i18n.text
     scale = 2.0 if large else 1.0
     qty = f"{t('quantity', lang)}: {row.quantity}   {t('version', lang)}: {row.version}"
     fields = [
         Field("package_id", row.package_id, "mono", 11 * scale, 3, 0, False, 0.75),
-        Field("item", i18n.item_name(row.item_type, lang), "bold", 8 * scale, 2, 3, True),
+        Field("item", (item_names or {}).get(row.item_type) or i18n.item_name(row.item_type, lang), "bold", 8 * scale, 2, 3, True),
         Field("destination", f"{t('destination', lang)}: {row.destination}", "regular",
               7.5 * scale, 2, 1, False),
     ]

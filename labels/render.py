@@ -108,10 +108,12 @@ def _progress(total: int, enabled: bool | None, desc: str):
 
 
 def draw_label(canvas, template: Template, x_mm: float, y_mm: float, row, signed: SignedLabel,
-               symbol: tuple[int, str], lang: str, destination_name: str) -> None:
+               symbol: tuple[int, str], lang: str, destination_name: str,
+               item_names=None) -> None:
     """Draw one label with its lower-left corner at (x_mm, y_mm) on the page."""
     n_modules, ops = symbol
-    fields = label_fields(row, signed, lang, destination_name, large=template.layout == "stacked")
+    fields = label_fields(row, signed, lang, destination_name, large=template.layout == "stacked",
+                          item_names=item_names)
     lay = layout_label(template, n_modules, fields)
     m = lay.module * MM
     ox = (x_mm + lay.qr_x) * MM + qr.QUIET_ZONE * m
@@ -128,7 +130,7 @@ def draw_label(canvas, template: Template, x_mm: float, y_mm: float, row, signed
 def render_pdf(packages, signed, out, template: Template, *, start: int = 0,
                offset_x: float = 0.0, offset_y: float = 0.0, names=None, lang: str = "id",
                max_per_file: int = DEFAULT_MAX_PER_FILE, progress: bool | None = None,
-               workers: int | None = None) -> list[Path]:
+               workers: int | None = None, item_names=None) -> list[Path]:
     """Write labels to one PDF (or numbered parts); return the paths written."""
     _configure_reportlab()
     from reportlab.pdfgen.canvas import Canvas
@@ -153,7 +155,7 @@ def render_pdf(packages, signed, out, template: Template, *, start: int = 0,
                 x, y = template.label_origin(position, offset_x, offset_y)
                 row = packages[i]
                 draw_label(canvas, template, x, y, row, signed[i], next(symbols), lang,
-                           names.get(row.destination, ""))
+                           names.get(row.destination, ""), item_names)
                 position += 1
                 if bar is not None:
                     bar.update(1)
@@ -190,10 +192,11 @@ def render_packages(packages, out, key, template: str | None = None, fmt: str = 
                     start: int = 0, offset_x: float = 0.0, offset_y: float = 0.0,
                     names=None, lang: str = i18n.DEFAULT_LANGUAGE,
                     max_per_file: int = DEFAULT_MAX_PER_FILE, progress: bool | None = None,
-                    workers: int | None = None) -> list[Path]:
+                    workers: int | None = None, item_names=None) -> list[Path]:
     """Sign and render labels for packages (objects with .label() and the label fields).
 
-    ``names`` maps destination codes to names; ``out`` is the file to write
+    ``names`` maps destination codes to names, ``item_names`` item type codes
+    to words (default: the built-in catalogue in ``lang``); ``out`` is the file to write
     (PDF runs above ``max_per_file`` labels become ``<stem>-partNNN.pdf``).
     Returns the paths written.
     """
@@ -218,7 +221,8 @@ def render_packages(packages, out, key, template: str | None = None, fmt: str = 
         from .zpl import zpl_labels
 
         return _write_text(out, zpl_labels(packages, signed, chosen, names=names or {}, lang=lang,
-                                           offset_x=offset_x, offset_y=offset_y))
+                                           offset_x=offset_x, offset_y=offset_y,
+                                           item_names=item_names))
     return render_pdf(packages, signed, out, chosen, start=start, offset_x=offset_x,
                       offset_y=offset_y, names=names, lang=lang, max_per_file=max_per_file,
-                      progress=progress, workers=workers)
+                      progress=progress, workers=workers, item_names=item_names)

@@ -30,12 +30,13 @@ def _field_data(text: str) -> str:
 
 
 def zpl_label(template: Template, row, signed, lang: str, destination_name: str,
-              offset_x: float = 0.0, offset_y: float = 0.0) -> str:
+              offset_x: float = 0.0, offset_y: float = 0.0, item_names=None) -> str:
     """Return the ZPL of one label."""
     text = signed.text
     n_modules = qr.modules_with_quiet_zone(qr.encode(text))
-    lay = layout_label(template, n_modules, label_fields(row, signed, lang, destination_name,
-                                                         large=template.layout == "stacked"))
+    fields = label_fields(row, signed, lang, destination_name, large=template.layout == "stacked",
+                          item_names=item_names)
+    lay = layout_label(template, n_modules, fields)
     height = template.label_h
     magnification = dots(lay.module)
     # ^FO is the symbol's top-left corner (y down), inside the quiet zone.
@@ -53,7 +54,8 @@ def zpl_label(template: Template, row, signed, lang: str, destination_name: str,
 
 
 def zpl_labels(packages, signed, template: Template, *, names, lang: str,
-               offset_x: float = 0.0, offset_y: float = 0.0) -> Iterator[str]:
+               offset_x: float = 0.0, offset_y: float = 0.0, item_names=None) -> Iterator[str]:
     """Yield the ZPL of every label, in order."""
     for row, s in zip(packages, signed):
-        yield zpl_label(template, row, s, lang, names.get(row.destination, ""), offset_x, offset_y)
+        yield zpl_label(template, row, s, lang, names.get(row.destination, ""), offset_x, offset_y,
+                        item_names)

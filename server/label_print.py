@@ -1,0 +1,223 @@
+"""Printing labels from the database: a region, a container's contents or listed packages.
+
+``jejak-server print-labels`` renders the current label version of each
+package with :func:`labels.render.render_packages` - the same code as
+``jejak-labels render`` - and ``jejak-server reprint`` issues a new label
+version: it increments ``Package.label_version`` in the same transaction that
+writes the output, so the old label then scans as superseded.  If rendering
+fails nothing is committed; if the commit fails the output is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from labels.manifest import PackageRow
+
+from .models import PATH_END, ItemType, LabelKey, Location, Package
+
+MAX_VERSION = 9999  # the payload's version field holds 4 digits
+
+
+class LabelPrintError(ValueError):
+    """The packages to print cannot be found or the key is not one the server trusts."""
+
+
+def select_packages(session, region: str | None = None, package_ids=(), container: str | None = None,
+                    for_update: bool = False) -> list[Package]:
+    """Return the packages of a region, a container or a list of ids, in delivery order."""
+    query = select(Package).join(Location, Package.destination_id == Location.id)
+    if region:
+        loc = session.scalar(select(Location).where(Location.code == region))
+        if loc is None:
+            raise LabelPrintError(f"no location with code {region!r}")
+        query = query.where(Location.path >= loc.path, Location.path < loc.path + PATH_END)
+    elif container:
+        box = session.scalar(select(Package).where(Package.package_id == container.upper()))
+        if box is None:
+            raise LabelPrintError(f"no container package {container!r}")
+        query = query.where(Package.container_id == box.id)
+    else:
+        wanted = [p.strip().upper() for p in package_ids if p.strip()]
+        if not wanted:
+            raise LabelPrintError("name a region, a container or at least one package id")
+        query = query.where(Package.package_id.in_(wanted))
+    if for_update:
+        query = query.with_for_update(of=Package)
+    packages = list(session.scalars(query.order_by(Location.path, Package.package_id)))
+    if not region and not container:
+        missing = sorted(set(wanted) - {p.package_id for p in packages})
+        if missing:
+            raise LabelPrintError(f"unknown package id(s): {', '.join(missing)}")
+    if not packages:
+        raise LabelPrintError("no packages there to label")
+    return packages
+
+
+def rows_for(session, packages, lang: str = "id") -> tuple[list[PackageRow], dict, dict]:
+    """Return (label rows, {destination code: name}, {item type: name}) for packages."""
+    rows, names = [], {}
+    for p in packages:
+        rows.append(PackageRow(p.package_id, p.item_type, p.quantity, p.destination.code,
+                               p.dapil or "", p.label_version))
+        names[p.destination.code] = p.destination.name
+    items = {t.code: (t.name_en if lang == "en" else t.name_id)
+             for t in session.scalars(select(ItemType))}
+    return rows, names, items
+
+
+def check_key_trusted(session, private_key) -> str:
+    """Return the key id of private_key, refusing a key the server does not trust."""
+    from labels.payload import key_id_for
+
+    key_id = key_id_for(private_key.public_key())
+    row = session.get(LabelKey, key_id)
+    if row is None or row.revoked_at is not None:
+        raise LabelPrintError(f"label key {key_id} is not trusted by this server, so its labels "
+                              "would scan as forged; run `jejak-server trust-key PUBLIC_KEY_FILE` first")
+    return key_id
+
+
+def render_to(rows, out, key, options: dict, names: dict, items: dict) -> list[Path]:
+    """Render into a temporary folder next to out; return the temporary paths (not yet moved)."""
+    from labels.render import render_packages
+
+    out = Path(out)
+    folder = Path(tempfile.mkdtemp(prefix=".jejak-labels-", dir=out.parent if str(out.parent) else "."))
+    try:
+        return render_packages(rows, folder / out.name, key, names=names, item_names=items,
+                               **options)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def publish(temp_paths: list[Path], out) -> list[Path]:
+    """Move rendered files from their temporary folder to out's folder; return the final paths."""
+    final = []
+    target = Path(out).parent
+    for path in temp_paths:
+        dest = target / path.name
+        os.replace(path, dest)
+        final.append(dest)
+    if temp_paths:
+        shutil.rmtree(temp_paths[0].parent, ignore_errors=True)
+    return final
+
+
+def print_labels(session, key, out, *, region=None, package_ids=(), container=None, **options):
+    """Render the current labels of the chosen packages; return the paths written."""
+    check_key_trusted(session, key)
+    packages = select_packages(session, region, package_ids, container)
+    rows, names, items = rows_for(session, packages, options.get("lang", "id"))
+    return publish(render_to(rows, out, key, options, names, items), out)
+
+
+def reprint(session, key, out, package_ids, **options) -> list[Path]:
+    """Issue new label versions for packages and write them; the old labels become superseded.
+
+    The version bump and the output are one unit: a failed render rolls the
+    bump back, a failed commit removes the output.
+    """
+    check_key_trusted(session, key)
+    packages = select_packages(session, package_ids=package_ids, for_update=True)
+    for p in packages:
+        if p.label_version >= MAX_VERSION:
+            raise LabelPrintError(f"package {p.package_id!r} is at label version {p.label_version}, "
+                                  "the last one the label format holds")
+        p.label_version += 1
+    session.flush()
+    rows, names, items = rows_for(session, packages, options.get("lang", "id"))
+    try:
+        temp_paths = render_to(rows, out, key, options, names, items)
+    except BaseException:
+        session.rollback()
+        raise
+    try:
+        session.commit()
+    except BaseException:
+        if temp_paths:
+            shutil.rmtree(temp_paths[0].parent, ignore_errors=True)
+        raise
+    return publish(temp_paths, out)
+
+
+def _label_options(f):
+    """Add the template/format options shared with jejak-labels render."""
+    from labels import i18n
+
+    for option in reversed([
+        click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="output file"),
+        click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
+                     help="private key PEM"),
+        click.option("--template", default=None,
+                     help="a4-3x8 (pdf default), a4-2x7, thermal-100x150 (zpl default), thermal-50x30"),
+        click.option("--format", "fmt", default="pdf", show_default=True,
+                     type=click.Choice(["pdf", "zpl", "codes"])),
+        click.option("--start", default=0, show_default=True, help="skip the first N positions"),
+        click.option("--offset-x", default=0.0, show_default=True, help="shift right, mm"),
+        click.option("--offset-y", default=0.0, show_default=True, help="shift down, mm"),
+        click.option("--lang", default=i18n.DEFAULT_LANGUAGE, show_default=True,
+                     type=click.Choice(list(i18n.LANGUAGES))),
+        click.option("--max-per-file", default=5000, show_default=True,
+                     help="split bigger PDF runs into parts"),
+    ]):
+        f = option(f)
+    return f
+
+
+def _run(action, key_path, out, fmt, template, start, offset_x, offset_y, lang, max_per_file, **kw):
+    """Load the key, run a print action in a session, and turn user mistakes into exit 2."""
+    from labels.keys import KeyFileError, load_private_key
+    from labels.qr import QrError
+    from labels.render import RenderError
+    from labels.templates import TemplateError
+
+    from .db import get_db
+
+    try:
+        key = load_private_key(key_path)
+    except KeyFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    options = dict(fmt=fmt, template=template, start=start, offset_x=offset_x, offset_y=offset_y,
+                   lang=lang, max_per_file=max_per_file)
+    with get_db().session() as session:
+        try:
+            paths = action(session, key, out, **kw, **options)
+        except (LabelPrintError, RenderError, TemplateError, QrError) as exc:
+            session.rollback()
+            raise click.UsageError(str(exc)) from None
+    for path in paths:
+        click.echo(f"wrote {path}")
+    return paths
+
+
+def init_app(app: Flask) -> None:
+    """Register print-labels and reprint."""
+
+    @app.cli.command("print-labels")
+    @click.option("--region", help="every package bound for this location code or below it")
+    @click.option("--package", "package_ids", multiple=True, help="a package id (repeatable)")
+    @click.option("--container", help="the packages packed in this container package")
+    @_label_options
+    def print_labels_command(region, package_ids, container, out, key_path, **opts):
+        """Print the current labels of a region, a container or listed packages."""
+        if sum(bool(x) for x in (region, package_ids, container)) != 1:
+            raise click.UsageError("give exactly one of --region CODE, --package ID..., --container ID")
+        _run(print_labels, key_path, out, region=region, package_ids=package_ids,
+             container=container, **opts)
+
+    @app.cli.command("reprint")
+    @click.argument("package_ids", nargs=-1, required=True)
+    @_label_options
+    def reprint_command(package_ids, out, key_path, **opts):
+        """Issue new label versions for packages (old labels then scan as superseded)."""
+        paths = _run(reprint, key_path, out, package_ids=package_ids, **opts)
+        click.echo(f"{len(package_ids)} package(s) have a new label version; old labels are superseded")
