@@ -8,11 +8,18 @@ error shape; docs/api.md describes every endpoint.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify
+import logging
+
+from flask import Blueprint, Flask, jsonify, request
+from sqlalchemy.exc import DBAPIError
 
 from . import api_reads, api_scans
 from .api_request import HeaderedError
+from .db import get_session
+from .errors import error_response
 from .ratelimit import SlidingWindowLimiter
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 
@@ -48,10 +55,22 @@ def make_blueprint() -> Blueprint:
     def _headered(exc: HeaderedError):
         return exc.response()
 
+    @bp.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        # A read or write the database could not do: the client may retry, nothing was kept.
+        get_session().rollback()
+        log.warning("%s %s: database error %s", request.method, request.path,
+                    type(exc.orig).__name__)
+        return error_response(503, "the database is unavailable; nothing was changed, retry "
+                                   "later", code="database_unavailable",
+                              headers={"Retry-After": "5"})
+
     @bp.after_request
     def _no_store(response):
         # Answers depend on the token; no shared cache may keep them.
         response.headers.setdefault("Cache-Control", "no-store")
+        if response.status_code == 401:
+            response.headers.setdefault("WWW-Authenticate", 'Bearer realm="jejak"')
         return response
 
     return bp

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -129,7 +129,8 @@ def anomalies():
     from .reconcile import list_anomalies
 
     items, last_id = list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
-                                    after_id=after, limit=limit)
+                                    after_id=after, limit=limit, clock_skew_minutes=_skew())
+    session.commit()  # keeps what the missing-deadline sweep found on the way
     body = {"anomalies": [anomaly_json(a) for a in items]}
     if last_id is not None:
         following = {k: v for k, v in args.items() if k not in ("after", "region")}
@@ -206,4 +207,11 @@ def progress():
     region = region_location(session, principal, args.get("region"))
     from .reconcile import progress as region_progress
 
-    return jsonify(to_json(region_progress(session, region, as_of=as_of)))
+    result = region_progress(session, region, as_of=as_of, clock_skew_minutes=_skew())
+    session.commit()  # keeps what the missing-deadline sweep found on the way
+    return jsonify(to_json(result))
+
+
+def _skew() -> int:
+    """Return CLOCK_SKEW_MINUTES, which the reconciliation needs to judge device clocks."""
+    return current_app.config["CLOCK_SKEW_MINUTES"]

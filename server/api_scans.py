@@ -17,17 +17,21 @@ from flask import current_app, jsonify
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from .access import SCAN_ROLES, require
-from .api_request import HeaderedError, authenticate, json_object, json_type, unstorable
+from .api_request import (HeaderedError, authenticate, json_object, json_type, query_args,
+                          unstorable)
 from .db import get_session
 from .errors import ApiError
+from .ingest import MAX_CODE, MAX_TEXT, ingest_batch
 
 log = logging.getLogger(__name__)
 
-# field -> (JSON type, longest accepted text).  Lengths follow the columns of
-# ScanEvent, so PostgreSQL never refuses a value a scan was accepted with.
+# Text fields and their longest accepted length: those of server.ingest, so a
+# scan refused here would be refused there too, and PostgreSQL never refuses a
+# value a scan was accepted with.
 TEXT_FIELDS = {
-    "id": 36, "code": 2000, "location": 32, "action": 16, "scanned_at": 64,
-    "container": 2000, "disposition": 16, "seal": 64, "operator": 100,
+    "id": 64, "code": MAX_CODE, "location": MAX_TEXT["location"], "action": 16,
+    "scanned_at": 64, "container": MAX_CODE, "disposition": 16, "seal": MAX_TEXT["seal"],
+    "operator": MAX_TEXT["operator"],
 }
 REQUIRED = ("id", "code", "location", "action", "scanned_at")
 BOOL_FIELDS = ("offline",)
@@ -51,6 +55,9 @@ def scan_problem(scan: dict) -> str | None:
             return f"field {name!r} is longer than {longest} characters"
         if unstorable(value):
             return f"field {name!r} holds a NUL or an invalid Unicode character"
+    device = scan.get("device")
+    if isinstance(device, str) and unstorable(device):
+        return "field 'device' holds a NUL or an invalid Unicode character"
     for name in BOOL_FIELDS:
         value = scan.get(name)
         if value is not None and not isinstance(value, bool):
@@ -92,6 +99,7 @@ def post_scans():
     """Record a batch of scans and answer one result per scan, in request order."""
     principal = authenticate()
     require(principal, SCAN_ROLES, "record scans")
+    query_args(())
     scans = read_batch()
     results: list[dict | None] = [None] * len(scans)
     good_index, good = [], []
@@ -117,12 +125,11 @@ def _result(result: dict) -> dict:
 
 def _ingest(principal, scans: list) -> list[dict]:
     """Ingest and commit the scans in one transaction; 503 (nothing kept) if the database fails."""
-    from .ingest import ingest_batch
-
     session = get_session()
+    skew = current_app.config["CLOCK_SKEW_MINUTES"]
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            results = ingest_batch(session, scans, principal)
+            results = ingest_batch(session, scans, principal, clock_skew_minutes=skew)
             session.commit()
         except ValueError as exc:  # a domain error about the batch: the client's to fix
             session.rollback()

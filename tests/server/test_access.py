@@ -1,0 +1,126 @@
+"""Who may call which endpoint: every endpoint x every kind of caller, one expected status each.
+
+The data lives in regency 3513 (TPS 3513010001001); callers are no token, a
+wrong, expired or revoked token, an admin of the neighbouring regency 3514, a
+device at that TPS, and each role of regency 3513, and an admin of the province.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from server.access import create_token, hash_token
+from server.models import Anomaly, ApiToken, utc_now
+from tests.factories import device_token, label_text, make_plan, scan, token
+from tests.server.test_api_scans import trust
+from tests.server.test_error_shape import assert_error_shape
+
+TPS = "3513010001001"
+CALLERS = ("none", "wrong", "expired", "revoked", "other_region", "device", "operator",
+           "supervisor", "observer", "admin", "province_admin")
+
+# endpoint -> status per caller, in the order of CALLERS.  "R" after 200 on scans: the
+# request was answered but the scan was rejected (a place the token may not scan at).
+U = 401
+TABLE = {
+    #                none wrong expired revoked other device oper  super  obs   admin  prov
+    "health":       (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "openapi":      (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "me":           (U, U, U, U, 200, 200, 200, 200, 200, 200, 200),
+    "keys":         (U, U, U, U, 200, 200, 200, 200, 200, 200, 200),
+    "scans":        (U, U, U, U, "200R", 200, 200, 403, 403, 200, 200),
+    "package":      (U, U, U, U, 404, 200, 200, 200, 200, 200, 200),
+    "anomalies":    (U, U, U, U, 403, 403, 200, 200, 200, 200, 200),
+    "resolve":      (U, U, U, U, 403, 403, 403, 200, 403, 200, 200),
+    "progress":     (U, U, U, U, 403, 403, 200, 200, 200, 200, 200),
+    "expected":     (U, U, U, U, 403, 200, 200, 200, 200, 200, 200),
+    "device_scope": (U, U, U, U, 403, 403, 200, 200, 200, 200, 200),
+}
+
+CASES = [(endpoint, caller, expected)
+         for endpoint, row in TABLE.items() for caller, expected in zip(CALLERS, row)]
+
+
+@pytest.fixture
+def world(region, session, label_key):
+    """Return the package, label, anomaly and a token for every kind of caller."""
+    plan = make_plan(session, region, tps_codes=[TPS])
+    trust(session, label_key)
+    package = plan[f"{TPS}-SS-DPR"]
+    anomaly = Anomaly(kind="damaged", dedup_key=f"damaged:{package.package_id}:test",
+                      package_id=package.id, location_id=region[TPS].id, evidence=[],
+                      detail="box torn")
+    session.add(anomaly)
+    tokens = {"none": None, "wrong": "jjk_" + "x" * 43,
+              "expired": create_token(session, "admin", "3513", ttl_days=1),
+              "revoked": create_token(session, "admin", "3513"),
+              "other_region": token(session, "admin", "3514"),
+              "device": device_token(session, TPS),
+              "province_admin": token(session, "admin", "35")}
+    for role in ("operator", "supervisor", "observer", "admin"):
+        tokens[role] = token(session, role, "3513")
+    session.flush()
+    for name, past in (("expired", "expires_at"), ("revoked", "revoked_at")):
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(tokens[name])))
+        setattr(row, past, utc_now() - dt.timedelta(minutes=1))
+    session.commit()
+    return {"package": package.package_id, "label": label_text(package, label_key),
+            "anomaly": anomaly.id, "tokens": tokens}
+
+
+def request_for(client, endpoint, world, headers):
+    """Make the endpoint's request about regency 3513's data."""
+    if endpoint == "scans":
+        body = {"scans": [scan(world["label"], TPS)]}
+        return client.post("/api/v1/scans", json=body, headers=headers)
+    if endpoint == "resolve":
+        return client.post(f"/api/v1/anomalies/{world['anomaly']}/resolve",
+                           json={"note": "replaced the box", "status": "acknowledged"},
+                           headers=headers)
+    url = {"health": "/api/v1/health", "openapi": "/api/v1/openapi.json", "me": "/api/v1/me",
+           "keys": "/api/v1/keys", "package": f"/api/v1/packages/{world['package']}",
+           "anomalies": "/api/v1/anomalies?region=3513", "progress": "/api/v1/progress?region=3513",
+           "expected": f"/api/v1/locations/{TPS}/expected",
+           # Reads of the district above the device's TPS: the device sees only its TPS.
+           "device_scope": "/api/v1/locations/351301/expected"}[endpoint]
+    return client.get(url, headers=headers)
+
+
+def test_the_table_covers_every_api_endpoint(app):
+    from tests.server.test_error_shape import SAMPLES
+
+    covered = {f"api.{e}" for e in TABLE} | {"api.package", "api.expected"}
+    assert set(SAMPLES) <= covered
+
+
+@pytest.mark.parametrize("endpoint,caller,expected", CASES)
+def test_access(client, db, world, endpoint, caller, expected):
+    tok = world["tokens"][caller]
+    headers = {"Authorization": f"Bearer {tok}"} if tok else {}
+    response = request_for(client, endpoint, world, headers)
+    if expected == "200R":
+        assert response.status_code == 200
+        assert response.get_json()["results"][0]["status"] == "rejected"
+    elif expected == 200:
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        if endpoint == "scans":
+            assert response.get_json()["results"][0]["status"] == "recorded"
+    else:
+        assert_error_shape(response, expected)
+    if endpoint == "resolve":
+        with db.session() as s:
+            status = s.get(Anomaly, world["anomaly"]).status
+        assert status == ("acknowledged" if expected == 200 else "open")
+
+
+def test_a_package_of_another_regency_looks_exactly_like_no_package(client, world):
+    headers = {"Authorization": f"Bearer {world['tokens']['other_region']}"}
+    existing = client.get(f"/api/v1/packages/{world['package']}", headers=headers)
+    made_up = client.get(f"/api/v1/packages/{world['package']}X", headers=headers)
+    assert existing.status_code == made_up.status_code == 404
+    assert (existing.get_json()["error"]["message"]
+            == made_up.get_json()["error"]["message"].replace(world["package"] + "X",
+                                                              world["package"]))
