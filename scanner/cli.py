@@ -24,8 +24,8 @@ from .presentation import DEFAULT_GAP, DEFAULT_REPEAT_WINDOW
 from .session import ACTIONS, DISPOSITIONS, CommandError, Session
 from .sources import (CameraSource, EvdevSource, ImageSource, SerialSource, SourceError,
                       VideoSource, WedgeSource)
-from .uploader import (AuthError, BackgroundUploader, Connectivity, ServerError, Uploader,
-                       make_client, refresh_cache)
+from .uploader import (AuthError, BackgroundUploader, Connectivity, ServerError,
+                       UnknownLocation, Uploader, make_client, refresh_cache)
 
 
 def _outbox_option(f):
@@ -131,12 +131,7 @@ def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_image
     if client is None:
         _note("no --server/--token: scans are kept offline until `jejak-scan sync`")
     else:
-        try:
-            _note(refresh_cache(outbox, client, session.location, connectivity))
-        except AuthError as exc:
-            raise click.ClickException(str(exc)) from None
-        except (ServerError, ValueError) as exc:
-            _note(f"offline, using the cached checks: {exc}")
+        _refresh(outbox, client, session.location, connectivity)
     try:
         source = _make_source(camera, wedge, device, serial_port, baud, images, video)
     except SourceError as exc:
@@ -173,6 +168,19 @@ def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_image
     return 0
 
 
+def _refresh(outbox: Outbox, client: httpx.Client, location: str,
+             connectivity: Connectivity) -> None:
+    """Refresh the offline-check cache; a server that cannot be reached is not an error."""
+    try:
+        _note(refresh_cache(outbox, client, location, connectivity))
+    except (AuthError, UnknownLocation) as exc:
+        outbox.close()
+        raise click.ClickException(str(exc)) from None
+    except (ServerError, ValueError) as exc:
+        state = "offline" if connectivity.online is False else "server problem"
+        _note(f"{state}, using the cached checks: {exc}")
+
+
 def _make_source(camera, wedge, device, serial_port, baud, images, video):
     if camera is not None:
         return CameraSource(camera)
@@ -197,6 +205,8 @@ def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivi
     else:
         _note(f"uploaded: {report.delivered} recorded, {report.already} already recorded, "
               f"{report.rejected} rejected")
+    for scan_uuid, kinds in report.anomalies.items():
+        _note(f"server flagged scan {scan_uuid}: {', '.join(kinds)}")
 
 
 @cli.command()
@@ -225,12 +235,7 @@ def manual(ctx, package_id, code, server, token, location, action, operator, dis
     outbox = _open_outbox(outbox_path)
     connectivity = Connectivity()
     if client is not None:
-        try:
-            refresh_cache(outbox, client, session.location, connectivity)
-        except AuthError as exc:
-            raise click.ClickException(str(exc)) from None
-        except (ServerError, ValueError) as exc:
-            _note(f"offline, using the cached checks: {exc}")
+        _refresh(outbox, client, session.location, connectivity)
     station = Station(outbox, session, Feedback(sound=Sound("none")), connectivity)
     station.record(f"{package_id} {code}")
     if client is not None:
@@ -297,7 +302,7 @@ def refresh(ctx, server, token, location, outbox_path):
     outbox = _open_outbox(outbox_path)
     try:
         click.echo(refresh_cache(outbox, client, location.strip().upper()))
-    except (AuthError, ServerError) as exc:
+    except (AuthError, ServerError, UnknownLocation) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         outbox.close()

@@ -35,6 +35,10 @@ class AuthError(RuntimeError):
     """The server refused the token (401/403): retrying will not help."""
 
 
+class UnknownLocation(LookupError):
+    """The server does not know the location (or it is outside the token's region)."""
+
+
 class ServerError(RuntimeError):
     """The server could not be reached or failed; the scans stay pending."""
 
@@ -242,7 +246,7 @@ def refresh_cache(outbox: Outbox, client: httpx.Client, location: str,
     """Fetch the trusted keys and the location's expected packages into the outbox cache.
 
     Returns a one-line summary; raises ServerError/AuthError when the server cannot be used
-    (the old cache then stays as it was).
+    (the old cache then stays as it was), UnknownLocation when it does not know the location.
     """
     connectivity = connectivity or Connectivity()
     response = _request(client, connectivity, "GET", "/api/v1/keys")
@@ -258,6 +262,9 @@ def refresh_cache(outbox: Outbox, client: httpx.Client, location: str,
     packages, info, url = [], {}, f"/api/v1/locations/{location}/expected"
     while url:
         response = _request(client, connectivity, "GET", url)
+        if response.status_code == 404:
+            raise UnknownLocation(f"the server does not know location {location!r}: "
+                                  f"{_error_message(response)}")
         if response.status_code >= 400:
             raise ServerError(f"GET {url}: {_error_message(response)}")
         body = response.json()

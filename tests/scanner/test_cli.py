@@ -225,3 +225,11 @@ def test_what_the_server_makes_of_a_scanning_session(tmp_path, live, monkeypatch
     assert "duplicate_scan" in box.get(shown[2][6]).anomalies
     assert "damaged" in box.get(shown[1][6]).anomalies
     box.close()
+
+
+def test_location_the_server_does_not_know_stops_the_run(tmp_path, live, capsys):
+    code = main(["run", "--wedge", "--server", live.url, "--token", live.token, "--location",
+                 "9999", "--action", "receive", "--outbox", str(tmp_path / "o.sqlite3")],
+                transport=live.transport)
+    assert code == 1
+    assert "does not know location '9999'" in capsys.readouterr().err
