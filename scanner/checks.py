@@ -123,6 +123,7 @@ class Checker:
         return verdict
 
     def _check_label(self, text: str, location: str) -> Verdict:
+        """Judge a scanned label: shape, signature, version, place."""
         verdict = Verdict(code=text.strip())
         try:
             label = parse(text)
@@ -149,6 +150,7 @@ class Checker:
         return verdict
 
     def _check_manual(self, package_id: str, code: str, location: str) -> Verdict:
+        """Judge a typed 'PACKAGE-ID XXXX-XXXX' entry against the cached plan."""
         verdict = Verdict(code=manual_code(package_id, code), package_id=package_id)
         verdict.note("manual entry")
         planned = self.outbox.expected_package(location, package_id)
@@ -161,6 +163,7 @@ class Checker:
 
     def _check_place(self, verdict: Verdict, package_id: str, destination: str | None,
                      planned: dict | None, location: str) -> None:
+        """Flag a wrong route or a package this location does not expect."""
         if destination and not on_route(location, destination):
             verdict.problem(f"wrong route: destination {destination} is not under {location}")
             return

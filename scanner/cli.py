@@ -29,18 +29,21 @@ from .uploader import (AuthError, BackgroundUploader, Connectivity, ServerError,
 
 
 def _outbox_option(f):
+    """Add the --outbox option."""
     return click.option("--outbox", "outbox_path", type=click.Path(dir_okay=False),
                         default=None, help="outbox file (default: $JEJAK_OUTBOX or "
                         "~/.local/share/jejak/outbox.sqlite3)")(f)
 
 
 def _server_options(f):
+    """Add --server and --token (with their environment variables)."""
     f = click.option("--token", envvar="JEJAK_TOKEN", help="API token (or JEJAK_TOKEN)")(f)
     return click.option("--server", envvar="JEJAK_SERVER",
                         help="server base URL, e.g. https://jejak.example (or JEJAK_SERVER)")(f)
 
 
 def _session_options(f):
+    """Add the session options shared by run and manual."""
     for option in reversed([
         click.option("--location", required=True, help="code of the location scanned at"),
         click.option("--action", required=True, type=click.Choice(ACTIONS)),
@@ -55,6 +58,7 @@ def _session_options(f):
 
 
 def _open_outbox(path) -> Outbox:
+    """Open the outbox, turning a bad file into a one-line error."""
     try:
         return Outbox(path or default_path())
     except OutboxError as exc:
@@ -62,6 +66,7 @@ def _open_outbox(path) -> Outbox:
 
 
 def _client(ctx: click.Context, server: str | None, token: str | None, required: bool):
+    """Return an API client, or None when no server is configured."""
     if not server or not token:
         if required:
             raise click.UsageError("give --server and --token (or set JEJAK_SERVER and JEJAK_TOKEN)")
@@ -72,6 +77,7 @@ def _client(ctx: click.Context, server: str | None, token: str | None, required:
 
 
 def _note(message: str) -> None:
+    """Write a note to standard error."""
     click.echo(f"jejak-scan: {message}", err=True)
 
 
@@ -182,6 +188,7 @@ def _refresh(outbox: Outbox, client: httpx.Client, location: str,
 
 
 def _make_source(camera, wedge, device, serial_port, baud, images, video):
+    """Open the one source chosen on the command line."""
     if camera is not None:
         return CameraSource(camera)
     if wedge:
@@ -194,6 +201,7 @@ def _make_source(camera, wedge, device, serial_port, baud, images, video):
 
 
 def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivity) -> None:
+    """Try one upload of everything pending and say how it went."""
     uploader = Uploader(outbox, client, connectivity=connectivity)
     try:
         report = uploader.upload_once()

@@ -77,6 +77,7 @@ class Sound:
                 self._files[signal] = path
 
     def _choose(self, mode: str) -> str:
+        """Pick the sound backend this machine has."""
         if mode in ("none", "bell", "aplay"):
             return mode
         if shutil.which("aplay") and Path("/dev/snd").is_dir() and any(Path("/dev/snd").iterdir()):

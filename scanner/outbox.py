@@ -165,12 +165,14 @@ class Outbox:
             _fsync_dir(self.path.parent)
 
     def _create_schema(self) -> None:
+        """Create the tables and stamp the schema version."""
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._db.execute(statement)
         self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _transaction(self):
+        """Return a BEGIN IMMEDIATE ... COMMIT context."""
         return _Transaction(self._db)
 
     def close(self) -> None:
@@ -296,6 +298,7 @@ class Outbox:
         return (row[0], row[1]) if row else None
 
     def _set_meta(self, name: str, value: str, now: str) -> None:
+        """Record when a cache entry was fetched (inside a transaction)."""
         self._db.execute("INSERT OR REPLACE INTO cache_meta VALUES (?, ?, ?)", (name, value, now))
 
 
@@ -318,6 +321,7 @@ class _Transaction:
 
 
 def _scan(row: sqlite3.Row) -> StoredScan:
+    """Turn an outbox row into a StoredScan."""
     return StoredScan(
         seq=row["seq"], uuid=row["uuid"], code=row["code"], package_id=row["package_id"],
         location=row["location"], action=row["action"], scanned_at=row["scanned_at"],

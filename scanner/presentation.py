@@ -45,6 +45,7 @@ class PresentationTracker:
         return [text for text, last in self._last_seen.items() if t - last < self.gap]
 
     def _forget(self, t: float) -> None:
+        """Drop texts out of view for longer than the gap."""
         # Keep memory bounded on a station that runs all day; a text not seen for a gap would
         # start a new presentation anyway, so forgetting it changes nothing.
         if len(self._last_seen) > 256:

@@ -69,6 +69,8 @@ class CameraSource(Source):
             raise SourceError(f"cannot open camera {index}")
         self.capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
         self.capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        # Keep only the newest frame: a queue of old frames would delay every signal.
+        self.capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
         self.index = index
         self.clock = clock
 

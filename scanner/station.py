@@ -58,9 +58,15 @@ class Station:
             return None
         if self.session.needs_container:
             return self._open_container(text)
+        if self.session.container and text.upper() == self.session.container.upper():
+            # The open container itself, shown again: packing it into itself means nothing.
+            self.signals[text] = (ACCEPTED, "the open container")
+            self.feedback.note("that is the open container; scan END-CONTAINER to close it")
+            return None
         return self.record(text)
 
     def _open_container(self, text: str) -> None:
+        """Open the container that following pack/unpack scans go into."""
         verdict = self.checker.check(text, self.session.location, "container")
         if verdict.label is None and not as_manual_entry(text):
             self.signals[text] = (PROBLEM, "not a container label")

@@ -235,6 +235,7 @@ class Uploader:
 # -- offline-check cache -----------------------------------------------------------------------
 
 def _key_pem(entry: dict) -> str | None:
+    """Return the PEM of a key entry of GET /api/v1/keys."""
     for name in ("public_key_pem", "public_key", "pem"):
         if isinstance(entry.get(name), str):
             return entry[name]
@@ -301,6 +302,7 @@ class BackgroundUploader:
         self._thread.join()
 
     def _run(self) -> None:
+        """Upload until stopped: every interval, or after a backoff when failing."""
         outbox = Outbox(self.outbox_path)  # SQLite connections are per thread
         uploader = Uploader(outbox, self.client, self.batch_size, self.connectivity)
         delay = self.interval

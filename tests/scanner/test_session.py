@@ -51,6 +51,7 @@ def test_pack_opens_the_first_label_as_container_until_end(cached_outbox, label_
     station.handle(commands.ACTION_PACK)
     assert station.handle(box) is None          # opens the container, records nothing
     packed = station.handle(make_label(label_key, "P-1"))
+    assert station.handle(box) is None          # the open container again: not packed into itself
     station.handle(commands.END_CONTAINER)
     assert station.session.container is None
     assert packed.action == "pack" and packed.container == box
