@@ -103,6 +103,9 @@ class Finding:
     claimed_package: str = ""
     # missing only: the scan that ended the episode.
     ended_by: Ev | None = None
+    # missing only: begun after the package's last known device time, so ingest
+    # leaves it to the sweep (a backlog replayed long after must not raise it).
+    deferred: bool = False
 
 
 class DeadlineBook:
@@ -139,6 +142,8 @@ class Context:
     now: dt.datetime = dt.datetime(1970, 1, 1)
     clock_skew: dt.timedelta = dt.timedelta(minutes=10)
     clone_window: dt.timedelta = DEFAULT_CLONE_WINDOW
+    # Ingest judges missing as of each package's last device time; the sweep as of now.
+    defer_missing: bool = False
 
     def add_location(self, loc: Loc) -> None:
         """Remember a location by id and path."""
@@ -230,6 +235,7 @@ class _Rules:
         self.own = [ev for ev, via in self.entries if via is None]
         self.findings: dict[str, Finding] = {}
         self.clone_locations: set[int] = set()
+        self.wrong_packs: set[int] = set()
 
     # helpers -----------------------------------------------------------------
     def loc(self, ev: Ev) -> Loc:
@@ -330,7 +336,7 @@ class _Rules:
 
     def places(self) -> None:
         """damaged, wrong_dapil and misrouted: what each scan's place and condition say."""
-        wrong_packs: set[int] = set()
+        wrong_packs: set[int] = self.wrong_packs
         pkg = self.pkg
         for ev, via in self.entries:
             loc = self.loc(ev)
@@ -442,6 +448,8 @@ class _Rules:
             if reached:
                 reached_by[level] = min(reached, key=lambda e: e.order)
                 reach[level] = reached_by[level].scanned_at
+        if self.astray():
+            return  # already flagged where it is (misrouted / wrong_dapil): not unaccounted for
         previous: str | None = None
         for level in LEVELS:
             if level not in self.route:
@@ -462,12 +470,27 @@ class _Rules:
             if end is not None and end <= start:
                 continue
             loc = self.route[level]
+            horizon = self.entries[-1][0].scanned_at if self.entries else None
+            deferred = self.ctx.defer_missing and (horizon is None or start > horizon)
             self.add("missing", level, loc, [],
                      f"{self.pkg.package_id} was due at {self.where(loc)} by {fmt(deadline)} "
                      "and has not been received there" + (
                          "" if level == "regency" or previous is None else
                          f"; last seen {self._last_seen(start)}"),
                      start, ended_at=end).ended_by = reached_by.get(level)
+            self.findings[f"missing:{self.pkg.package_id}:{level}"].deferred = deferred
+
+    def astray(self) -> bool:
+        """Tell whether the package was last seen off its route, or sits in a wrongly bound box."""
+        if self.intervals and self.intervals[-1][2] is None and \
+                self.intervals[-1][0] in self.wrong_packs:
+            return True
+        sightings = [ev for ev, via in self.entries
+                     if via is not None or ev.location_id not in self.clone_locations]
+        if not sightings:
+            return False
+        loc = self.loc(sightings[-1])
+        return not (self.on_route(loc) or self.below_dest(loc))
 
     def _last_seen(self, before: dt.datetime) -> str:
         seen = [ev for ev, _via in self.entries if ev.scanned_at <= before]

@@ -280,6 +280,7 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
         return results
     lock_writes(session)
     ctx = new_context(session, now, clock_skew_minutes)
+    ctx.defer_missing = True
     load_locations(session, ctx, codes={it.location for it in items})
     by_code = {loc.code: loc for loc in ctx.locations.values()}
     allowed: list[Item] = []

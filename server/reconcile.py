@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from . import ledger
 from .anomaly_rules import (DERIVED_KINDS, LEVEL_DEPTH, Context, Derived, Ev, derive, fmt)
 from .models import (ANOMALY_KINDS, ANOMALY_STATUSES, LEVELS, PATH_END, Anomaly, Deadline,
-                     Location, Package, utc_now)
+                     Location, Package, ScanEvent, utc_now)
 from .reconcile_state import STATE_LEVELS, DeadlineSweep, PackageState
 from .timelines import chunks, load_closure, load_packages, new_context
 
@@ -101,8 +101,8 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
         for key, f in result.findings.items():
             a = mine.get(key)
             if a is None:
-                if f.ended_at is not None:
-                    continue  # a missing episode that ended before anyone looked
+                if f.ended_at is not None or f.deferred:
+                    continue  # a missing episode that ended before anyone looked, or not yet due
                 a = Anomaly(kind=f.kind, dedup_key=key, package_id=pid, location_id=f.location_id,
                             claimed_package=f.claimed_package, detected_at=f.detected_at,
                             evidence_json=json.dumps(f.evidence), detail=f.detail, status="open")
@@ -175,48 +175,63 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
                   clock_skew_minutes: int = 10) -> int:
     """Raise ``missing`` for packages past a deadline that no scan has reached; return how many judged.
 
-    Runs the rules on every candidate package of each deadline that has passed
-    since the last sweep (or since packages were added); cheap when nothing
-    has changed.
+    A deadline row is swept in full the first time it has passed (and again
+    when it changes or packages are added); after that only the packages
+    scanned since the last sweep are judged again.  Cheap when nothing changed.
     """
     now = now or utc_now()
     rows = session.execute(select(Deadline.id, Deadline.level, Deadline.deadline, Location.path)
                            .outerjoin(Location, Location.id == Deadline.region_id)
                            .where(Deadline.deadline <= now)).all()
+    rows = [r for r in rows if r.level in LEVEL_DEPTH]
     if not rows:
         return 0
     max_pkg = session.scalar(select(func.max(Package.id))) or 0
+    max_scan = session.scalar(select(func.max(ScanEvent.id))) or 0
     done = {s.deadline_id: s for s in session.scalars(select(DeadlineSweep))}
-    todo = [r for r in rows if r.id not in done or done[r.id].deadline != r.deadline
+    full = [r for r in rows if r.id not in done or done[r.id].deadline != r.deadline
             or done[r.id].max_package_id < max_pkg]
-    if not todo:
+    since = min((done[r.id].max_scan_id for r in rows if r not in full), default=max_scan)
+    if not full and since >= max_scan:
         return 0
     lock_writes(session)
-    judged = 0
-    for row in todo:
-        if row.level not in LEVEL_DEPTH:
-            continue
-        deeper = [lv for lv in LEVELS if LEVEL_DEPTH[lv] >= LEVEL_DEPTH[row.level]]
-        query = (select(Package.id).join(Location, Location.id == Package.destination_id)
-                 .outerjoin(PackageState, PackageState.package_id == Package.id)
-                 .where(Location.level.in_(deeper), _not_reached(row.level)))
-        if row.path is not None:
-            query = query.where(Location.path >= row.path, Location.path < row.path + PATH_END)
-        candidates = list(session.scalars(query))
-        for part in chunks(candidates, SWEEP_CHUNK):
-            ctx = new_context(session, now, clock_skew_minutes)
-            load_packages(session, ctx, ids=part)
-            load_closure(session, ctx, set(part), set())
-            judge(session, ctx, set(part))
-            judged += len(part)
+    candidates: set[int] = set()
+    for row in full:
+        candidates.update(session.scalars(_candidates(row)))
+    if since < max_scan:
+        touched = select(ScanEvent.package_id).where(ScanEvent.id > since,
+                                                     ScanEvent.package_id.is_not(None))
+        packed = select(Package.id).where(Package.container_id.in_(touched))
+        for row in rows:
+            if row not in full:
+                candidates.update(session.scalars(_candidates(row).where(
+                    or_(Package.id.in_(touched), Package.id.in_(packed)))))
+    for part in chunks(sorted(candidates), SWEEP_CHUNK):
+        ctx = new_context(session, now, clock_skew_minutes)
+        load_packages(session, ctx, ids=part)
+        load_closure(session, ctx, set(part), set())
+        judge(session, ctx, set(part))
+    for row in rows:
         sweep = done.get(row.id)
         if sweep is None:
             session.add(DeadlineSweep(deadline_id=row.id, deadline=row.deadline,
-                                      max_package_id=max_pkg, swept_at=now))
+                                      max_package_id=max_pkg, max_scan_id=max_scan, swept_at=now))
         else:
-            sweep.deadline, sweep.max_package_id, sweep.swept_at = row.deadline, max_pkg, now
+            sweep.deadline, sweep.max_package_id = row.deadline, max_pkg
+            sweep.max_scan_id, sweep.swept_at = max_scan, now
     session.flush()
-    return judged
+    return len(candidates)
+
+
+def _candidates(row):
+    """Select packages under a deadline row's region that have not reached its level."""
+    deeper = [lv for lv in LEVELS if LEVEL_DEPTH[lv] >= LEVEL_DEPTH[row.level]]
+    query = (select(Package.id).join(Location, Location.id == Package.destination_id)
+             .outerjoin(PackageState, PackageState.package_id == Package.id)
+             .where(Location.level.in_(deeper), _not_reached(row.level)))
+    if row.path is not None:
+        query = query.where(Location.path >= row.path, Location.path < row.path + PATH_END)
+    return query
 
 
 # Reading anomalies ------------------------------------------------------------

@@ -44,4 +44,5 @@ class DeadlineSweep(Base):
     deadline_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     deadline: Mapped[dt.datetime] = mapped_column(DateTime)
     max_package_id: Mapped[int] = mapped_column(Integer)
+    max_scan_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     swept_at: Mapped[dt.datetime] = mapped_column(DateTime)

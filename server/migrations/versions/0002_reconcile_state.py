@@ -12,9 +12,10 @@ Operational notes:
   bytes a package (~120 MB for a province).  On a database that already holds
   scans it starts empty and fills as scans of each package arrive; rebuild it
   from the log with ``server.reconcile.rebuild_states`` after the upgrade.
-* ``deadline_sweeps`` remembers which deadline (and which plan size) the
-  ``missing`` sweep has already judged, so reads only sweep when a deadline has
-  passed or packages were added.
+* ``deadline_sweeps`` remembers which deadline (and which plan size and scan
+  log position) the ``missing`` sweep has already judged, so reads sweep only
+  when a deadline has passed, packages were added, or (incrementally) for the
+  packages scanned since.
 * ``anomalies.ended_at``: device time at which a ``missing`` episode ended (the
   package was received); nullable, no rewrite of existing rows.
 * ``scan_events.client_device``: the device name a scanner reports in its scans,
@@ -52,6 +53,7 @@ def upgrade() -> None:
         sa.Column('deadline_id', sa.Integer(), nullable=False),
         sa.Column('deadline', sa.DateTime(), nullable=False),
         sa.Column('max_package_id', sa.Integer(), nullable=False),
+        sa.Column('max_scan_id', sa.Integer(), nullable=False, server_default='0'),
         sa.Column('swept_at', sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint('deadline_id', name='pk_deadline_sweeps'),
     )
