@@ -1,92 +1,100 @@
-"""Labels: print the signed labels of a region's packages (the labels module's PDF)."""
+"""Labels: print the signed labels of a region's packages or a container's contents as one PDF.
+
+The page calls ``server.label_print.print_labels`` - the code behind
+``jejak-server print-labels`` and ``jejak-labels render`` - with the server's
+signing key from the ``LABEL_KEY_FILE`` setting.
+"""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, send_file
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..db import get_session
-from ..models import PATH_END, ItemType, Location, Package
+from ..models import PATH_END, Location, Package
 from .guard import current_principal, region_or_abort
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")
 
-TEMPLATE_CHOICES = ("a4-3x8", "a4-2x7")
-MAX_LABELS = 50_000  # one request; bigger runs belong to `jejak-labels render`
+MAX_LABELS = 20_000  # one download; bigger runs belong to `jejak-server print-labels`
 
 
 def _template_names() -> list[str]:
-    """Return the label templates the labels module knows (a default list before it loads)."""
-    try:
-        from labels.templates import TEMPLATES
-    except ImportError:
-        return list(TEMPLATE_CHOICES)
-    return sorted(TEMPLATES)
+    """Return the PDF label templates the labels module knows."""
+    from labels.templates import TEMPLATES
+
+    return sorted(name for name in TEMPLATES if not name.startswith("thermal")) + \
+        sorted(name for name in TEMPLATES if name.startswith("thermal"))
 
 
-def package_rows(session, region: Location, item_type: str | None, container: str | None):
-    """Return the labels module's rows for the packages bound for a region (or in a container)."""
-    from labels.manifest import PackageRow
+def _page(region, problem=None, status=200):
+    """Render the label form."""
+    return render_template("labels/index.html", region=region, templates=_template_names(), problem=problem,
+                           key_file=current_app.config.get("LABEL_KEY_FILE") or ""), status
 
-    q = (select(Package.package_id, Package.item_type, Package.quantity, Location.code,
-                Package.dapil, Package.label_version)
-         .join(Location, Location.id == Package.destination_id)
-         .where(Location.path >= region.path, Location.path < region.path + PATH_END))
-    if item_type:
-        q = q.where(Package.item_type == item_type)
+
+def _count(session, region: Location, container: str | None) -> int:
+    """Return how many labels a request would print (one indexed count)."""
+    q = select(func.count(Package.id)).join(Location, Location.id == Package.destination_id) \
+        .where(Location.path >= region.path, Location.path < region.path + PATH_END)
     if container:
-        box = session.scalar(select(Package.id).where(Package.package_id == container))
-        if box is None:
-            abort(404)
-        q = q.where(Package.container_id == box)
-    q = q.order_by(Location.path, Package.item_type, Package.package_id).limit(MAX_LABELS + 1)
-    return [PackageRow(pid, it, qty, dest, dapil or "", ver or 1)
-            for pid, it, qty, dest, dapil, ver in session.execute(q)]
+        box = session.scalar(select(Package.id).where(Package.package_id == container.upper()))
+        q = q.where(Package.container_id == (box or -1))
+    return session.scalar(q) or 0
 
 
 @bp.route("/", methods=["GET", "POST"])
 def index():
-    """Show the label form; on submit render the labels as one PDF."""
-    session = get_session()
+    """Show the label form; on submit send the labels as one PDF."""
     region = region_or_abort(request.values.get("region"))
-    types = session.scalars(select(ItemType).order_by(ItemType.code)).all()
-    key_file = current_app.config.get("LABEL_KEY_FILE") or ""
     if request.method == "GET":
-        return render_template("labels/index.html", region=region, types=types,
-                               templates=_template_names(), key_file=key_file)
-    if current_principal().role not in ("supervisor", "admin"):
+        return _page(region)
+    if not current_principal().may_resolve:
         abort(403)  # printing labels is logistics work, not oversight
-    item_type = request.form.get("item_type") or None
+    from labels.keys import KeyFileError, load_private_key
+
+    from ..label_print import LabelPrintError, print_labels
+
+    session = get_session()
     container = (request.form.get("container") or "").strip() or None
     template = request.form.get("template") or "a4-3x8"
     if template not in _template_names():
         abort(400, description="template")
-    start = request.form.get("start", "1").strip() or "1"
-    if not start.isdigit():
+    start = (request.form.get("start") or "0").strip()
+    if not start.isdigit() or len(start) > 4:
         abort(400, description="start")
-    rows = package_rows(session, region, item_type, container)
-    problem = None
-    if not key_file or not Path(key_file).is_file():
-        problem = _("The server has no label signing key: set LABEL_KEY_FILE.")
-    elif not rows:
-        problem = _("No packages match.")
-    elif len(rows) > MAX_LABELS:
-        problem = _("Too many labels for one download (at most %(n)d); choose a smaller region "
-                    "or item type.", n=MAX_LABELS)
-    if problem:
-        return render_template("labels/index.html", region=region, types=types,
-                               templates=_template_names(), key_file=key_file,
-                               problem=problem), 400
-    from labels.keys import load_private_key
-    from labels.render import render_packages
+    key_file = current_app.config.get("LABEL_KEY_FILE") or ""
+    if not key_file:
+        return _page(region, _("The server has no label signing key: set LABEL_KEY_FILE."), 400)
+    if container:
+        box = session.scalar(select(Package).where(Package.package_id == container.upper()))
+        if box is None or not box.destination.path.startswith(region.path):
+            abort(404)  # a container of another region is not the user's to print
+    count = _count(session, region, container)
+    if count > MAX_LABELS:
+        return _page(region, _("Too many labels for one download (at most %(n)d); choose a "
+                               "smaller region.", n=MAX_LABELS), 400)
+    try:
+        key = load_private_key(key_file)
+    except KeyFileError:
+        return _page(region, _("The server has no label signing key: set LABEL_KEY_FILE."), 400)
+    folder = Path(tempfile.mkdtemp(prefix="jejak-labels-"))
+    out = folder / f"labels-{region.code}{'-' + container if container else ''}.pdf"
+    from . import select_locale
 
-    key = load_private_key(key_file)
-    out = tempfile.NamedTemporaryFile(suffix=".pdf", delete=False)
-    out.close()
-    render_packages(rows, key, out.name, template=template, start=int(start))
-    return send_file(out.name, mimetype="application/pdf", as_attachment=True,
-                     download_name=f"labels-{region.code}{'-' + item_type if item_type else ''}.pdf")
+    try:
+        paths = print_labels(session, key, out, region=None if container else region.code,
+                             container=container, template=template, start=int(start),
+                             lang=select_locale(), max_per_file=MAX_LABELS)
+    except LabelPrintError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        return _page(region, _("Not printed: %(reason)s", reason=str(exc)), 400)
+    response = send_file(paths[0], mimetype="application/pdf", as_attachment=True,
+                         download_name=out.name)
+    response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return response

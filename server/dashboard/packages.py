@@ -56,7 +56,7 @@ def show(package_id: str):
     if len(package_id) > 80:
         abort(404)
     pkg = session.scalar(select(Package).where(Package.package_id == package_id))
-    if pkg is None or not queries.package_visible(session, pkg, principal.region_path):
+    if pkg is None or not queries.package_visible(pkg, principal.region_path):
         abort(404)
     result = domain.chain(session, package_id)
     if result is None:
