@@ -7,8 +7,9 @@ keys (`GET /api/v1/keys`) and the packages its location should see (`GET
 * red ("problem"): a text that is not a Jejak label; a forged label (signature invalid or key
   not trusted, via `labels.payload.verify`); a superseded label (its version is older than the
   cached current version of the package); a package not expected here; a wrong route (the
-  label's destination is not under this location, so this location is not on its way); a
-  manual entry whose verification code differs from the cached one;
+  label's destination is not under this location, so this location is not on its way); at a
+  TPS, a ballot whose dapil is not one of the TPS's; a manual entry whose verification code
+  differs from the cached one;
 * amber ("rescan"): the package was already scanned here with this action (the outbox keeps
   every scan, so this holds across restarts);
 * green ("accepted"): everything else, with a note when something could not be checked (no
@@ -147,7 +148,16 @@ class Checker:
             except BadSignature:
                 verdict.problem("forged label: signature does not match")
         self._check_place(verdict, label.package_id, label.destination, planned, location)
+        self._check_dapil(verdict, label, location)
         return verdict
+
+    def _check_dapil(self, verdict: Verdict, label: SignedLabel, location: str) -> None:
+        """Flag a ballot whose dapil is not one of this TPS's dapils (the 2024 failure)."""
+        info = self.outbox.expected_location(location)
+        dapils = info.get("dapil") or []
+        if label.dapil and info.get("level") == "tps" and dapils and label.dapil not in dapils:
+            verdict.problem(f"wrong dapil: ballot of {label.dapil}, this TPS votes in "
+                            f"{', '.join(dapils)}")
 
     def _check_manual(self, package_id: str, code: str, location: str) -> Verdict:
         """Judge a typed 'PACKAGE-ID XXXX-XXXX' entry against the cached plan."""

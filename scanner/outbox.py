@@ -285,6 +285,15 @@ class Outbox:
         """Return whether the expected list of a location was ever fetched."""
         return self.meta(f"expected:{location}") is not None
 
+    def expected_location(self, location: str) -> dict:
+        """Return the cached description of a location (code, level, path, dapil), or {}."""
+        meta = self.meta(f"expected:{location}")
+        try:
+            info = json.loads(meta[0]) if meta and meta[0] else {}
+        except ValueError:
+            return {}
+        return info if isinstance(info, dict) else {}
+
     def expected_package(self, location: str, package_id: str) -> dict | None:
         """Return the cached plan row of a package expected at a location, or None."""
         row = self._db.execute("SELECT * FROM expected WHERE location = ? AND package_id = ?",

@@ -100,3 +100,13 @@ def test_cache_filled_by_the_real_server_flags_labels_offline(live, outbox, forg
     assert "superseded label: version 1, current is 2" in lines[2][7]
     assert "not trusted" in lines[3][7]
     assert "not expected here" in lines[4][7]
+
+
+def test_ballot_of_another_dapil_is_red_at_the_tps(outbox, label_key):
+    outbox.store_expected(TPS_1, [{"package_id": "P-1", "destination": TPS_1, "label_version": 1}],
+                          {"code": TPS_1, "level": "tps", "dapil": ["DPR-JATIM-2", "DPRD-X-1"]})
+    checker = Checker(outbox)
+    wrong = checker.check(make_label(label_key, "P-1", dapil="DPR-JATIM-5"), TPS_1, "receive")
+    right = checker.check(make_label(label_key, "P-1"), TPS_1, "receive")
+    assert wrong.signal == "problem" and "wrong dapil: ballot of DPR-JATIM-5" in wrong.reason
+    assert right.signal == "accepted"
