@@ -75,7 +75,9 @@ def init_app(app: Flask) -> None:
     def _template_globals():
         if request.blueprint not in BLUEPRINTS:
             return {}
+        from .clock import as_of
+
         return {"principal": guard.current_principal(), "csrf_token": guard.csrf_token,
-                "lang": select_locale(), "languages": LANGUAGES}
+                "lang": select_locale(), "languages": LANGUAGES, "as_of": as_of()}
 
     register_filters(app)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from ..db import get_session
 from ..models import ANOMALY_KINDS, ANOMALY_STATUSES, Location, Package
 from . import domain, queries
+from .clock import as_of
 from .guard import current_principal, region_or_abort, require_resolver
 
 bp = Blueprint("anomalies", __name__, url_prefix="/anomalies")
@@ -70,7 +71,7 @@ def index():
     after = _int_arg("after")
     limit = current_app.config.get("PAGE_SIZE", 200)
     items, last_id = domain.list_anomalies(session, region, kind=kind, status=status,
-                                           after_id=after, limit=limit)
+                                           as_of=as_of(), after_id=after, limit=limit)
     items = [as_dict(a) for a in items]
     decorate(session, items)
     args = {k: v for k, v in request.args.items() if k != "after"}

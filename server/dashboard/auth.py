@@ -53,3 +53,18 @@ def language(code: str):
     if code in LANGUAGES:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next")))
+
+
+@bp.route("/as-of")
+def choose_as_of():
+    """Look at the situation at another instant (or now) and go back where the user was."""
+    from .clock import parse
+
+    raw = (request.args.get("as_of") or "").strip()
+    if raw == "now" or not raw:
+        session["as_of"] = "now"
+    elif parse(raw) is not None:
+        session["as_of"] = parse(raw).isoformat(timespec="minutes")
+    else:
+        flash(_("Not a date and time: %(value)s", value=raw[:40]), "error")
+    return redirect(safe_next(request.args.get("next")))

@@ -14,6 +14,7 @@ from .. import reports
 from ..db import get_session
 from ..models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
 from . import domain
+from .clock import as_of
 from .guard import current_principal, region_or_abort
 from .scans import filter_from_args
 
@@ -73,10 +74,11 @@ def _anomaly_rows():
     if status is not None and status not in ANOMALY_STATUSES:
         abort(400, description="status")
     session = get_session()
+    moment = as_of()
 
     def page(after, limit):
-        return domain.list_anomalies(session, region, kind=kind, status=status, after_id=after,
-                                     limit=limit)
+        return domain.list_anomalies(session, region, kind=kind, status=status, as_of=moment,
+                                     after_id=after, limit=limit)
 
     return region.code, reports.anomaly_rows(page)
 

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template, request
 
 from ..db import get_session
 from . import domain, queries
+from .clock import as_of
 from .formatting import TEPAT
 from .guard import current_principal, region_or_abort
 
@@ -43,7 +44,7 @@ def index():
     if region.level == "tps":
         return render_template("overview/tps.html", region=region, crumbs=crumbs,
                                packages=queries.tps_packages(session, region))
-    report = domain.progress(session, region)
+    report = domain.progress(session, region, as_of=as_of())
     rows = report.get("children", [])
     for row in rows:
         row["tepat"] = tepat_of(row)
