@@ -1,0 +1,267 @@
+"""Generate a whole province (East Java at 2024 scale) as import CSVs, and load it into PostgreSQL.
+
+    python benchmarks/province.py --out /tmp/jatim                     # CSVs only
+    python benchmarks/province.py --out /tmp/jatim --scans             # + ~8.4 M scans
+    python benchmarks/province.py --out /tmp/jatim --scans --load postgresql://postgres@127.0.0.1/jatim
+    python benchmarks/province.py --out /tmp/small --regencies 2       # a quick slice
+
+Writes into ``--out``:
+
+* ``locations.csv`` (``code,name,level,parent_code,dapil``): 1 province, 38
+  regencies (real names and BPS codes), 666 districts, 8,494 villages and
+  120,666 TPS, parents before children;
+* ``packages.csv`` (``package_id,item_type,quantity,destination,dapil``): the
+  14 packages of ``server.demo_data.tps_equipment`` per TPS, ~1.69 M rows;
+* ``schedule.csv`` (``level,deadline``): the February 2024 deadlines;
+* with ``--scans``, ``scans.csv`` (``uuid,package_id,location,action,scanned_at,
+  raw_code``): five handoffs per package (regency receive and dispatch,
+  district receive and dispatch, village receive), ~8.4 M rows.
+
+The first three are exactly what ``jejak-server import-*`` take.  ``--load``
+upgrades the schema with the server's migrations, then COPYs the files
+(``cursor.copy``) into an empty database with ids, ``Location.path`` and
+foreign keys filled as the server would, resets the id sequences and runs
+ANALYZE.  Scan ``raw_code`` is a label text of the real layout; its
+signature is real only with ``--key PRIVATE.pem`` (otherwise a digest that
+no server verifies: enough for storage and query benchmarks, not for ingest).
+Everything is deterministic for a given ``--seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import datetime as dt
+import hashlib
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from server.demo_data import KECAMATAN, apportion, tps_equipment  # noqa: E402
+
+# (BPS code, name, kecamatan count) - the 38 regencies and cities of East Java.
+REGENCIES = [
+    ("3501", "Kabupaten Pacitan", 12), ("3502", "Kabupaten Ponorogo", 21),
+    ("3503", "Kabupaten Trenggalek", 14), ("3504", "Kabupaten Tulungagung", 19),
+    ("3505", "Kabupaten Blitar", 22), ("3506", "Kabupaten Kediri", 26),
+    ("3507", "Kabupaten Malang", 33), ("3508", "Kabupaten Lumajang", 21),
+    ("3509", "Kabupaten Jember", 31), ("3510", "Kabupaten Banyuwangi", 25),
+    ("3511", "Kabupaten Bondowoso", 23), ("3512", "Kabupaten Situbondo", 17),
+    ("3513", "Kabupaten Probolinggo", 24), ("3514", "Kabupaten Pasuruan", 24),
+    ("3515", "Kabupaten Sidoarjo", 18), ("3516", "Kabupaten Mojokerto", 18),
+    ("3517", "Kabupaten Jombang", 21), ("3518", "Kabupaten Nganjuk", 20),
+    ("3519", "Kabupaten Madiun", 15), ("3520", "Kabupaten Magetan", 18),
+    ("3521", "Kabupaten Ngawi", 19), ("3522", "Kabupaten Bojonegoro", 28),
+    ("3523", "Kabupaten Tuban", 20), ("3524", "Kabupaten Lamongan", 27),
+    ("3525", "Kabupaten Gresik", 18), ("3526", "Kabupaten Bangkalan", 18),
+    ("3527", "Kabupaten Sampang", 14), ("3528", "Kabupaten Pamekasan", 13),
+    ("3529", "Kabupaten Sumenep", 27), ("3571", "Kota Kediri", 3), ("3572", "Kota Blitar", 3),
+    ("3573", "Kota Malang", 5), ("3574", "Kota Probolinggo", 5), ("3575", "Kota Pasuruan", 4),
+    ("3576", "Kota Mojokerto", 3), ("3577", "Kota Madiun", 3), ("3578", "Kota Surabaya", 31),
+    ("3579", "Kota Batu", 3),
+]
+# DPR dapil (East Java 1-11) of each regency, by the last two code digits.
+DPR = {"78": 1, "15": 1, "13": 2, "14": 2, "74": 2, "75": 2, "10": 3, "11": 3, "12": 3, "09": 4,
+       "08": 4, "07": 5, "73": 5, "79": 5, "05": 6, "72": 6, "06": 6, "71": 6, "04": 6, "20": 7,
+       "21": 7, "02": 7, "01": 7, "03": 7, "19": 8, "77": 8, "18": 8, "17": 8, "16": 8, "76": 8,
+       "22": 9, "23": 9, "25": 10, "24": 10, "26": 11, "27": 11, "28": 11, "29": 11}
+VILLAGES, TPS, DISTRICTS = 8494, 120666, 666
+SCHEDULE = [("regency", "2024-02-08"), ("district", "2024-02-10"), ("village", "2024-02-12"),
+            ("tps", "2024-02-13")]
+SCAN_START = dt.datetime(2024, 2, 5, 1, 0)  # naive UTC, like the database
+KEY_ID_FAKE = "AAAAAAAA"
+
+
+def plan(regency_count: int, seed: int):
+    """Yield the location rows (code, name, level, parent, dapil, voters) of the province."""
+    rng = random.Random(seed)
+    regencies = REGENCIES[:regency_count]
+    districts = sum(n for _c, _n, n in regencies)
+    villages_total = round(VILLAGES * districts / DISTRICTS)
+    tps_total = round(TPS * villages_total / VILLAGES)
+    village_counts = apportion(villages_total, [rng.uniform(0.5, 1.5) for _ in range(districts)], 3)
+    tps_counts = apportion(tps_total, [rng.uniform(0.4, 1.6) for _ in range(villages_total)], 1)
+    yield ("35", "Jawa Timur", "province", "", "", 0)
+    d_index = v_index = 0
+    for code, name, n_districts in regencies:
+        yield (code, name, "regency", "35", "", 0)
+        dprd_p = f"DPRDP-JATIM-{11 if code == '3513' else (int(code[2:]) % 14) + 1}"
+        dprd_k_count = max(1, min(7, round(n_districts / 4)))
+        for d in range(1, n_districts + 1):
+            district = f"{code}{d:02d}"
+            real = KECAMATAN[d - 1][1] if code == "3513" else None
+            yield (district, real or f"Kecamatan {name.split(' ', 1)[1]} {d:02d}", "district",
+                   code, "", 0)
+            dapils = ";".join([f"DPR-JATIM-{DPR[code[2:]]}", dprd_p,
+                               f"DPRDK-{code}-{(d - 1) * dprd_k_count // n_districts + 1}"])
+            for v in range(village_counts[d_index]):
+                village = f"{district}{2001 + v}"
+                yield (village, f"Desa {district}-{v + 1:02d}", "village", district, "", 0)
+                for t in range(1, tps_counts[v_index] + 1):
+                    yield (f"{village}{t:03d}", f"TPS {t:03d}", "tps", village, dapils,
+                           rng.randint(180, 300))
+                v_index += 1
+            d_index += 1
+
+
+def fake_signature(text: str) -> str:
+    """Return a deterministic 103-character base32 stand-in for a signature."""
+    digest = hashlib.sha512(text.encode("ascii")).digest()
+    return base64.b32encode(digest).decode("ascii").rstrip("=")
+
+
+def generate(out: Path, regency_count: int, seed: int, scans: bool, key=None) -> dict:
+    """Write locations, packages, schedule (and scans) CSVs into out; return row counts."""
+    out.mkdir(parents=True, exist_ok=True)
+    counts = {"locations": 0, "packages": 0, "scans": 0}
+    rng = random.Random(seed + 1)
+    signer = None
+    if key is not None:
+        from labels.payload import Label, sign
+
+        signer = lambda p, t, d, q, dap: sign(Label(p, t, d, q, dap), key).text  # noqa: E731
+    with open(out / "locations.csv", "w", newline="", encoding="utf-8") as lf, \
+            open(out / "packages.csv", "w", newline="", encoding="utf-8") as pf:
+        lw, pw = csv.writer(lf), csv.writer(pf)
+        lw.writerow(["code", "name", "level", "parent_code", "dapil"])
+        pw.writerow(["package_id", "item_type", "quantity", "destination", "dapil"])
+        sf = open(out / "scans.csv", "w", newline="", encoding="utf-8") if scans else None
+        sw = csv.writer(sf) if sf else None
+        if sw:
+            sw.writerow(["uuid", "package_id", "location", "action", "scanned_at", "raw_code"])
+        try:
+            for code, name, level, parent, dapil, voters in plan(regency_count, seed):
+                lw.writerow([code, name, level, parent, dapil])
+                counts["locations"] += 1
+                if level != "tps":
+                    continue
+                path = [code[:4], code[:6], code[:10]]
+                for package_id, item, qty, pdapil in tps_equipment(code, voters, dapil.split(";")):
+                    pw.writerow([package_id, item, qty, code, pdapil])
+                    counts["packages"] += 1
+                    if not sw:
+                        continue
+                    if signer:
+                        raw = signer(package_id, item, code, qty, pdapil)
+                    else:
+                        body = f"J1.{KEY_ID_FAKE}.{package_id}.{item}.{code}.{pdapil}.{qty}.1"
+                        raw = body + "." + fake_signature(body)
+                    at = SCAN_START + dt.timedelta(minutes=rng.randrange(0, 3 * 24 * 60))
+                    for where, action, gap in ((path[0], "receive", 0), (path[0], "dispatch", 20),
+                                               (path[1], "receive", 600), (path[1], "dispatch", 30),
+                                               (path[2], "receive", 900)):
+                        at += dt.timedelta(minutes=gap + rng.randrange(0, 60))
+                        sw.writerow([uuid.UUID(int=rng.getrandbits(128), version=4), package_id,
+                                     where, action, at.isoformat(sep=" "), raw])
+                        counts["scans"] += 1
+        finally:
+            if sf:
+                sf.close()
+    with open(out / "schedule.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["level", "deadline"])
+        w.writerows(SCHEDULE)
+    return counts
+
+
+def load(out: Path, url: str) -> dict:
+    """COPY the generated CSVs into an empty PostgreSQL database at url; return row counts."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from server.db import Database
+    from server.importers_plan import parse_deadline
+
+    sa_url = make_url(url)
+    if sa_url.drivername == "postgresql":
+        sa_url = sa_url.set(drivername="postgresql+psycopg")
+    Database(sa_url.render_as_string(hide_password=False)).upgrade()
+    dsn = sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    counts = {}
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM locations")
+        if cur.fetchone()[0]:
+            raise SystemExit(f"{sa_url.database}: locations is not empty; load into an empty database")
+        now = dt.datetime.utcnow().replace(microsecond=0)
+        ids: dict[str, tuple[int, str]] = {}
+        with open(out / "locations.csv", newline="", encoding="utf-8") as f, cur.copy(
+                "COPY locations (id, code, name, level, parent_id, path, dapil) FROM STDIN") as cp:
+            for n, row in enumerate(csv.DictReader(f), 1):
+                parent = ids.get(row["parent_code"]) if row["parent_code"] else None
+                path = (parent[1] if parent else "/") + row["code"] + "/"
+                ids[row["code"]] = (n, path)
+                cp.write_row((n, row["code"], row["name"], row["level"],
+                              parent[0] if parent else None, path, row["dapil"]))
+        counts["locations"] = len(ids)
+        package_ids: dict[str, int] = {}
+        with open(out / "packages.csv", newline="", encoding="utf-8") as f, cur.copy(
+                "COPY packages (id, package_id, item_type, quantity, destination_id, dapil, "
+                "label_version, created_at) FROM STDIN") as cp:
+            for n, row in enumerate(csv.DictReader(f), 1):
+                package_ids[row["package_id"]] = n
+                cp.write_row((n, row["package_id"], row["item_type"], int(row["quantity"]),
+                              ids[row["destination"]][0], row["dapil"], 1, now))
+        counts["packages"] = len(package_ids)
+        with open(out / "schedule.csv", newline="", encoding="utf-8") as f, cur.copy(
+                "COPY deadlines (region_id, level, deadline) FROM STDIN") as cp:
+            for row in csv.DictReader(f):
+                cp.write_row((None, row["level"], parse_deadline(row["deadline"])))
+        counts["scans"] = 0
+        if (out / "scans.csv").exists():
+            with open(out / "scans.csv", newline="", encoding="utf-8") as f, cur.copy(
+                    "COPY scan_events (id, uuid, package_id, claimed_package, label_version, "
+                    "raw_code, location_id, action, disposition, container_raw, seal, operator, "
+                    "scanned_at, received_at, offline, counted) FROM STDIN") as cp:
+                for n, row in enumerate(csv.DictReader(f), 1):
+                    at = row["scanned_at"]
+                    cp.write_row((n, row["uuid"], package_ids[row["package_id"]],
+                                  row["package_id"], 1, row["raw_code"], ids[row["location"]][0],
+                                  row["action"], "ok", "", "", "generator", at, at, False, True))
+                counts["scans"] = n
+        for table in ("locations", "packages", "scan_events", "deadlines"):
+            cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"GREATEST((SELECT max(id) FROM {table}), 1))")
+        conn.commit()
+        conn.autocommit = True
+        cur.execute("ANALYZE")
+    return counts
+
+
+def main(argv=None) -> int:
+    """Parse the options, generate, optionally load, and print what was done and how long it took."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="directory for the CSV files")
+    parser.add_argument("--regencies", type=int, default=len(REGENCIES),
+                        help=f"how many regencies (1-{len(REGENCIES)}; default all)")
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--scans", action="store_true", help="also write ~5 scans per package")
+    parser.add_argument("--key", type=Path, help="private key PEM to really sign scan raw codes")
+    parser.add_argument("--load", metavar="URL", help="COPY the files into this empty PostgreSQL database")
+    parser.add_argument("--no-generate", action="store_true", help="load files already in --out")
+    args = parser.parse_args(argv)
+    if not 1 <= args.regencies <= len(REGENCIES):
+        parser.error(f"--regencies must be from 1 to {len(REGENCIES)}")
+    if not args.no_generate:
+        key = None
+        if args.key:
+            from labels.keys import load_private_key
+            key = load_private_key(args.key)
+        start = time.perf_counter()
+        counts = generate(args.out, args.regencies, args.seed, args.scans, key)
+        print(f"generated {counts['locations']} locations, {counts['packages']} packages, "
+              f"{counts['scans']} scans into {args.out} in {time.perf_counter() - start:.1f} s")
+    if args.load:
+        start = time.perf_counter()
+        counts = load(args.out, args.load)
+        print(f"loaded {counts['locations']} locations, {counts['packages']} packages, "
+              f"{counts['scans']} scans by COPY in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
