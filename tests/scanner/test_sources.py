@@ -91,11 +91,13 @@ def test_video_of_a_label_shown_twice_records_a_scan_and_a_rescan(
         tmp_path, cached_outbox, label_key, capsys):
     path = tmp_path / "handoff.avi"
     label = make_label(label_key, "P-1")
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (1280, 720))
-    for f in [frame([label])] * 15 + [frame([])] * 90 + [frame([label])] * 15:
+    size = (480, 640)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size[::-1])
+    shown, away = frame([label], size=size), frame([], size=size)
+    for f in [shown] * 5 + [away] * 30 + [shown] * 5:        # 3 s out of view at 10 fps
         writer.write(f)
     writer.release()
-    assert VideoSource(str(path)).fps == pytest.approx(30)
+    assert VideoSource(str(path)).fps == pytest.approx(10)
     code = main(["run", "--video", str(path), "--location", DISTRICT, "--action", "receive",
                  "--outbox", str(cached_outbox.path), "--sound", "none"])
     assert code == 0
@@ -200,3 +202,27 @@ def test_camera_frames_go_through_decode_and_presentations(cached_outbox, label_
     with pytest.raises(SourceError, match="camera 0 stopped"):
         station.run(CameraSource(0, capture_factory=FakeCapture, clock=clock))
     assert [line.split("\t")[:2] for line in out.getvalue().splitlines()] == [["ACCEPTED", "P-1"]]
+
+
+def test_run_serial_records_each_line_and_ends_when_the_scanner_hangs_up(
+        cached_outbox, label_key, capsys):
+    import threading
+    import time
+
+    master, slave = os.openpty()
+    name = os.ttyname(slave)
+
+    def scanner():
+        time.sleep(0.3)
+        for pid in ("P-1", "P-3"):
+            os.write(master, (make_label(label_key, pid) + "\r\n").encode())
+        time.sleep(0.5)
+        os.close(master)                       # unplugged
+
+    threading.Thread(target=scanner, daemon=True).start()
+    code = main(["run", "--serial", name, "--location", DISTRICT, "--action", "receive",
+                 "--outbox", str(cached_outbox.path), "--sound", "none"])
+    os.close(slave)
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[:2] for line in lines] == [["ACCEPTED", "P-1"], ["ACCEPTED", "P-3"]]
