@@ -191,10 +191,15 @@ class Outbox:
         values["reason"] = values["reason"] or ""
         names = ", ".join(SCAN_FIELDS)
         marks = ", ".join("?" for _ in SCAN_FIELDS)
-        with self._transaction():
-            self._db.execute(f"INSERT INTO scans ({names}) VALUES ({marks})",
-                             [values[n] for n in SCAN_FIELDS])
-        return self.get(values["uuid"])
+        try:
+            with self._transaction():
+                self._db.execute(f"INSERT INTO scans ({names}) VALUES ({marks})",
+                                 [values[n] for n in SCAN_FIELDS])
+            return self.get(values["uuid"])
+        except sqlite3.Error as exc:
+            # Disk full, file gone read-only, lock held too long: the scan is NOT recorded
+            # and the caller must not give the accepted signal.
+            raise OutboxError(f"scan not recorded in {str(self.path)!r}: {exc}") from None
 
     def get(self, scan_uuid: str) -> StoredScan | None:
         """Return a scan by UUID."""

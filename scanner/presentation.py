@@ -40,6 +40,10 @@ class PresentationTracker:
         self._forget(t)
         return new
 
+    def forget(self, text: str) -> None:
+        """Forget a text, so its next sighting starts a new presentation."""
+        self._last_seen.pop(text, None)
+
     def in_view(self, t: float) -> list[str]:
         """Return the texts whose presentation is still going on at time t."""
         return [text for text, last in self._last_seen.items() if t - last < self.gap]

@@ -6,11 +6,12 @@ Uploading is someone else's job (the uploader), so a dead network never slows a 
 """
 from __future__ import annotations
 
+import sqlite3
 from typing import Callable
 
 from .checks import ACCEPTED, PROBLEM, RESCAN, Checker, as_manual_entry
 from .feedback import Feedback, Window
-from .outbox import Outbox, StoredScan
+from .outbox import Outbox, OutboxError, StoredScan
 from .presentation import DEFAULT_GAP, DEFAULT_REPEAT_WINDOW, PresentationTracker
 from .session import CommandError, Session, is_command, parse_command
 from .sources import Source
@@ -83,20 +84,34 @@ class Station:
         self.feedback.sound.play(ACCEPTED if not problems else PROBLEM)
         return None
 
-    def record(self, text: str) -> StoredScan:
-        """Judge a text, write it durably to the outbox, then signal it."""
+    def record(self, text: str) -> StoredScan | None:
+        """Judge a text, write it durably to the outbox, then signal it (None if not written)."""
         s = self.session
-        verdict = self.checker.check(text, s.location, s.action)
-        scan = self.outbox.add(
-            code=verdict.code, package_id=verdict.package_id, location=s.location,
-            action=s.action, container=s.fields()["container"], disposition=s.take_disposition(),
-            seal=s.seal, operator=s.operator, offline=self.connectivity.online is not True,
-            rescan=verdict.rescan, signal=verdict.signal, reason=verdict.reason)
+        try:
+            verdict = self.checker.check(text, s.location, s.action)
+            scan = self._write(verdict)
+        except (OutboxError, sqlite3.Error) as exc:
+            self.text_tracker.forget(text)    # scanning it again right away must be recorded
+            self.signals[text] = (PROBLEM, "NOT RECORDED")
+            self.feedback.note(f"NOT RECORDED - scan again: {exc}")
+            self.feedback.sound.play(PROBLEM)
+            return None
         # The scan is on disk (fsynced): only now may the person hear "accepted".
+        s.take_disposition()
         self.signals[text] = (verdict.signal, verdict.reason)
         self.recorded += 1
         self.feedback.scan(scan, verdict.package_id or verdict.code[:40])
         return scan
+
+    def _write(self, verdict) -> StoredScan:
+        """Write a judged scan to the outbox with the session's fields."""
+        s = self.session
+        return self.outbox.add(
+            code=verdict.code, package_id=verdict.package_id, location=s.location,
+            action=s.action, container=s.fields()["container"],
+            disposition=s.next_disposition or s.disposition,
+            seal=s.seal, operator=s.operator, offline=self.connectivity.online is not True,
+            rescan=verdict.rescan, signal=verdict.signal, reason=verdict.reason)
 
     # -- sources ----------------------------------------------------------------------------
 

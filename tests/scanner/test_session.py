@@ -73,3 +73,18 @@ def test_every_printed_sheet_code_parses():
         command = parse_command(text.lower())
         assert (command.kind, command.value) == (("end-container", "") if kind == "container"
                                                  else (kind, value))
+
+
+def test_a_scan_that_cannot_be_written_gets_no_accepted_line(cached_outbox, label_key):
+    from scanner.outbox import Outbox
+
+    station, out, err = _station(cached_outbox, action="receive")
+    station.handle(commands.DISPOSITION_DAMAGED)
+    cached_outbox._db.execute("PRAGMA query_only = ON")      # the disk refuses writes
+    assert station.feed_text(make_label(label_key, "P-1"), 0.0) is None
+    assert out.getvalue() == "" and "NOT RECORDED" in err.getvalue()
+    cached_outbox._db.execute("PRAGMA query_only = OFF")     # space freed; scanned again at once
+    scan = station.feed_text(make_label(label_key, "P-1"), 0.5)
+    assert scan is not None and scan.disposition == "damaged"
+    assert out.getvalue().startswith("ACCEPTED\tP-1")
+    assert Outbox(cached_outbox.path).counts()["pending"] == 1
