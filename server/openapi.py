@@ -186,7 +186,31 @@ def _nullable(schema: dict) -> dict:
 
 
 _TS = {"type": "string", "format": "date-time"}
-_OBJECT = {"type": "object", "additionalProperties": True}
+_COUNT = {"type": "integer", "minimum": 0}
+
+
+def _place() -> dict:
+    """Return the schema of a location named in an answer."""
+    return {"type": "object", "required": ["code", "name", "level"],
+            "properties": {"code": {"type": "string"}, "name": {"type": "string"},
+                           "level": {"type": "string", "enum": list(LEVELS)}}}
+
+
+def _package_schema() -> dict:
+    """Return the schema of a package of the plan."""
+    return {"type": "object",
+            "required": ["package_id", "item_type", "quantity", "destination", "dapil",
+                         "label_version"],
+            "properties": {
+                "package_id": {"type": "string"}, "item_type": {"type": "string"},
+                "quantity": {"type": "integer"}, "destination": {"type": "string"},
+                "destination_name": {"type": "string"},
+                "dapil": {"type": "string", "description": "Empty when the item has none."},
+                "label_version": {"type": "integer"},
+                "container": _nullable({"type": "string", "description":
+                                        "The container it travels in now."}),
+                "contents": {"type": "array", "items": {"type": "string"},
+                             "description": "Packages packed in it (a container)."}}}
 
 
 def _scan_schema() -> dict:
@@ -204,6 +228,8 @@ def _scan_schema() -> dict:
     props["seal"]["description"] = "Seal number on the container (pack, dispatch, receive)."
     for name in BOOL_FIELDS:
         props[name] = {"type": "boolean", "description": "Recorded while offline."}
+    props["device"] = {"description": "The scanner's own name for itself (string or number, "
+                                      "at most 100 characters), kept with the scan."}
     return {"type": "object", "required": list(REQUIRED), "properties": props}
 
 
@@ -250,19 +276,41 @@ def _schemas() -> dict:
                         "properties": {"results": {"type": "array",
                                                    "items": {"$ref": "#/components/schemas/ScanResult"}}}},
         "Custody": {"type": "object", "required": ["package", "custody"],
-                    "properties": {"package": _OBJECT,
-                                   "custody": {"type": "array", "items": _OBJECT}}},
+                    "properties": {"package": _package_schema(),
+                                   "custody": {"type": "array",
+                                               "items": {"$ref": "#/components/schemas/CustodyEntry"}}}},
+        "CustodyEntry": {
+            "type": "object",
+            "required": ["scan_id", "action", "location", "scanned_at", "received_at", "offline"],
+            "properties": {
+                "scan_id": {"type": "string", "description": "The scan's UUID."},
+                "action": {"type": "string", "enum": list(ACTIONS)},
+                "location": {"type": "string"}, "location_name": {"type": "string"},
+                "scanned_at": {**_TS, "description": "Device time."},
+                "received_at": {**_TS, "description": "Server time."},
+                "operator": _nullable({"type": "string"}), "device": _nullable({"type": "string"}),
+                "offline": {"type": "boolean"},
+                "disposition": {"type": "string", "enum": list(DISPOSITIONS)},
+                "seal": _nullable({"type": "string"}),
+                "via_container": _nullable({"type": "string", "description":
+                                            "The container scanned instead of the package."}),
+                "counted": {"type": "boolean", "description": "False for a duplicate scan."}}},
         "Anomaly": {
-            "type": "object", "required": ["id", "kind", "status"],
+            "type": "object",
+            "required": ["id", "kind", "package_id", "location", "detected_at", "status", "evidence"],
             "properties": {
                 "id": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID},
                 "kind": {"type": "string", "enum": list(ANOMALY_KINDS)},
                 "package_id": _nullable({"type": "string"}),
                 "location": _nullable({"type": "string"}),
-                "detected_at": _nullable(_TS),
+                "detected_at": _TS,
                 "status": {"type": "string", "enum": list(ANOMALY_STATUSES)},
                 "evidence": {"type": "array", "items": {"type": "string"},
-                             "description": "Ids (UUIDs) of the scans that show it."}}},
+                             "description": "Ids (UUIDs) of the scans that show it."},
+                "detail": {"type": "string"},
+                "acknowledged_at": _nullable(_TS), "acknowledged_by": _nullable({"type": "string"}),
+                "resolved_at": _nullable(_TS), "resolved_by": _nullable({"type": "string"}),
+                "resolution_note": _nullable({"type": "string"})}},
         "AnomalyPage": {"type": "object", "required": ["anomalies"],
                         "properties": {
                             "anomalies": {"type": "array",
@@ -276,7 +324,23 @@ def _schemas() -> dict:
                                       "default": "resolved"}}},
         "ResolvedAnomaly": {"type": "object", "required": ["anomaly"],
                             "properties": {"anomaly": {"$ref": "#/components/schemas/Anomaly"}}},
-        "Progress": _OBJECT,
+        "Progress": {
+            "type": "object", "required": ["region", "children"],
+            "properties": {
+                "region": _place(),
+                "children": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["code", "name", "level", "expected", "dispatched", "received",
+                                 "anomalies", "overdue"],
+                    "properties": {
+                        **_place()["properties"],
+                        "expected": _COUNT, "dispatched": _COUNT,
+                        "received": {"type": "object", "additionalProperties": _COUNT,
+                                     "description": "Packages received, per level."},
+                        "anomalies": {"type": "object", "additionalProperties": _COUNT,
+                                      "description": "Open anomalies, per kind."},
+                        "overdue": {"type": "integer", "description":
+                                    "Packages past their deadline and not yet delivered."}}}}}},
         "Keys": {"type": "object", "required": ["keys"],
                  "properties": {"keys": {"type": "array", "items": {
                      "type": "object", "required": ["key_id", "name", "public_key_pem"],
@@ -292,7 +356,7 @@ def _schemas() -> dict:
                                  "path": {"type": "array", "items": {"type": "string"},
                                           "description": "Codes from the root down to this location."},
                                  "dapil": {"type": "array", "items": {"type": "string"}}}},
-                "packages": {"type": "array", "items": _OBJECT}}},
+                "packages": {"type": "array", "items": _package_schema()}}},
     }
 
 

@@ -65,6 +65,36 @@ def test_the_document_is_served_without_a_token(client):
     assert response.get_json()["openapi"].startswith("3.0")
 
 
+def test_answers_with_data_match_the_document(app, client, world, session, region):
+    """Known-good requests that find data: their 200 bodies must match the document too."""
+    scans = receipts(world)
+    scans[0]["container"] = scans[1]["code"]
+    scans[0]["action"] = "pack"
+    client.post("/api/v1/scans", json={"scans": scans}, headers=auth(world["admin"]))
+    forged = dict(scans[2], id="00000000-0000-4000-8000-000000000001", code="J1.FORGED")
+    client.post("/api/v1/scans", json={"scans": [forged]}, headers=auth(world["admin"]))
+    anomaly = client.get("/api/v1/anomalies", headers=auth(world["admin"])).get_json()["anomalies"][0]
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    headers = auth(world["admin"])
+    package = next(iter(world["plan"]))
+    cases = [
+        ("GET", "/packages/{package_id}", {"path_parameters": {"package_id": package}}),
+        ("GET", "/locations/{code}/expected", {"path_parameters": {"code": "3513010001"}}),
+        ("GET", "/anomalies", {"query": {"region": "3513", "limit": 1}}),
+        ("GET", "/progress", {"query": {"region": "3513"}}),
+        ("GET", "/progress", {"query": {"region": "351301"}}),
+        ("GET", "/keys", {}), ("GET", "/me", {}), ("GET", "/health", {}),
+        ("POST", "/anomalies/{anomaly_id}/resolve",
+         {"path_parameters": {"anomaly_id": anomaly["id"]},
+          "body": {"note": "checked", "status": "acknowledged"}}),
+        ("POST", "/scans", {"body": {"scans": scans[:3] + [{"id": "x"}]}}),
+    ]
+    for method, path, parts in cases:
+        case = schema[path][method].Case(**parts)
+        response = case.call_and_validate(headers=headers, checks=CHECKS)
+        assert response.status_code == 200, (method, path, response.text[:300])
+
+
 def test_schemathesis_finds_nothing(app, client, db, world, session, region):
     # Data for the reads to find, an unlimited token, and the document loaded from the app.
     client.post("/api/v1/scans", json={"scans": receipts(world)}, headers=auth(world["admin"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from labels.keys import generate, load_public_key_pem
@@ -186,12 +186,17 @@ def test_resolve_of_an_id_too_large_for_the_database_is_404(client, world):
     assert_error_shape(response, 404)
 
 
-def test_progress_defaults_to_the_tokens_region(client, world):
-    response = client.get("/api/v1/progress", headers=auth(world["supervisor"]
-                                                           if "supervisor" in world
-                                                           else world["admin"]))
+def test_progress_counts_per_child_region_of_the_tokens_region(client, world):
+    client.post("/api/v1/scans", json={"scans": receipts(world)}, headers=auth(world["operator"]))
+    response = client.get("/api/v1/progress", headers=auth(world["observer"]))
     assert response.status_code == 200
-    assert isinstance(response.get_json(), dict)
+    body = response.get_json()
+    assert body["region"]["code"] == "3513"
+    children = {c["code"]: c for c in body["children"]}
+    assert set(children) == {"351301", "351302"}
+    # Two packages per TPS (SS-DPR, KOTAK): 3 TPS in Sukapura, 1 in Kraksaan; all at the regency.
+    assert (children["351301"]["expected"], children["351302"]["expected"]) == (6, 2)
+    assert (children["351301"]["received"]["regency"], children["351302"]["received"]["regency"]) == (6, 2)
     assert_error_shape(client.get("/api/v1/progress?region=3514",
                                   headers=auth(world["admin"])), 403)
     assert_error_shape(client.get("/api/v1/progress?region=0000",
