@@ -56,9 +56,12 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def make_client(server: str, token: str, transport: httpx.BaseTransport | None = None,
-                timeout: float = 15.0) -> httpx.Client:
+                timeout: float = 30.0, connect_timeout: float = 5.0) -> httpx.Client:
     """Return an httpx client for the Jejak API at `server` with a bearer token."""
-    return httpx.Client(base_url=server.rstrip("/"), transport=transport, timeout=timeout,
+    # A short connect timeout: on a dead link the station must not wait long to go offline;
+    # a longer read timeout: a 500-scan batch on a slow link takes a while to be answered.
+    return httpx.Client(base_url=server.rstrip("/"), transport=transport,
+                        timeout=httpx.Timeout(timeout, connect=connect_timeout),
                         headers={"Authorization": f"Bearer {token}",
                                  "User-Agent": "jejak-scan/0.1"})
 
