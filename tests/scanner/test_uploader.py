@@ -71,11 +71,11 @@ def test_lost_answer_is_retried_with_the_same_ids_and_counted_once(live, outbox,
 
 def test_backlog_goes_in_batches_of_at_most_500(live, outbox, label_key):
     label = live.label(live.plan_ids[0])
-    scans = [_add(outbox, label, package_id=live.plan_ids[0]) for _ in range(1100)]
+    scans = [_add(outbox, label, package_id=live.plan_ids[0]) for _ in range(501)]
     transport = Counting(live.transport)
     report = Uploader(outbox, make_client(live.url, live.token, transport=transport)).sync()
-    assert transport.batches == [500, 500, 100]
-    assert report.delivered == 1100 and report.pending == 0
+    assert transport.batches == [500, 1]
+    assert report.delivered == 501 and report.pending == 0
     assert len(live.scan_rows()) == len(scans)
 
 
