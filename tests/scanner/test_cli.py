@@ -233,3 +233,14 @@ def test_location_the_server_does_not_know_stops_the_run(tmp_path, live, capsys)
                 transport=live.transport)
     assert code == 1
     assert "does not know location '9999'" in capsys.readouterr().err
+
+
+def test_outbox_defaults_to_the_users_data_dir(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("JEJAK_OUTBOX", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert main(["manual", "PKG-1", "ABCD-EFGH", "--location", DISTRICT,
+                 "--action", "receive"]) == 0
+    assert (tmp_path / "data" / "jejak" / "outbox.sqlite3").exists()
+    monkeypatch.setenv("JEJAK_OUTBOX", str(tmp_path / "elsewhere.sqlite3"))
+    assert main(["status"]) == 0
+    assert "elsewhere.sqlite3: 0 pending" in capsys.readouterr().out
