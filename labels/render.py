@@ -6,7 +6,7 @@ so a label looks the same wherever it was printed.
 
 Speed comes from drawing each QR code as one vector path in module units with
 integer coordinates (``labels.qr``), reportlab's C accelerator, no ASCII85
-stream encoding, and encoding QR symbols in a second process on big runs.
+stream encoding, and a fixed QR data mask (``labels.qr``).
 Memory is bounded by splitting runs larger than ``max_per_file`` labels into
 numbered parts (``out-part001.pdf``...), since reportlab keeps a whole
 document in memory until it is saved.  Output is byte-for-byte deterministic
@@ -17,7 +17,6 @@ signatures are deterministic.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from .templates import DEFAULT_PDF_TEMPLATE, DEFAULT_ZPL_TEMPLATE, MM, Template,
 FORMATS = ("pdf", "zpl", "codes")
 DEFAULT_MAX_PER_FILE = 5000
 PROGRESS_FROM = 1000  # labels: smaller runs finish before a bar is useful
-PARALLEL_FROM = 2000  # labels: below this a worker process costs more than it saves
 
 
 class RenderError(ValueError):
@@ -54,39 +52,9 @@ def _symbol(text: str) -> tuple[int, str]:
     return qr.modules_with_quiet_zone(matrix), qr.pdf_path(matrix)
 
 
-def _symbol_batch(texts: list[str]) -> list[tuple[int, str]]:
-    """Return _symbol() of each text (one task for a worker process)."""
-    return [_symbol(t) for t in texts]
-
-
-def _symbols(texts: list[str], workers: int | None):
-    """Yield _symbol() of every text in order, encoding in worker processes on big runs.
-
-    Batches are submitted a few at a time, so results never pile up in memory.
-    """
-    if workers is None:
-        workers = 1 if len(texts) >= PARALLEL_FROM and (os.cpu_count() or 1) >= 2 else 0
-    if workers <= 0:
-        yield from map(_symbol, texts)
-        return
-    import multiprocessing
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
-
-    batch = 256
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending: deque = deque()
-        starts = iter(range(0, len(texts), batch))
-        for begin in starts:
-            pending.append(pool.submit(_symbol_batch, texts[begin:begin + batch]))
-            if len(pending) >= 2 * workers + 1:
-                break
-        while pending:
-            done = pending.popleft().result()
-            nxt = next(starts, None)
-            if nxt is not None:
-                pending.append(pool.submit(_symbol_batch, texts[nxt:nxt + batch]))
-            yield from done
+def _symbols(texts: list[str]):
+    """Yield _symbol() of every text in order."""
+    return map(_symbol, texts)
 
 
 def part_paths(out, count: int, per_file: int) -> list[Path]:
@@ -130,14 +98,14 @@ def draw_label(canvas, template: Template, x_mm: float, y_mm: float, row, signed
 def render_pdf(packages, signed, out, template: Template, *, start: int = 0,
                offset_x: float = 0.0, offset_y: float = 0.0, names=None, lang: str = "id",
                max_per_file: int = DEFAULT_MAX_PER_FILE, progress: bool | None = None,
-               workers: int | None = None, item_names=None) -> list[Path]:
+               item_names=None) -> list[Path]:
     """Write labels to one PDF (or numbered parts); return the paths written."""
     _configure_reportlab()
     from reportlab.pdfgen.canvas import Canvas
 
     names = names or {}
     paths = part_paths(out, len(packages), max_per_file)
-    symbols = _symbols([s.text for s in signed], workers)
+    symbols = _symbols([s.text for s in signed])
     bar = _progress(len(packages), progress, "labels")
     index = 0
     try:
@@ -163,7 +131,6 @@ def render_pdf(packages, signed, out, template: Template, *, start: int = 0,
             canvas.save()
             index = chunk.stop
     finally:
-        symbols.close()
         if bar is not None:
             bar.close()
     return paths
@@ -192,7 +159,7 @@ def render_packages(packages, out, key, template: str | None = None, fmt: str = 
                     start: int = 0, offset_x: float = 0.0, offset_y: float = 0.0,
                     names=None, lang: str = i18n.DEFAULT_LANGUAGE,
                     max_per_file: int = DEFAULT_MAX_PER_FILE, progress: bool | None = None,
-                    workers: int | None = None, item_names=None) -> list[Path]:
+                    item_names=None) -> list[Path]:
     """Sign and render labels for packages (objects with .label() and the label fields).
 
     ``names`` maps destination codes to names, ``item_names`` item type codes
@@ -225,4 +192,4 @@ def render_packages(packages, out, key, template: str | None = None, fmt: str = 
                                            item_names=item_names))
     return render_pdf(packages, signed, out, chosen, start=start, offset_x=offset_x,
                       offset_y=offset_y, names=names, lang=lang, max_per_file=max_per_file,
-                      progress=progress, workers=workers, item_names=item_names)
+                      progress=progress, item_names=item_names)
