@@ -11,6 +11,7 @@ the answer is 503, so the scanner retries the same UUIDs safely.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from flask import current_app, jsonify
@@ -55,6 +56,8 @@ def scan_problem(scan: dict) -> str | None:
             return f"field {name!r} is longer than {longest} characters"
         if unstorable(value):
             return f"field {name!r} holds a NUL or an invalid Unicode character"
+    if _out_of_range(scan["scanned_at"]):
+        return f"scanned_at {scan['scanned_at'][:60]!r} is out of range once converted to UTC"
     device = scan.get("device")
     if isinstance(device, str) and unstorable(device):
         return "field 'device' holds a NUL or an invalid Unicode character"
@@ -63,6 +66,21 @@ def scan_problem(scan: dict) -> str | None:
         if value is not None and not isinstance(value, bool):
             return f"field {name!r} must be true or false, not {json_type(value)}"
     return None
+
+
+def _out_of_range(value: str) -> bool:
+    """Tell whether an ISO-8601 time with an offset falls outside year 1-9999 in UTC."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return False  # not a time at all: ingest says so in its own words
+    if parsed.tzinfo is None:
+        return False
+    try:
+        parsed.astimezone(dt.timezone.utc)
+    except OverflowError:
+        return True
+    return False
 
 
 def _echo_id(scan: dict):

@@ -90,6 +90,7 @@ def test_a_forged_code_is_recorded_as_evidence_with_its_anomaly(client, db, worl
     ("id", 12), ("code", ["a"]), ("location", None), ("action", {"x": 1}),
     ("scanned_at", 1707552000), ("offline", "yes"), ("operator", "x" * 101),
     ("seal", "S\x00EAL"), ("code", "J1.\ud800"),
+    ("scanned_at", "9999-12-31T23:59:59-01:00"), ("scanned_at", "0001-01-01T00:00:00+01:00"),
 ])
 def test_a_scan_that_cannot_be_understood_is_rejected_and_the_rest_recorded(
         client, db, world, field, value):

@@ -5,6 +5,7 @@ nothing already recorded.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -198,6 +199,9 @@ def test_nothing_recorded_changes_after_bad_requests(client, db, world):
     assert snapshot(db) == before
 
 
+OFFSET_TIMES = st.builds(
+    lambda d, minutes: d.replace(tzinfo=dt.timezone(dt.timedelta(minutes=minutes))).isoformat(),
+    st.datetimes(), st.integers(-1439, 1439))
 JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False,
                                                                       allow_infinity=False) | st.text()
 JSON_VALUES = st.recursive(JSON_SCALARS, lambda inner: st.lists(inner, max_size=4)
@@ -207,7 +211,7 @@ SCAN_LIKE = st.fixed_dictionaries({}, optional={
     "location": st.sampled_from(["3513", "3514", "35", "3513010001001", ""]) | JSON_VALUES,
     "action": st.sampled_from(["receive", "dispatch", "pack", "unpack", "inspect", "handover",
                                "return"]) | JSON_VALUES,
-    "scanned_at": st.datetimes().map(lambda d: d.isoformat()) | JSON_VALUES,
+    "scanned_at": st.datetimes().map(lambda d: d.isoformat()) | OFFSET_TIMES | JSON_VALUES,
     "container": st.text() | JSON_VALUES, "disposition": st.sampled_from(["ok", "damaged",
                                                                           "seal_broken"]) | JSON_VALUES,
     "seal": st.text() | JSON_VALUES, "operator": st.text() | JSON_VALUES,
@@ -217,7 +221,7 @@ BODIES = (JSON_VALUES | st.fixed_dictionaries({"scans": st.lists(SCAN_LIKE, max_
           | st.fixed_dictionaries({"scans": JSON_VALUES}))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(body=BODIES)
 def test_random_json_bodies_never_give_a_server_error(client, world, body):
@@ -227,3 +231,37 @@ def test_random_json_bodies_never_give_a_server_error(client, world, body):
         assert len(response.get_json()["results"]) == len(body["scans"])
     else:
         assert_error_shape(response, response.status_code)
+
+
+PLACES = ["35", "3513", "351301", "3513010001", "3513010001001", "3513010001002", "351302",
+          "3513020001001", "3514", "3514010001001"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_journeys_of_real_labels_never_give_a_server_error(client, db, world, data):
+    labels = list(world["labels"].values())
+    label = st.sampled_from(labels)
+    one = st.fixed_dictionaries(
+        {"id": st.uuids().map(str), "code": label | st.text(max_size=40),
+         "location": st.sampled_from(PLACES),
+         "action": st.sampled_from(["receive", "dispatch", "pack", "unpack", "inspect",
+                                    "handover", "return"]),
+         "scanned_at": st.datetimes(min_value=dt.datetime(2024, 2, 1),
+                                    max_value=dt.datetime(2024, 2, 20)).map(lambda d: d.isoformat())
+         | OFFSET_TIMES},
+        optional={"container": label, "disposition": st.sampled_from(["ok", "damaged",
+                                                                      "seal_broken"]),
+                  "seal": st.text(max_size=10), "offline": st.booleans()})
+    scans = data.draw(st.lists(one, min_size=1, max_size=8))
+    before = scan_count(db)
+    response = client.post("/api/v1/scans", json={"scans": scans}, headers=auth(world["admin"]))
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    results = response.get_json()["results"]
+    recorded = sum(r["status"] == "recorded" for r in results)
+    assert scan_count(db) == before + recorded
+    # Every read of what was just recorded answers too.
+    for url in ("/api/v1/anomalies?region=3513", "/api/v1/progress?region=351301",
+                f"/api/v1/packages/{next(iter(world['plan']))}"):
+        assert client.get(url, headers=auth(world["admin"])).status_code == 200
