@@ -52,6 +52,8 @@ def _session_options(f):
                      show_default=True),
         click.option("--container", default=None, help="label text of the container (pack/unpack)"),
         click.option("--seal", default=None, help="seal number on the container"),
+        click.option("--device-name", default=None,
+                     help="this station's name, sent with every scan (default: the host name)"),
     ]):
         f = option(f)
     return f
@@ -74,6 +76,13 @@ def _client(ctx: click.Context, server: str | None, token: str | None, required:
     if not server.startswith(("http://", "https://")):
         raise click.UsageError(f"--server {server!r} must start with http:// or https://")
     return make_client(server, token, transport=(ctx.obj or {}).get("transport"))
+
+
+def _device_name(given: str | None) -> str:
+    """Return the station name sent with scans: the option, else the host name (<= 100 chars)."""
+    import socket
+
+    return (given or socket.gethostname() or "jejak-scan")[:100]
 
 
 def _note(message: str) -> None:
@@ -109,7 +118,7 @@ def cli():
               help="seconds between uploads while running")
 @click.pass_context
 def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_images, server, token,
-        location, action, operator, disposition, container, seal, outbox_path, gap,
+        location, action, operator, disposition, container, seal, device_name, outbox_path, gap,
         repeat_window, sound, window, upload_interval):
     """Scan from one SOURCE until it ends (or Ctrl-C), then try one upload and exit."""
     images = list(images) + list(more_images)
@@ -128,7 +137,8 @@ def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_image
         raise click.UsageError("--gap and --repeat-window must be positive")
     try:
         session = Session(location=location.strip().upper(), action=action, operator=operator,
-                          disposition=disposition, container=container, seal=seal)
+                          disposition=disposition, container=container, seal=seal,
+                          device=_device_name(device_name))
     except CommandError as exc:
         raise click.UsageError(str(exc)) from None
     client = _client(ctx, server, token, required=False)
@@ -225,7 +235,7 @@ def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivi
 @_outbox_option
 @click.pass_context
 def manual(ctx, package_id, code, server, token, location, action, operator, disposition,
-           container, seal, outbox_path):
+           container, seal, device_name, outbox_path):
     """Record a package by hand: its id and the XXXX-XXXX code printed under the QR."""
     from labels.payload import PayloadError, parse_manual_entry
 
@@ -238,7 +248,8 @@ def manual(ctx, package_id, code, server, token, location, action, operator, dis
     if action in ("pack", "unpack") and not container:
         raise click.UsageError(f"--action {action} needs --container")
     session = Session(location=location.strip().upper(), action=action, operator=operator,
-                      disposition=disposition, container=container, seal=seal)
+                      disposition=disposition, container=container, seal=seal,
+                      device=_device_name(device_name))
     client = _client(ctx, server, token, required=False)
     outbox = _open_outbox(outbox_path)
     connectivity = Connectivity()

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS scans (
     disposition TEXT NOT NULL,
     seal TEXT,
     operator TEXT,
+    device TEXT,
     offline INTEGER NOT NULL,
     rescan INTEGER NOT NULL DEFAULT 0,
     signal TEXT NOT NULL,
@@ -78,7 +79,8 @@ CREATE TABLE IF NOT EXISTS cache_meta (
 """
 
 SCAN_FIELDS = ("uuid", "code", "package_id", "location", "action", "scanned_at", "container",
-               "disposition", "seal", "operator", "offline", "rescan", "signal", "reason")
+               "disposition", "seal", "operator", "device", "offline", "rescan", "signal",
+               "reason")
 
 
 class OutboxError(RuntimeError):
@@ -113,6 +115,7 @@ class StoredScan:
     disposition: str
     seal: str | None
     operator: str | None
+    device: str | None
     offline: bool
     rescan: bool
     signal: str
@@ -128,7 +131,7 @@ class StoredScan:
         body = {"id": self.uuid, "code": self.code, "location": self.location,
                 "action": self.action, "scanned_at": self.scanned_at,
                 "disposition": self.disposition, "offline": self.offline}
-        for name in ("container", "seal", "operator"):
+        for name in ("container", "seal", "operator", "device"):
             value = getattr(self, name)
             if value:
                 body[name] = value
@@ -340,7 +343,7 @@ def _scan(row: sqlite3.Row) -> StoredScan:
         seq=row["seq"], uuid=row["uuid"], code=row["code"], package_id=row["package_id"],
         location=row["location"], action=row["action"], scanned_at=row["scanned_at"],
         container=row["container"], disposition=row["disposition"], seal=row["seal"],
-        operator=row["operator"], offline=bool(row["offline"]), rescan=bool(row["rescan"]),
+        operator=row["operator"], device=row["device"], offline=bool(row["offline"]), rescan=bool(row["rescan"]),
         signal=row["signal"], reason=row["reason"], state=row["state"], attempts=row["attempts"],
         error=row["error"], server_status=row["server_status"],
         anomalies=json.loads(row["anomalies"]) if row["anomalies"] else [])

@@ -81,6 +81,7 @@ class Session:
     disposition: str = "ok"          # the default, from the command line
     container: str | None = None     # raw text of the open container's label
     seal: str | None = None
+    device: str | None = None        # this station's name, kept with every scan (audit)
     next_disposition: str | None = field(default=None)  # one-shot, from the command sheet
 
     def __post_init__(self) -> None:

@@ -110,7 +110,7 @@ class Station:
             code=verdict.code, package_id=verdict.package_id, location=s.location,
             action=s.action, container=s.fields()["container"],
             disposition=s.next_disposition or s.disposition,
-            seal=s.seal, operator=s.operator, offline=self.connectivity.online is not True,
+            seal=s.seal, operator=s.operator, device=s.device, offline=self.connectivity.online is not True,
             rescan=verdict.rescan, signal=verdict.signal, reason=verdict.reason)
 
     # -- sources ----------------------------------------------------------------------------

@@ -143,7 +143,8 @@ def live(app, region, session, label_key):
                 return {r.uuid: {"matched": r.package_id is not None, "raw_code": r.raw_code,
                                  "counted": r.counted, "offline": r.offline, "action": r.action,
                                  "disposition": r.disposition, "container": r.container_raw,
-                                 "container_matched": r.container_id is not None}
+                                 "container_matched": r.container_id is not None,
+                                 "device": r.client_device}
                         for r in s.scalars(select(ScanEvent))}
 
     return Live()

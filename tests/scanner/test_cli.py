@@ -208,7 +208,8 @@ def test_what_the_server_makes_of_a_scanning_session(tmp_path, live, monkeypatch
              live.label(ballots_id), commands.END_CONTAINER]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     assert main(["run", "--wedge", "--location", DISTRICT, "--action", "receive",
-                 "--sound", "none", "--outbox", str(path)]) == 0          # offline: no server
+                 "--sound", "none", "--device-name", "laptop-ppk-sukapura",
+                 "--outbox", str(path)]) == 0          # offline: no server
     shown = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [(s[0], s[1], s[2], s[4]) for s in shown] == [
         ("ACCEPTED", ballots_id, "receive", "ok"), ("ACCEPTED", box_id, "receive", "damaged"),
@@ -218,6 +219,7 @@ def test_what_the_server_makes_of_a_scanning_session(tmp_path, live, monkeypatch
     rows = live.rows()
     by_order = [rows[s[6]] for s in shown]
     assert all(r["matched"] and r["offline"] for r in by_order)
+    assert {r["device"] for r in by_order} == {"laptop-ppk-sukapura"}
     assert by_order[1]["disposition"] == "damaged"
     assert by_order[2]["raw_code"] == f"{ballots_id} {sig}" and by_order[2]["counted"] is False
     assert by_order[3]["action"] == "pack" and by_order[3]["container_matched"]
