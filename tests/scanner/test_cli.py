@@ -246,3 +246,16 @@ def test_outbox_defaults_to_the_users_data_dir(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("JEJAK_OUTBOX", str(tmp_path / "elsewhere.sqlite3"))
     assert main(["status"]) == 0
     assert "elsewhere.sqlite3: 0 pending" in capsys.readouterr().out
+
+
+def test_sync_with_the_server_down_exits_1_and_keeps_the_scans(tmp_path, capsys):
+    from tests.scanner.conftest import ServerDown
+
+    path = str(tmp_path / "o.sqlite3")
+    assert main(["manual", "PKG-1", "ABCD-EFGH", "--location", DISTRICT, "--action", "receive",
+                 "--outbox", path]) == 0
+    assert main(["sync", "--server", "http://jejak.test", "--token", "t", "--outbox", path,
+                 "--retries", "1"], transport=ServerDown()) == 1
+    err = capsys.readouterr().err
+    assert "1 scans not delivered: cannot reach the server" in err and "Traceback" not in err
+    assert Outbox(path).counts()["pending"] == 1
