@@ -103,7 +103,7 @@ def cli():
 @click.option("--baud", default=9600, show_default=True, help="serial speed")
 @click.option("--image", "images", multiple=True, help="image file(s): --image A.jpg B.jpg ...")
 @click.option("--video", default=None, help="video file")
-@click.argument("more_images", nargs=-1, type=click.Path())
+@click.argument("more_images", nargs=-1, type=click.Path(), metavar="[FILE]...")
 @_server_options
 @_session_options
 @_outbox_option
