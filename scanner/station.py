@@ -35,6 +35,7 @@ class Station:
         self._decoder = decoder
         self.signals: dict[str, tuple[str, str]] = {}  # text -> (signal, reason) for the window
         self.recorded = 0
+        self._sheet_noted_at = float("-inf")
 
     # -- one presentation -------------------------------------------------------------------
 
@@ -126,7 +127,17 @@ class Station:
     def feed_frame(self, frame, t: float, window: Window | None = None) -> bool:
         """Decode one frame, record new presentations, draw the window; False to stop."""
         decoded = self.decode(frame)
-        for text in self.frame_tracker.frame([d.text for d in decoded], t):
+        texts = [d.text for d in decoded]
+        commands = {x for x in texts if is_command(x)}
+        if len(commands) > 1:
+            # The whole command sheet is in view: which mode was meant is unknowable.  None of
+            # them counts (nor is remembered as seen), until one is shown on its own.
+            texts = [x for x in texts if x not in commands]
+            if t - self._sheet_noted_at >= self.frame_tracker.gap:
+                self._sheet_noted_at = t
+                self.feedback.note(f"{len(commands)} command codes in view: "
+                                   "show the camera one command at a time")
+        for text in self.frame_tracker.frame(texts, t):
             self.handle(text)
         if window is None or not window.enabled:
             return True

@@ -88,3 +88,16 @@ def test_a_scan_that_cannot_be_written_gets_no_accepted_line(cached_outbox, labe
     assert scan is not None and scan.disposition == "damaged"
     assert out.getvalue().startswith("ACCEPTED\tP-1")
     assert Outbox(cached_outbox.path).counts()["pending"] == 1
+
+
+def test_whole_command_sheet_in_view_switches_nothing_until_one_code_is_shown(cached_outbox):
+    from tests.scanner.conftest import frame
+
+    station, _, err = _station(cached_outbox, action="receive")
+    sheet = frame([commands.ACTION_DISPATCH, commands.ACTION_PACK, commands.ACTION_RETURN])
+    for i in range(5):
+        station.feed_frame(sheet, i / 30)
+    assert station.session.action == "receive"
+    assert "3 command codes in view" in err.getvalue()
+    station.feed_frame(frame([commands.ACTION_PACK]), 0.5)   # the other codes covered by a hand
+    assert station.session.action == "pack"
