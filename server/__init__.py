@@ -27,9 +27,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     access.init_app(app)
     cli.init_app(app)
 
-    from . import importers, demo
+    from . import demo, importers, label_print, ledger_cli
     importers.init_app(app)
     demo.init_app(app)
+    label_print.init_app(app)
+    ledger_cli.init_app(app)
 
     from . import api
     api.init_app(app)
