@@ -35,7 +35,7 @@ class Station:
         self._decoder = decoder
         self.signals: dict[str, tuple[str, str]] = {}  # text -> (signal, reason) for the window
         self.recorded = 0
-        self._sheet_noted_at = float("-inf")
+        self._noted_at: dict[str, float] = {}
 
     # -- one presentation -------------------------------------------------------------------
 
@@ -133,16 +133,28 @@ class Station:
             # The whole command sheet is in view: which mode was meant is unknowable.  None of
             # them counts (nor is remembered as seen), until one is shown on its own.
             texts = [x for x in texts if x not in commands]
-            if t - self._sheet_noted_at >= self.frame_tracker.gap:
-                self._sheet_noted_at = t
-                self.feedback.note(f"{len(commands)} command codes in view: "
-                                   "show the camera one command at a time")
-        for text in self.frame_tracker.frame(texts, t):
+            self._note_at(t, f"{len(commands)} command codes in view: "
+                             "show the camera one command at a time")
+        new = self.frame_tracker.frame(texts, t)
+        labels = [x for x in new if not is_command(x)]
+        if self.session.needs_container and len(labels) > 1:
+            # Which of these is the container?  Unknowable: wait until one is shown alone.
+            for text in labels:
+                self.frame_tracker.forget(text)
+            new = [x for x in new if x not in labels]
+            self._note_at(t, "several labels in view: show the container's label alone first")
+        for text in new:
             self.handle(text)
         if window is None or not window.enabled:
             return True
         boxes = [(d.corners, *self.signals.get(d.text.strip(), ("", ""))) for d in decoded]
         return window.show(frame, boxes)
+
+    def _note_at(self, t: float, message: str) -> None:
+        """Give a note about what the camera sees, at most once per gap (not every frame)."""
+        if t - self._noted_at.get(message, float("-inf")) >= self.frame_tracker.gap:
+            self._noted_at[message] = t
+            self.feedback.note(message)
 
     def feed_text(self, text: str, t: float) -> StoredScan | None:
         """Take one text from a scanner; a double trigger within the repeat window is ignored."""

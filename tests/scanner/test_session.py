@@ -101,3 +101,20 @@ def test_whole_command_sheet_in_view_switches_nothing_until_one_code_is_shown(ca
     assert "3 command codes in view" in err.getvalue()
     station.feed_frame(frame([commands.ACTION_PACK]), 0.5)   # the other codes covered by a hand
     assert station.session.action == "pack"
+
+
+def test_container_is_only_opened_from_a_label_shown_alone(cached_outbox, label_key):
+    from tests.scanner.conftest import frame
+
+    station, out, err = _station(cached_outbox, action="pack")
+    box, ballots = make_label(label_key, "P-3"), make_label(label_key, "P-1")
+    both = frame([box, ballots])
+    for i in range(10):
+        station.feed_frame(both, i / 100)
+    assert station.session.container is None and out.getvalue() == ""
+    assert err.getvalue().count("show the container's label alone first") == 1
+    station.feed_frame(frame([box]), 0.1)
+    station.feed_frame(both, 0.2)
+    assert station.session.container == box
+    assert [line.split("\t")[:3] for line in out.getvalue().splitlines()] == [
+        ["ACCEPTED", "P-1", "pack"]]
