@@ -175,7 +175,10 @@ def fit(fields: list[Field], width_mm: float, height_mm: float):
     """
     fitter, names = _fitter(), fonts()
     width_pt, height_pt = width_mm * MM, height_mm * MM
-    active = list(fields)
+    # A field that cannot fit its lines even at 6 pt goes first, before it
+    # pushes better-behaved fields off the label.
+    active = [f for f in fields if f.priority == 0 or fitter.wrap(
+        f.text, names[f.role], MIN_PT, width_pt, f.max_lines, f.ellipsize) is not None]
     while True:
         for scale in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3):
             placed = _place(active, scale, fitter, names, width_pt)
@@ -189,6 +192,8 @@ def fit(fields: list[Field], width_mm: float, height_mm: float):
             essentials = [Field(f.key, f.text, f.role, MIN_PT, 9, 0, False) for f in active]
             return _place(essentials, 1.0, fitter, names, width_pt) or []
         active.remove(max(droppable, key=lambda f: (f.priority, fields.index(f))))
+        if not active:
+            return []
 
 
 def _place(fields, scale, fitter, names, width_pt):
@@ -221,14 +226,14 @@ def label_fields(row, signed, lang: str, destination_name: str, large: bool,
         Field("package_id", row.package_id, "mono", 11 * scale, 3, 0, False, 0.75),
         Field("item", (item_names or {}).get(row.item_type) or i18n.item_name(row.item_type, lang), "bold", 8 * scale, 2, 3, True),
         Field("destination", f"{t('destination', lang)}: {row.destination}", "regular",
-              7.5 * scale, 2, 1, False),
+              7.5 * scale, 3, 1, False),
     ]
     if destination_name:
         fields.append(Field("destination_name", destination_name, "regular", 7.5 * scale, 2, 5,
                             True))
     if row.dapil:
         fields.append(Field("dapil", f"{t('dapil', lang)}: {row.dapil}", "regular", 7.5 * scale,
-                            2, 2, False))
+                            3, 2, False))
     fields.append(Field("quantity", qty, "regular", 7.5 * scale, 2, 2, False))
     fields.append(Field("vcode", f"{t('vcode_short', lang)}: {signed.verification_code}", "mono",
                         9 * scale, 1, 0, False, 0.75))
@@ -236,14 +241,14 @@ def label_fields(row, signed, lang: str, destination_name: str, large: bool,
 
 
 def _prefer_one_line(fields: list[Field], width_mm: float) -> list[Field]:
-    """Keep the package id on one line when that costs it at most a third of its size."""
+    """Keep the package id on one line when that costs it at most 15 % of its size."""
     out = []
     for f in fields:
         if f.key == "package_id":
             from reportlab.pdfbase.pdfmetrics import stringWidth
 
             one_pt = width_mm * MM / stringWidth(f.text, fonts()[f.role], 1.0)
-            if one_pt >= 0.67 * f.max_pt:
+            if one_pt >= 0.85 * f.max_pt:
                 f = Field(f.key, f.text, f.role, min(f.max_pt, one_pt - 0.01), f.max_lines,
                           f.priority, f.ellipsize, f.min_scale)
         out.append(f)
