@@ -259,3 +259,38 @@ def test_sync_with_the_server_down_exits_1_and_keeps_the_scans(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "1 scans not delivered: cannot reach the server" in err and "Traceback" not in err
     assert Outbox(path).counts()["pending"] == 1
+
+
+def test_scanner_and_server_processes_over_real_http(tmp_path, live, database_url):
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, JEJAK_DATABASE_URL=database_url,
+               JEJAK_INSTANCE_PATH=str(tmp_path / "instance"))
+    server = subprocess.Popen([str(Path(sys.executable).with_name("jejak-server")), "run",
+                               "--port", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(url + "/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        scan = subprocess.run(
+            SCAN + ["run", "--wedge", "--server", url, "--token", live.token, "--location",
+                    DISTRICT, "--action", "receive", "--sound", "none",
+                    "--outbox", str(tmp_path / "o.sqlite3")],
+            input="".join(live.label(p) + "\n" for p in live.plan_ids), capture_output=True,
+            text=True, cwd=ROOT, timeout=120)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert scan.returncode == 0, scan.stderr
+    lines = [line.split("\t") for line in scan.stdout.splitlines()]
+    assert [(line[0], line[5]) for line in lines] == [("ACCEPTED", "online")] * len(live.plan_ids)
+    assert "cached 1 trusted keys" in scan.stderr and "uploaded:" in scan.stderr
+    assert set(live.scan_rows()) == {line[6] for line in lines}
