@@ -11,6 +11,7 @@ Delivery rules (the outbox never loses or duplicates a scan):
   server's error (listed by `jejak-scan status`, re-sent by `jejak-scan sync --retry-rejected`);
 * a network error, a timeout, 408, 429 or a 5xx leaves the batch pending and is retried with
   exponential backoff and jitter; 401/403 stop the upload (a token problem no retry fixes);
+* 404/405 (no scan API at that address: a wrong --server) leave the scans pending;
 * a whole batch refused with another 4xx is split in halves until the scan the server cannot
   understand is alone; that one is marked rejected with the server's message.
 """
@@ -199,6 +200,12 @@ class Uploader:
         except ServerError as exc:
             self.outbox.mark_attempt([s.uuid for s in batch], str(exc))
             raise
+        if response.status_code in (404, 405):
+            # Not a Jejak API at this address (wrong --server, a proxy page): the scans are
+            # fine, the address is not.  Keep them pending rather than reject them.
+            self.outbox.mark_attempt([s.uuid for s in batch], "no scan API at this address")
+            raise ServerError(f"no scan API at {self.client.base_url}: POST /api/v1/scans "
+                              f"answered {response.status_code}; check --server")
         if response.status_code >= 400:
             message = _error_message(response)
             if len(batch) == 1:

@@ -142,3 +142,13 @@ def test_busy_server_is_retried_after_the_time_it_asks_for(outbox):
     report = Uploader(outbox, client, sleep=slept.append).sync()
     assert slept and slept[0] >= 7
     assert report.delivered == 1 and outbox.get(scan.uuid).anomalies == ["unknown_package"]
+
+
+def test_wrong_server_address_keeps_scans_pending_not_rejected(outbox):
+    for i in range(3):
+        _add(outbox, f"CODE-{i}")
+    client = make_client("http://x/not-jejak", "t", transport=httpx.MockTransport(
+        lambda r: httpx.Response(404, text="<html>Not Found</html>")))
+    report = Uploader(outbox, client, sleep=lambda s: None).sync(attempts=2)
+    assert outbox.counts() == {"pending": 3, "sent": 0, "rejected": 0}
+    assert "check --server" in report.error
