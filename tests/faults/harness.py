@@ -109,7 +109,7 @@ class Served:
                         JEJAK_SECRET_KEY="fault-run", JEJAK_RATE_LIMIT_PER_MINUTE="0")
         self.proc: subprocess.Popen | None = None
 
-    def start(self, token: str, timeout: float = 20.0) -> None:
+    def start(self, token: str, timeout: float = 60.0) -> None:
         """Start gunicorn and wait until the API answers."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
@@ -143,10 +143,11 @@ class Served:
 
 
 def sync(url: str, token: str, outbox, timeout: float = 60.0, retries: int = 1) -> subprocess.Popen:
-    """Start ``jejak-scan sync`` on an outbox; return the process."""
-    return subprocess.Popen([str(BIN / "jejak-scan"), "sync", "--server", url, "--token", token,
-                             "--outbox", str(outbox), "--retries", str(retries)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    """Start ``jejak-scan sync`` on an outbox (output appended to OUTBOX.log); return the process."""
+    with open(f"{outbox}.log", "ab") as log:
+        return subprocess.Popen([str(BIN / "jejak-scan"), "sync", "--server", url, "--token", token,
+                                 "--outbox", str(outbox), "--retries", str(retries)],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def sync_until_done(url: str, token: str, outbox, deadline: float, disturb=None) -> int:
@@ -156,7 +157,9 @@ def sync_until_done(url: str, token: str, outbox, deadline: float, disturb=None)
     """
     runs = 0
     while True:
-        assert time.monotonic() < deadline, f"backlog not delivered in time after {runs} sync runs"
+        if time.monotonic() >= deadline:
+            tail = Path(f"{outbox}.log").read_text(errors="replace")[-1500:]
+            raise AssertionError(f"backlog not delivered in time after {runs} sync runs:\n{tail}")
         proc = sync(url, token, outbox)
         runs += 1
         if disturb is not None:

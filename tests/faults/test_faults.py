@@ -32,7 +32,7 @@ from tests.faults.harness import (CuttableProxy, Served, assert_exactly_once, ma
 
 pytestmark = pytest.mark.slow
 BACKLOG = 2000
-BUDGET = 25.0  # seconds each scenario may take to deliver everything
+BUDGET = 60.0  # hard cap on delivering everything (typically 3-15 s; the machine may be loaded)
 
 
 @pytest.fixture
