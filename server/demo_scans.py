@@ -33,7 +33,7 @@ from .demo_data import District, Tps
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 DEMO_NOW = dt.datetime(2024, 2, 12, 12, 0, tzinfo=WIB)
-BATCH = 500
+BATCH = 1000
 CONTENTS = ("SS-PPWP", "SS-DPR", "SS-DPD", "SS-DPRDP", "SS-DPRDK", "TINTA", "SEGEL", "FORMULIR")
 
 
@@ -78,7 +78,7 @@ class _Story:
     def __init__(self, sign: Callable[..., str], rng: random.Random, versions: dict[str, int]):
         self._sign, self.rng, self.versions = sign, rng, versions
         self.scans: list[tuple[dt.datetime, str, dict]] = []  # (time, device location, scan)
-        self.offline: list[tuple[str, list[dict]]] = []
+        self.offline: dict[str, list[dict]] = {}  # village -> its offline backlog
         self.planted: list[Planted] = []
 
     def scan(self, package_id: str, location: str, action: str, at: dt.datetime,
@@ -99,6 +99,17 @@ class _Story:
         else:
             self.scans.append((at, device or location, body))
         return body
+
+    def backlog(self, village: str) -> list[dict]:
+        """Return the offline backlog of a village's device, starting it if needed."""
+        return self.offline.setdefault(village, [])
+
+    def plant_backlogs(self) -> None:
+        """Record each offline backlog as a scenario that must record cleanly."""
+        for village, scans in self.offline.items():
+            self.plant(None, sorted({b["code"].split(".")[2] for b in scans}), village,
+                       f"offline backlog of {len(scans)} receipts at PPS {village}, uploaded "
+                       "after everything else", [b["id"] for b in scans])
 
     def label(self, package_id: str, version: int | None = None, **kwargs) -> str:
         """Return a package's label text, of its current version unless told otherwise."""
@@ -132,7 +143,7 @@ class _Story:
             batch.append(body)
             last_time[device] = at
         out += [(device, batch) for device, batch in pending.items() if batch]
-        return out + self.offline
+        return out + [(village, scans) for village, scans in self.offline.items()]
 
 
 def _at(day: int, hour: float, rng: random.Random, spread_min: int = 50) -> dt.datetime:
@@ -168,12 +179,13 @@ def build_scans(districts: list[District], regency: str, label: Callable[..., st
                 _district_stage(story, tps, district.code, truck_day, truck_hour + 3, skip, rng)
                 reach = depth[d_index]
                 if reach >= 2 or (reach == 1 and v_index == 0):
-                    # Village 0 of a kecamatan still on its way sits where the signal is poor.
+                    # Village 0 of some kecamatan sits where the signal is poor.
                     _village_stage(story, tps, district.code, village.code, skip, rng,
-                                   offline=(reach in (1, 2) and v_index == 0))
+                                   offline=(reach in (1, 2) and v_index == 0 and d_index % 4 in (1, 3)))
                 if reach >= 3 and v_index < 2:
                     _tps_stage(story, tps, village.code, skip, rng)
     _plant(story, special, regency, district_of, village_of, rng)
+    story.plant_backlogs()
     plan = ScanPlan(story.batches(), story.planted, special["reprinted"])
     assert len(everything) >= 8, "the demo region needs at least 8 TPS for its planted problems"
     return plan
@@ -183,25 +195,30 @@ def _depths(districts: list[District], scale: str) -> list[int]:
     """Return how far distribution has got in each kecamatan: 0 PPK, 1 some PPS, 2 PPS, 3 KPPS."""
     if scale == "small":
         return [3, 2][:len(districts)] + [2] * max(0, len(districts) - 2)
-    # Mid-distribution: a few kecamatan are at the TPS, more at the villages, the rest at PPK.
-    return [3 if i in (0, 14) else 2 if i % 3 == 0 else 1 if i % 3 == 1 else 0
+    # Mid-distribution: two kecamatan are at the TPS, a few at the villages, one village in
+    # some more, the rest at the PPK (sized so the demo loads in under a minute).
+    return [3 if i in (0, 14) else 2 if i in (6, 18) else 1 if i % 3 == 1 else 0
             for i in range(len(districts))]
 
 
 def _regency_stage(story: _Story, tps: Tps, regency: str, day: int, hour: int, skip, rng) -> None:
-    """Receive a TPS's packages at the warehouse, pack KOTAK-1, dispatch the six pieces."""
-    received = _at(5 + rng.randrange(3), 8 + rng.randrange(7), rng)
-    for package_id, item, _q, _dapil in tps.packages:
-        if (tps.code, package_id, "regency") in skip:
-            continue
-        story.scan(package_id, regency, "receive", received, operator="gudang-kpu")
-    packed = received + dt.timedelta(hours=2)
+    """Pack a TPS's KOTAK-1 at the warehouse, take the six pieces into stock, dispatch them.
+
+    The receipt of the sealed KOTAK-1 stands for everything packed in it, so
+    the warehouse scans 8 + 6 + 6 labels per TPS instead of 14 + 8 + 6.
+    """
+    packed = _at(5 + rng.randrange(3), 8 + rng.randrange(7), rng)
     box = pid(tps, "KOTAK-1")
     for item in CONTENTS:
         if (tps.code, pid(tps, item), "pack") in skip:
             continue
         story.scan(pid(tps, item), regency, "pack", packed, container=box, seal=_seal(tps),
                    operator="gudang-kpu")
+    received = packed + dt.timedelta(minutes=30)
+    for piece in _pieces(tps):
+        if (tps.code, piece, "regency") not in skip:
+            story.scan(piece, regency, "receive", received, operator="gudang-kpu",
+                       seal=_seal(tps) if piece == box else "")
     sent = _at(day, hour, rng, 30)
     for piece in _pieces(tps):
         if (tps.code, piece, "dispatch") not in skip:
@@ -226,7 +243,7 @@ def _district_stage(story, tps: Tps, district: str, day: int, hour: int, skip, r
 def _village_stage(story, tps: Tps, district: str, village: str, skip, rng, offline: bool) -> None:
     """Dispatch from the PPK and receive at the PPS (as an offline backlog where the signal is poor)."""
     sent = _at(11, 7, rng, 120)
-    backlog: list | None = [] if offline else None
+    backlog = story.backlog(village) if offline else None
     for piece in _pieces(tps):
         if (tps.code, piece, "district_out") not in skip:
             story.scan(piece, district, "dispatch", sent, operator=f"ppk-{district}",
@@ -235,11 +252,6 @@ def _village_stage(story, tps: Tps, district: str, village: str, skip, rng, offl
             story.scan(piece, village, "receive", sent + dt.timedelta(hours=3),
                        seal=_seal(tps) if piece.endswith("KOTAK-1") else "",
                        operator=f"pps-{village}", offline_batch=backlog)
-    if backlog:
-        story.offline.append((village, backlog))
-        story.plant(None, [b["code"].split(".")[2] for b in backlog], village,
-                    f"offline backlog of {len(backlog)} receipts at PPS {village} for TPS "
-                    f"{tps.code}, uploaded after everything else", [b["id"] for b in backlog])
 
 
 def _tps_stage(story, tps: Tps, village: str, skip, rng) -> None:
@@ -321,8 +333,10 @@ def _plant(story: _Story, s: dict, regency: str, district_of, village_of, rng) -
     for key in ("wrong_dapil", "wrong_dapil_2"):
         src, dst = s[key]
         ballots = pid(src, "SS-DPRDK")
-        story.scan(ballots, regency, "pack", _at(7, 18, rng), container=pid(dst, "KOTAK-1"),
-                   seal=_seal(dst), operator="gudang-kpu")
+        # Packed with the rest of dst's box, before the box is taken into stock.
+        packed = dt.datetime.fromisoformat(story.find(pid(dst, "SS-PPWP"), regency, "pack")["scanned_at"])
+        story.scan(ballots, regency, "pack", packed + dt.timedelta(minutes=1),
+                   container=pid(dst, "KOTAK-1"), seal=_seal(dst), operator="gudang-kpu")
         story.plant("wrong_dapil", [ballots], regency,
                     f"{ballots} ({src.dapils[2]}) packed into {pid(dst, 'KOTAK-1')} for TPS "
                     f"{dst.code} ({dst.dapils[2]})")
