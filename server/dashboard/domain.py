@@ -11,13 +11,28 @@ from .. import custody, reconcile
 
 def progress(session, region, as_of=None) -> dict:
     """Return the per-child progress of a region."""
-    return reconcile.progress(session, region, as_of=as_of)
+    report = reconcile.progress(session, region, as_of=as_of)
+    keep_sweep(session)
+    return report
 
 
 def list_anomalies(session, region, kind=None, status=None, as_of=None, after_id=None, limit=200):
     """Return (anomalies, last id or None) in a region, oldest first."""
-    return reconcile.list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
+    page = reconcile.list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
                                     after_id=after_id, limit=limit)
+    keep_sweep(session)
+    return page
+
+
+def keep_sweep(session) -> None:
+    """Commit what the reads' missing-sweep recorded.
+
+    Reads first sweep deadlines that have passed (``reconcile.sweep_missing``)
+    and remember it in ``deadline_sweeps``; left uncommitted, every page view
+    would redo a sweep that takes seconds on a regency.
+    """
+    if session.new or session.dirty or session.in_transaction():
+        session.commit()
 
 
 def resolve(session, anomaly_id, principal, note, status="resolved") -> dict:

@@ -19,16 +19,17 @@ def tepat_of(row: dict) -> list[dict]:
     """Judge the six tepat of one child region from its open anomalies by kind."""
     kinds = row.get("anomalies") or {}
     out = []
-    for key, label, breaking in TEPAT:
+    for key, label, short, breaking in TEPAT:
         if not breaking:
-            out.append({"key": key, "label": label, "state": "na", "count": 0, "kind": None})
+            out.append({"key": key, "label": label, "short": short, "state": "na", "count": 0,
+                        "kind": None})
             continue
         counts = {k: kinds.get(k, 0) for k in breaking}
         if key == "waktu":
             counts["overdue"] = row.get("overdue", 0) or 0
         total = sum(counts.values())
         first = next((k for k in breaking if counts.get(k)), None)
-        out.append({"key": key, "label": label, "state": "bad" if total else "ok",
+        out.append({"key": key, "label": label, "short": short, "state": "bad" if total else "ok",
                     "count": total, "kind": first})
     return out
 

@@ -22,9 +22,8 @@ def test_log_in_and_drill_down_from_regency_to_a_package_timeline(page, live):
     log_in(page, live)
     assert "Kabupaten Probolinggo" in page.inner_text("h1")
     for level in ("kecamatan", "desa/kelurahan", "TPS"):
-        row = page.locator("table.progress tbody tr").first
-        assert level in row.inner_text()
-        row.locator("a").first.click()
+        assert level in page.locator("table.progress thead th").first.inner_text()
+        page.locator("table.progress tbody tr").first.locator("a").first.click()
         page.wait_for_load_state()
     assert "TPS" in page.inner_text("h1")
     page.locator("table tbody a[href^='/packages/']").first.click()
@@ -69,10 +68,10 @@ def test_switch_language_to_english_and_back(page, live):
     page.click("a.lang[hreflang=en]")
     page.wait_for_selector("nav.main")
     assert "Overview" in page.inner_text("nav.main")
-    assert "right quantity" in page.inner_text("table.progress thead")
+    assert 'Six "tepat"' in page.inner_text("table.progress thead")
     page.click("a.lang[hreflang=id]")
     page.wait_for_selector("nav.main")
-    assert "tepat jumlah" in page.inner_text("table.progress thead")
+    assert 'Enam "tepat"' in page.inner_text("table.progress thead")
 
 
 def test_download_a_bast_pdf_and_a_csv(page, live, tmp_path):
@@ -117,7 +116,7 @@ def test_live_page_shows_a_new_scan_without_reloading(page, live, app):
     assert answer.status == 200, answer.text()
     page.wait_for_selector("#live-scans li:has-text('live-operator')", timeout=15000)
     assert page.locator("#live-scans li").count() == before + 1
-    page.wait_for_selector("#live-anomalies li.bad")  # the forged label's anomaly arrives too
+    page.wait_for_selector("#live-anomalies li .bad")  # the forged label's anomaly arrives too
 
 
 def test_overview_fits_a_phone_screen(browser, live):
