@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -327,27 +327,3 @@ def _reset(sock: socket.socket) -> None:
         sock.close()
     except OSError:
         pass
-
-
-@dataclass
-class Disturber:
-    """Runs a fault at random moments in a thread while a sync runs."""
-
-    action: callable
-    low: float
-    high: float
-    seed: int = 0
-    times: list[float] = field(default_factory=list)
-
-    def every(self, stop: threading.Event) -> threading.Thread:
-        """Start a thread that applies the fault until stop is set."""
-        rng = random.Random(self.seed)
-
-        def run():
-            while not stop.wait(rng.uniform(self.low, self.high)):
-                self.times.append(time.monotonic())
-                self.action()
-
-        t = threading.Thread(target=run, daemon=True)
-        t.start()
-        return t
