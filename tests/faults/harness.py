@@ -50,17 +50,37 @@ class World:
     token: str
 
 
-def make_world(app, item_types=("SS-DPR", "KOTAK", "SS-PPWP", "TINTA", "BILIK")) -> World:
-    """Load the test region, a plan of packages, a trusted label key and an operator token."""
+def make_world(app, item_types=("SS-DPR", "KOTAK", "SS-PPWP", "TINTA", "BILIK"), extra_tps: int = 0) -> World:
+    """Load the test region, a plan of packages, a trusted label key and an operator token.
+
+    ``extra_tps`` adds that many TPS (in villages of district 351302) to the plan, for
+    backlogs big enough that each package is scanned a handful of times, not thousands.
+    """
     from labels.keys import generate, public_pem
     from labels.payload import key_id_for
-    from server.models import LabelKey
+    from server.models import LabelKey, Location
     from tests.factories import label_text, make_plan, make_region, token
 
     key = generate()
     db = app.extensions["jejak.db"]
     with db.session() as s:
         region = make_region(s)
+        for i in range(extra_tps):
+            village_code = f"3513029{i // 500:03d}"
+            if village_code not in region.locations:
+                district = region["351302"]
+                region.locations[village_code] = v = Location(
+                    code=village_code, name=f"Desa {village_code}", level="village", parent_id=district.id,
+                    path=Location.make_path(district, village_code))
+                s.add(v)
+                s.flush()
+            village = region[village_code]
+            code = f"{village_code}{i % 500 + 1:03d}"
+            region.locations[code] = Location(code=code, name=f"TPS {code}", level="tps", parent_id=village.id,
+                                              path=Location.make_path(village, code),
+                                              dapil="DPR-JATIM-2;DPRDP-JATIM-11;DPRDK-3513-2")
+            s.add(region.locations[code])
+        s.flush()
         plan = make_plan(s, region, tps_codes=region.tps_codes("3513"), item_types=item_types)
         s.add(LabelKey(key_id=key_id_for(key.public_key()), public_key_pem=public_pem(key.public_key()),
                        name="fault run"))
