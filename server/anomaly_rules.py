@@ -15,6 +15,7 @@ order gives the same answer as if it had arrived on time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -114,6 +115,7 @@ class DeadlineBook:
     def __init__(self, rows):
         """Index rows of (region path or None, level, deadline)."""
         self._by = {(path, level): deadline for path, level, deadline in rows}
+        self._memo: dict[tuple[str, str], dt.datetime | None] = {}
 
     def __bool__(self) -> bool:
         return bool(self._by)
@@ -122,11 +124,16 @@ class DeadlineBook:
         """Return the deadline of ``level`` for a package bound for ``dest_path``."""
         if not self._by:
             return None
+        memo = self._memo.get((dest_path, level), False)
+        if memo is not False:
+            return memo
+        found = self._by.get((None, level))
         for path in reversed(ancestor_paths(dest_path)):
-            found = self._by.get((path, level))
-            if found is not None:
-                return found
-        return self._by.get((None, level))
+            if (path, level) in self._by:
+                found = self._by[(path, level)]
+                break
+        self._memo[(dest_path, level)] = found
+        return found
 
 
 @dataclass
@@ -173,10 +180,11 @@ class Derived:
     container_id: int | None
 
 
-def ancestor_paths(path: str) -> list[str]:
+@functools.lru_cache(maxsize=200_000)
+def ancestor_paths(path: str) -> tuple[str, ...]:
     """Return the paths from the root down to ``path`` inclusive."""
     codes = [c for c in path.split("/") if c]
-    return ["/" + "/".join(codes[:i]) + "/" for i in range(1, len(codes) + 1)]
+    return tuple("/" + "/".join(codes[:i]) + "/" for i in range(1, len(codes) + 1))
 
 
 def fmt(t: dt.datetime | None) -> str:
@@ -472,13 +480,11 @@ class _Rules:
             loc = self.route[level]
             horizon = self.entries[-1][0].scanned_at if self.entries else None
             deferred = self.ctx.defer_missing and (horizon is None or start > horizon)
-            self.add("missing", level, loc, [],
-                     f"{self.pkg.package_id} was due at {self.where(loc)} by {fmt(deadline)} "
-                     "and has not been received there" + (
-                         "" if level == "regency" or previous is None else
-                         f"; last seen {self._last_seen(start)}"),
-                     start, ended_at=end).ended_by = reached_by.get(level)
-            self.findings[f"missing:{self.pkg.package_id}:{level}"].deferred = deferred
+            detail = "" if deferred and end is None else (
+                f"{self.pkg.package_id} was due at {self.where(loc)} by {fmt(deadline)} "
+                f"and has not been received there; last seen {self._last_seen(start)}")
+            found = self.add("missing", level, loc, [], detail, start, ended_at=end)
+            found.ended_by, found.deferred = reached_by.get(level), deferred
 
     def astray(self) -> bool:
         """Tell whether the package was last seen off its route, or sits in a wrongly bound box."""
@@ -495,7 +501,7 @@ class _Rules:
     def _last_seen(self, before: dt.datetime) -> str:
         seen = [ev for ev, _via in self.entries if ev.scanned_at <= before]
         if not seen:
-            return "never"
+            return "never (no scan of it)"
         ev = seen[-1]
         return f"at {self.where(self.loc(ev))} ({ev.action}, {fmt(ev.scanned_at)})"
 

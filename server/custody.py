@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .anomaly_rules import timeline
-from .models import Device, Location, Package, ScanEvent, utc_now
+from .models import Device, Package, ScanEvent, utc_now
 from .timelines import load_closure, load_locations, load_packages, new_context
 
 

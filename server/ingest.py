@@ -22,12 +22,13 @@ What is recorded and what is rejected:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import uuid as uuidlib
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labels.keys import load_public_key_pem
@@ -38,8 +39,8 @@ from . import ledger
 from .anomaly_rules import Ev, Pkg
 from .models import ACTIONS, DISPOSITIONS, Anomaly, LabelKey, ScanEvent, utc_now
 from .reconcile import judge, lock_writes
-from .timelines import (chunks, containers_of, contents_of, load_closure, load_locations,
-                        load_packages, load_scans, new_context, to_ev)
+from .timelines import (bulk_insert, chunks, containers_of, contents_of, dict_to_ev, load_closure,
+                        load_locations, load_packages, load_scans, member, new_context)
 
 MAX_CODE = 1000
 MAX_TEXT = {"location": 32, "seal": 64, "operator": 100, "device": 100}
@@ -194,6 +195,7 @@ def _verified(text: str, label, keys: dict) -> None:
     _VERIFIED[cache_key] = True
 
 
+@functools.lru_cache(maxsize=65536)
 def claimed_id(text: str) -> tuple[str, object | None]:
     """Return the package id a text claims and its parsed label (None if not a label)."""
     cleaned = text.strip().upper()
@@ -218,7 +220,7 @@ def resolve_text(text: str, keys: dict, plan: dict[str, Pkg], container: bool = 
     if cleaned.startswith("J1."):
         if label is None:
             try:
-                parse(cleaned)
+                parse(cleaned)  # only to say what is wrong with it
             except PayloadError as exc:
                 return Resolved(None, claimed, None, "forged_label", f"unreadable label: {exc}",
                                 about)
@@ -299,7 +301,7 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
             allowed.append(it)
     known = set()
     for part in chunks({it.uuid for it in allowed}):
-        known.update(session.scalars(select(ScanEvent.uuid).where(ScanEvent.uuid.in_(part))))
+        known.update(session.scalars(select(ScanEvent.uuid).where(member(session, ScanEvent.uuid, part))))
     fresh: list[Item] = []
     for it in allowed:
         if it.uuid in known:
@@ -342,9 +344,15 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
             "device_id": principal.device_id, "token_id": principal.token_id,
             "scanned_at": it.scanned_at, "received_at": now, "offline": it.offline,
             "counted": counted, "client_device": it.device})
-    inserted = session.scalars(insert(ScanEvent).returning(ScanEvent, sort_by_parameter_order=True),
-                               rows).all()
-    new_evs = [to_ev(obj) for obj in inserted]
+    # One executemany, then the ids by UUID: RETURNING in parameter order would make
+    # SQLAlchemy send one INSERT per row on SQLite.
+    bulk_insert(session, ScanEvent.__table__, rows)
+    ids = {}
+    for part in chunks([row["uuid"] for row in rows]):
+        ids.update((u, i) for u, i in session.execute(select(ScanEvent.uuid, ScanEvent.id)
+                                                      .where(member(session, ScanEvent.uuid, part))))
+    new_evs = [dict_to_ev(ids[row["uuid"]], row) for row in rows]
+    inserted = [{"id": ev.id, "uuid": ev.uuid} for ev in new_evs]
     for ev in new_evs:
         ctx.add_scan(ev)
     kinds: dict[str, list[str]] = {it.uuid: [] for it in fresh}
@@ -375,11 +383,10 @@ def _disprovers(ctx, affected: set[int], new_evs: list[Ev]) -> dict[int, Ev | No
         for pid in (ev.package_id, ev.container_id):
             if pid is not None:
                 by_pkg.setdefault(pid, []).append(ev)
+    first = {pid: min(evs, key=lambda e: e.order) for pid, evs in by_pkg.items()}
     out = {}
     for pid in affected:
-        mine = list(by_pkg.get(pid, []))
-        for cid in containers_of(ctx, [pid]):
-            mine += by_pkg.get(cid, [])
+        mine = [first[p] for p in (pid, *containers_of(ctx, [pid])) if p in first]
         out[pid] = min(mine, key=lambda e: e.order) if mine else None
     return out
 
@@ -407,7 +414,7 @@ def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, ske
         return
     stored = {}
     for part in chunks(found):
-        for a in session.scalars(select(Anomaly).where(Anomaly.dedup_key.in_(part))):
+        for a in session.scalars(select(Anomaly).where(member(session, Anomaly.dedup_key, part))):
             stored[a.dedup_key] = a
     for key, entry in found.items():
         a = stored.get(key)

@@ -26,8 +26,8 @@ from . import ledger
 from .anomaly_rules import (DERIVED_KINDS, LEVEL_DEPTH, Context, Derived, Ev, derive, fmt)
 from .models import (ANOMALY_KINDS, ANOMALY_STATUSES, LEVELS, PATH_END, Anomaly, Deadline,
                      Location, Package, ScanEvent, utc_now)
-from .reconcile_state import STATE_LEVELS, DeadlineSweep, PackageState
-from .timelines import chunks, load_closure, load_packages, new_context
+from .reconcile_state import STATE_COLUMNS, STATE_LEVELS, DeadlineSweep, PackageState
+from .timelines import bulk_insert, chunks, load_closure, load_packages, member, new_context
 
 SYSTEM = "system"
 # Any constant: every writer of the scan log and anomalies takes this lock, so the
@@ -91,7 +91,7 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
     disprovers = disprovers or {}
     stored: dict[int, dict[str, Anomaly]] = {pid: {} for pid in derived}
     for part in chunks(derived):
-        for a in session.scalars(select(Anomaly).where(Anomaly.package_id.in_(part),
+        for a in session.scalars(select(Anomaly).where(member(session, Anomaly.package_id, part),
                                                        Anomaly.kind.in_(DERIVED_KINDS))):
             stored[a.package_id][a.dedup_key] = a
     changed: list[Anomaly] = []
@@ -110,7 +110,7 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
                 changed.append(a)
                 continue
             merged = a.evidence + [u for u in f.evidence if u not in set(a.evidence)]
-            if merged != a.evidence or a.detail != f.detail:
+            if not f.deferred and (merged != a.evidence or a.detail != f.detail):
                 a.evidence = merged
                 a.detail = f.detail
                 changed.append(a)
@@ -135,18 +135,21 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
 def store_states(session: Session, derived: dict[int, Derived],
                  container_before: dict[int, int | None]) -> None:
     """Write each judged package's PackageState and current container."""
+    columns = [getattr(PackageState, name) for name in STATE_COLUMNS]
     existing = {}
     for part in chunks(derived):
-        for row in session.scalars(select(PackageState).where(PackageState.package_id.in_(part))):
-            existing[row.package_id] = row
-    for pid, result in derived.items():
-        row = existing.get(pid)
-        if row is None:
-            session.add(PackageState(package_id=pid, **result.state))
-        else:
-            for name, value in result.state.items():
-                if getattr(row, name) != value:
-                    setattr(row, name, value)
+        for row in session.execute(select(PackageState.package_id, *columns)
+                                   .where(member(session, PackageState.package_id, part))):
+            existing[row[0]] = tuple(row[1:])
+    table = PackageState.__table__
+    rows = [{"package_id": pid, **{name: result.state[name] for name in STATE_COLUMNS}}
+            for pid, result in derived.items()
+            if existing.get(pid) != tuple(result.state[name] for name in STATE_COLUMNS)]
+    # Derived rows: replacing them is one DELETE and one COPY, cheaper than an UPDATE each.
+    stale = [row["package_id"] for row in rows if row["package_id"] in existing]
+    for part in chunks(stale):
+        session.execute(table.delete().where(member(session, table.c.package_id, part)))
+    bulk_insert(session, table, rows)
     moved = [{"id": pid, "container_id": r.container_id} for pid, r in derived.items()
              if container_before.get(pid) != r.container_id]
     if moved:

@@ -18,6 +18,8 @@ from .models import Base
 
 # Levels whose first receipt time PackageState keeps, as columns "<level>_at".
 STATE_LEVELS = ("province", "regency", "district", "village", "tps")
+STATE_COLUMNS = tuple(f"{level}_at" for level in STATE_LEVELS) + (
+    "dispatched_at", "last_location_id", "last_scanned_at")
 
 
 class PackageState(Base):

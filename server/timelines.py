@@ -8,9 +8,11 @@ scan: a batch of 500 scans costs about ten round trips whatever its content.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import any_, bindparam, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from labels.payload import PayloadError, parse
@@ -32,6 +34,14 @@ PACKAGE_COLUMNS = (Package.id, Package.package_id, Package.item_type, Package.qu
                    Package.container_id)
 
 
+def member(session: Session, column, values):
+    """Return ``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter not N."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
 def chunks(values: Iterable, size: int = CHUNK):
     """Yield lists of at most ``size`` values."""
     values = list(values)
@@ -51,6 +61,7 @@ def to_pkg(row) -> Pkg:
                row.dapil or "", row.label_version, row.container_id)
 
 
+@functools.lru_cache(maxsize=65536)
 def label_quantity(raw_code: str) -> int | None:
     """Return the quantity a scanned label text states (None when it is not a label)."""
     if not raw_code or not raw_code.lstrip()[:3].upper().startswith("J1."):
@@ -68,6 +79,14 @@ def to_ev(row) -> Ev:
               row.raw_code or "", label_quantity(row.raw_code) if row.package_id else None)
 
 
+def dict_to_ev(row_id: int, row: dict) -> Ev:
+    """Return an Ev from the values a scan was inserted with."""
+    return Ev(row_id, row["uuid"], row["package_id"], row["location_id"], row["action"],
+              row["disposition"], row["container_id"], row["seal"], row["scanned_at"],
+              row["received_at"], row["counted"], row["raw_code"],
+              label_quantity(row["raw_code"]) if row["package_id"] else None)
+
+
 def load_locations(session: Session, ctx: Context, *, ids=(), codes=(), paths=()) -> None:
     """Add the locations with these ids, codes or paths to the context (known ones skipped)."""
     ids = {i for i in ids if i is not None and i not in ctx.locations}
@@ -76,7 +95,7 @@ def load_locations(session: Session, ctx: Context, *, ids=(), codes=(), paths=()
     codes = {c for c in codes if c not in by_code}
     for column, values in ((Location.id, ids), (Location.code, codes), (Location.path, paths)):
         for part in chunks(values):
-            for row in session.execute(select(*LOCATION_COLUMNS).where(column.in_(part))):
+            for row in session.execute(select(*LOCATION_COLUMNS).where(member(session, column, part))):
                 ctx.add_location(to_loc(row))
 
 
@@ -89,7 +108,7 @@ def load_packages(session: Session, ctx: Context, *, ids=(), package_ids=()) -> 
     wanted = set(package_ids) - set(found)
     for column, values in ((Package.id, ids), (Package.package_id, wanted)):
         for part in chunks(values):
-            for row in session.execute(select(*PACKAGE_COLUMNS).where(column.in_(part))):
+            for row in session.execute(select(*PACKAGE_COLUMNS).where(member(session, column, part))):
                 pkg = to_pkg(row)
                 ctx.packages[pkg.id] = pkg
                 found[pkg.package_id] = pkg
@@ -121,8 +140,8 @@ def load_scans(session: Session, ctx: Context, package_ids: set[int], loaded: se
     """Add every scan of these packages, and every pack into them, to the context."""
     todo = set(package_ids) - loaded
     for part in chunks(todo, CHUNK // 2):
-        query = select(*SCAN_COLUMNS).where(or_(ScanEvent.package_id.in_(part),
-                                                ScanEvent.container_id.in_(part)))
+        query = select(*SCAN_COLUMNS).where(or_(member(session, ScanEvent.package_id, part),
+                                                member(session, ScanEvent.container_id, part)))
         for row in session.execute(query):
             ctx.add_scan(to_ev(row))
     loaded |= todo
@@ -160,6 +179,23 @@ def load_closure(session: Session, ctx: Context, affected: set[int], loaded: set
            for ev in ctx.scans_of.get(pid, {}).values()}
     load_locations(session, ctx, ids=ids)
     load_packages(session, ctx, ids=containers_of(ctx, affected) | set(affected))
+
+
+def bulk_insert(session: Session, table, rows: list[dict]) -> None:
+    """Insert many rows at once: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(table.insert(), rows)
+        return
+    session.flush()
+    names = list(rows[0])
+    raw = session.connection().connection.driver_connection
+    columns = ", ".join(f'"{n}"' for n in names)
+    with raw.cursor() as cursor:
+        with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
 
 
 def new_context(session: Session, now: dt.datetime, clock_skew_minutes: int = 10) -> Context:
