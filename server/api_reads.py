@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 RESOLVE_STATUSES = ("resolved", "acknowledged")
 MAX_NOTE = 4000
 MAX_PACKAGE_ID = 80
+MAX_CODE = 32  # Location.code
 
 
 def health():
@@ -77,7 +78,7 @@ def location_expected(code: str):
     query_args(())
     session = get_session()
     loc = None
-    if len(code) <= 32 and not unstorable(code):
+    if len(code) <= MAX_CODE and not unstorable(code):
         loc = session.scalar(select(Location).where(Location.code == code))
     if loc is None:
         raise ApiError(404, f"no location with code {code!r}")
@@ -112,6 +113,19 @@ def package(package_id: str):
     return jsonify(to_json(result))
 
 
+def region_param(session, principal, args: dict) -> Location:
+    """Return the region a ``region`` parameter names (default: the token's), else 400/403/404."""
+    code = args.get("region")
+    if code is None:
+        return region_location(session, principal, None)
+    if not code:
+        raise ApiError(400, "region is empty; leave it out for your own region",
+                       code="invalid_parameter", details={"parameter": "region", "value": code})
+    if len(code) > MAX_CODE or unstorable(code):
+        raise ApiError(404, f"no region with code {code[:40]!r}")
+    return region_location(session, principal, code)
+
+
 ANOMALY_PARAMS = ("region", "kind", "status", "as_of", "after", "limit")
 
 
@@ -125,7 +139,7 @@ def anomalies():
     after = cursor(args)
     limit = page_limit(args)
     session = get_session()
-    region = region_location(session, principal, args.get("region"))
+    region = region_param(session, principal, args)
     from .reconcile import list_anomalies
 
     items, last_id = list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
@@ -166,8 +180,11 @@ def resolve_anomaly(anomaly_id: int):
         got = "missing" if note is None else (json_type(note) if not isinstance(note, str) else "empty")
         raise ApiError(400, f"'note' must be a non-empty string saying what was done ({got})",
                        code="invalid_body", details={"field": "note"})
-    if len(note) > MAX_NOTE or unstorable(note):
-        raise ApiError(400, f"'note' must be at most {MAX_NOTE} characters of text",
+    if len(note) > MAX_NOTE:
+        raise ApiError(400, f"'note' is {len(note)} characters long, more than {MAX_NOTE}",
+                       code="invalid_body", details={"field": "note"})
+    if unstorable(note):
+        raise ApiError(400, "'note' holds a NUL or an invalid Unicode character",
                        code="invalid_body", details={"field": "note"})
     status = body.get("status", "resolved")
     if status not in RESOLVE_STATUSES:
@@ -204,7 +221,7 @@ def progress():
     args = query_args(("region", "as_of"))
     as_of = instant(args, "as_of")
     session = get_session()
-    region = region_location(session, principal, args.get("region"))
+    region = region_param(session, principal, args)
     from .reconcile import progress as region_progress
 
     result = region_progress(session, region, as_of=as_of, clock_skew_minutes=_skew())

@@ -8,7 +8,7 @@ runs schemathesis against it.
 from __future__ import annotations
 
 from .api_reads import MAX_NOTE, RESOLVE_STATUSES
-from .api_request import MAX_PAGE, MAX_ROW_ID
+from .api_request import MAX_CURSOR_DIGITS, MAX_PAGE, MAX_ROW_ID
 from .api_scans import BOOL_FIELDS, REQUIRED, TEXT_FIELDS
 from .models import ACTIONS, ANOMALY_KINDS, ANOMALY_STATUSES, DISPOSITIONS, LEVELS
 
@@ -131,7 +131,7 @@ def _paths() -> dict:
                 _query("status", {"type": "string", "enum": list(ANOMALY_STATUSES)},
                        "Only this status."),
                 _AS_OF,
-                _query("after", {"type": "string", "pattern": "^[0-9]{1,10}$"},
+                _query("after", {"type": "string", "pattern": f"^[0-9]{{1,{MAX_CURSOR_DIGITS}}}$"},
                        "Page cursor: copied from the previous page's `next`."),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
                        "Page size (default PAGE_SIZE)."),
@@ -319,7 +319,8 @@ def _schemas() -> dict:
         "Resolution": {"type": "object", "required": ["note"],
                        "properties": {
                            "note": {"type": "string", "minLength": 1, "maxLength": MAX_NOTE,
-                                    "pattern": "\\S"},
+                                    # Something besides spaces, and no NUL.
+                                    "pattern": r"^[^\u0000]*[^\u0000\s][^\u0000]*$"},
                            "status": {"type": "string", "enum": list(RESOLVE_STATUSES),
                                       "default": "resolved"}}},
         "ResolvedAnomaly": {"type": "object", "required": ["anomaly"],

@@ -218,3 +218,20 @@ def test_as_of_accepts_offsets_and_z(client, world):
                   "2024-02-13"):
         response = client.get(f"/api/v1/anomalies?as_of={value}", headers=auth(world["admin"]))
         assert response.status_code == 200, (value, response.get_data(as_text=True))
+
+
+def test_a_read_while_the_database_is_down_is_503_not_500(client, db, world):
+    def down(conn, cursor, statement, params, context, executemany):
+        raise OperationalError(statement, params, ConnectionError("the database restarted"))
+
+    event.listen(db.engine, "before_cursor_execute", down)
+    try:
+        responses = [client.get(url, headers=auth(world["admin"]))
+                     for url in ("/api/v1/anomalies", "/api/v1/progress", "/api/v1/keys",
+                                 f"/api/v1/locations/{TPS}/expected")]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", down)
+    for response in responses:
+        assert assert_error_shape(response, 503)["code"] == "database_unavailable"
+        assert response.headers["Retry-After"]
+    assert client.get("/api/v1/keys", headers=auth(world["admin"])).status_code == 200
