@@ -101,6 +101,8 @@ class _Fitter:
         """Return the lines of text within width_pt, or None when it does not fit."""
         key = (text, font, size, width_pt, max_lines, ellipsize)
         if key not in self.cache:
+            if len(self.cache) > 20000:  # ids are unique: keep memory flat on long runs
+                self.cache.clear()
             self.cache[key] = self._wrap(text, font, size, width_pt, max_lines, ellipsize)
         return self.cache[key]
 

@@ -161,3 +161,12 @@ def test_english_labels(tmp_path, manifest, test_key):
     [pdf] = render_packages(rows, tmp_path / "en.pdf", test_key, "a4-2x7", lang="en")
     text = text_in(pdf, 1, 0, 0, 210 * MM, 297 * MM)
     assert "DPR ballot papers" in text and "To:" in text and "Tujuan" not in text
+
+
+def test_offsets_shift_every_label_by_the_calibration(tmp_path, manifest, test_key):
+    rows = read_packages(manifest)[:1]
+    [plain] = render_packages(rows, tmp_path / "plain.pdf", test_key, "a4-3x8")
+    [moved] = render_packages(rows, tmp_path / "moved.pdf", test_key, "a4-3x8",
+                              offset_x=3.0, offset_y=2.0)
+    (x0, y0), (x1, y1) = (centre_pt(decode_both(rasterize(p)[0])[0][0].position) for p in (plain, moved))
+    assert abs((x1 - x0) - 3.0 * MM) < 1.0 and abs((y1 - y0) - 2.0 * MM) < 1.0  # right and down
