@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import func, select
 
-from server.models import Package
+from server.models import Anomaly, Deadline, LabelKey, Package, utc_now
 from server.reconcile import resolve
 from tests.factories import principal, scan
 from tests.server.scan_world import NOW, World, at
@@ -269,3 +270,22 @@ def test_paging_returns_every_anomaly_once(world):
     world.post(scans)
     ids = [a["id"] for a in world.anomalies(kind="forged_label")]
     assert len(ids) == 120 == len(set(ids)) and ids == sorted(ids)
+
+
+def test_as_of_in_the_future_tells_what_will_be_missing_without_storing_it(world, session):
+    later = utc_now() + dt.timedelta(days=30)
+    for row in session.scalars(select(Deadline)):
+        row.deadline = later
+    session.commit()
+    assert world.found() == set()
+    assert world.found(as_of=later + dt.timedelta(days=1)) == {("missing", DPR)}
+    assert session.scalar(select(func.count()).select_from(Anomaly)) == 0
+    assert world.found() == set()
+
+
+def test_a_revoked_key_makes_its_labels_forged(world, session):
+    for key in session.scalars(select(LabelKey)):
+        key.revoked_at = NOW
+    session.commit()
+    results = world.post([scan(world.label(DPR), "3513", "receive", at(7))])
+    assert results[0]["anomalies"] == ["forged_label"]
