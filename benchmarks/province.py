@@ -20,8 +20,10 @@ Writes into ``--out``:
 The first three are exactly what ``jejak-server import-*`` take.  ``--load``
 upgrades the schema with the server's migrations, then COPYs the files
 (``cursor.copy``) into an empty database with ids, ``Location.path`` and
-foreign keys filled as the server would, resets the id sequences and runs
-ANALYZE.  Scan ``raw_code`` is a label text of the real layout; its
+foreign keys filled as the server would, derives ``package_states`` from the
+scans as ingest would, resets the id sequences and runs ANALYZE.  Bulk-loaded
+scans are not in the ledger's hash chain (``verify-log`` is not meaningful on
+such a database).  Scan ``raw_code`` is a label text of the real layout; its
 signature is real only with ``--key PRIVATE.pem`` (otherwise a digest that
 no server verifies: enough for storage and query benchmarks, not for ingest).
 Everything is deterministic for a given ``--seed``.
@@ -212,17 +214,34 @@ def load(out: Path, url: str) -> dict:
             for row in csv.DictReader(f):
                 cp.write_row((None, row["level"], parse_deadline(row["deadline"])))
         counts["scans"] = 0
+        states: dict[int, list] = {}
         if (out / "scans.csv").exists():
+            level_of = {code: len(code) for code in ids}  # 4 regency, 6 district, 10 village
+            column = {4: 0, 6: 1, 10: 2}
             with open(out / "scans.csv", newline="", encoding="utf-8") as f, cur.copy(
                     "COPY scan_events (id, uuid, package_id, claimed_package, label_version, "
                     "raw_code, location_id, action, disposition, container_raw, seal, operator, "
                     "scanned_at, received_at, offline, counted) FROM STDIN") as cp:
                 for n, row in enumerate(csv.DictReader(f), 1):
-                    at = row["scanned_at"]
-                    cp.write_row((n, row["uuid"], package_ids[row["package_id"]],
-                                  row["package_id"], 1, row["raw_code"], ids[row["location"]][0],
-                                  row["action"], "ok", "", "", "generator", at, at, False, True))
+                    at, package = row["scanned_at"], package_ids[row["package_id"]]
+                    location = ids[row["location"]][0]
+                    cp.write_row((n, row["uuid"], package, row["package_id"], 1, row["raw_code"],
+                                  location, row["action"], "ok", "", "", "generator", at, at,
+                                  False, True))
+                    # The derived state ingest would keep (server/reconcile_state.py):
+                    # first receipt per level, first dispatch, last sighting.
+                    state = states.setdefault(package, [None, None, None, None, None, None])
+                    if row["action"] == "receive":
+                        slot = column[level_of[row["location"]]]
+                        state[slot] = state[slot] or at
+                    elif state[3] is None:
+                        state[3] = at
+                    state[4], state[5] = location, at
                 counts["scans"] = n
+            with cur.copy("COPY package_states (package_id, regency_at, district_at, village_at, "
+                          "dispatched_at, last_location_id, last_scanned_at) FROM STDIN") as cp:
+                for package, state in states.items():
+                    cp.write_row((package, *state))
         for table in ("locations", "packages", "scan_events", "deadlines"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"GREATEST((SELECT max(id) FROM {table}), 1))")

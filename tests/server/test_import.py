@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -282,3 +283,25 @@ def test_a_regency_can_extend_the_catalogue(runner, session, region, tmp_path):
     assert dup.exit_code == 2
     assert "line 2, column code: duplicate code 'KOTAK': already in the catalogue" in dup.output
     assert "line 2, column has_dapil: has_dapil 'maybe' is not yes/no" in dup.output
+
+
+def test_the_province_generator_writes_files_the_importers_take(runner, session, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "province", Path(__file__).resolve().parents[2] / "benchmarks" / "province.py")
+    province = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(province)
+    counts = province.generate(tmp_path, regency_count=1, seed=5, scans=False)
+    assert counts == province.generate(tmp_path / "again", regency_count=1, seed=5, scans=False)
+    for command, name in (("import-locations", "locations.csv"), ("import-packages", "packages.csv"),
+                          ("import-schedule", "schedule.csv")):
+        result = invoke(runner, command, str(tmp_path / name))
+        assert result.exit_code == 0, result.output
+    assert count(session, Location) == counts["locations"]
+    assert count(session, Package) == counts["packages"]
+    # Pacitan: 12 kecamatan, and every TPS gets its 14 packages.
+    districts = session.scalar(select(func.count()).select_from(Location)
+                               .where(Location.level == "district"))
+    tps = session.scalar(select(func.count()).select_from(Location).where(Location.level == "tps"))
+    assert districts == 12 and counts["packages"] == 14 * tps
