@@ -19,7 +19,7 @@ from labels.templates import DOT_MM, get
 from .conftest import decode_both, rasterize
 
 
-def run(capsys, *args, stdin=None, monkeypatch=None):
+def run(capsys, *args):
     """Run jejak-labels in-process; return (exit status, stdout, stderr)."""
     code = main([str(a) for a in args])
     out, err = capsys.readouterr()
@@ -67,7 +67,8 @@ def test_zpl_is_one_well_formed_label_per_package_inside_the_label(tmp_path, man
             assert f"^PW{width}" in block and f"^LL{height}" in block and "^CI28" in block
             for fx, fy in re.findall(r"\^FO(\d+),(\d+)\^A0N", block):
                 assert 0 <= int(fx) < width and 0 <= int(fy) < height
-            assert row.package_id in block.replace("^FS\n^FO", "")  or row.package_id[:10] in block
+            texts = "".join(re.findall(r"\^A0N,\d+,\d+\^FH_\^FD([^^]*)\^FS", block))
+            assert row.package_id in texts and sign(row.label(), test_key).verification_code in texts
         assert "Ma'ruf" in text or name == "thermal-50x30"
 
 
