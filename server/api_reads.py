@@ -16,7 +16,7 @@ from flask import current_app, jsonify, request
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from .access import RESOLVE_ROLES, region_location, require
+from .access import RESOLVE_ROLES, SCAN_ROLES, region_location, require
 from .api_request import (MAX_ROW_ID, HeaderedError, authenticate, choice, cursor, instant,
                           json_object, json_type, page_limit, query_args, to_json, unstorable)
 from .db import get_session
@@ -57,7 +57,7 @@ def me():
         "region": {"code": principal.region_code, "name": region.name if region else "",
                    "level": region.level if region else ""},
         "device_location": location,
-        "may_scan": principal.role in ("operator", "admin"),
+        "may_scan": principal.role in SCAN_ROLES,
         "may_resolve": principal.may_resolve,
     })
 

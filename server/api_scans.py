@@ -148,9 +148,14 @@ def _ingest(principal, scans: list) -> list[dict]:
     for attempt in range(1, ATTEMPTS + 1):
         try:
             results = ingest_batch(session, scans, principal, clock_skew_minutes=skew)
+            if len(results) != len(scans):
+                session.rollback()  # never commit scans that were not answered for
+                raise ApiError(500, "the batch was not recorded: ingest answered for "
+                                    f"{len(results)} of {len(scans)} scans")
             session.commit()
         except ValueError as exc:  # a domain error about the batch: the client's to fix
             session.rollback()
+            log.warning("scan batch refused by ingest: %s", exc)
             raise ApiError(400, str(exc), code="invalid_body") from None
         except IntegrityError:
             # Another upload of the same backlog committed these UUIDs first: on
@@ -168,10 +173,6 @@ def _ingest(principal, scans: list) -> list[dict]:
             session.rollback()
             log.warning("scan batch not recorded, database error: %s", type(exc.orig).__name__)
             raise _unavailable() from None
-        if len(results) != len(scans):
-            session.rollback()  # never answer for scans that were not judged
-            raise ApiError(500, "the batch was not recorded: ingest answered for "
-                                f"{len(results)} of {len(scans)} scans")
         return results
     raise _unavailable()  # pragma: no cover - the loop always returns or raises
 
