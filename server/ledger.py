@@ -123,17 +123,13 @@ def scan_select():
             .outerjoin(_Box, _Box.id == ScanEvent.container_id))
 
 
-def scan_content(row) -> dict:
-    """Return the canonical content of a scan from a row of :func:`scan_select`."""
-    m = row._mapping
-    content = {"type": "scan"}
-    for name in SCAN_FIELDS:
-        value = m[name]
-        if isinstance(value, dt.datetime):
-            value = _time(value)
-        elif name == "offline":
-            value = bool(value)
-        content[name] = value
+def scan_content(row, offset: int = 0) -> dict:
+    """Return the canonical content of a scan from a row whose SCAN_COLUMNS start at offset."""
+    content = dict(zip(SCAN_FIELDS, tuple(row)[offset:offset + len(SCAN_FIELDS)]))
+    for name in ("scanned_at", "received_at"):
+        content[name] = _time(content[name])
+    content["offline"] = bool(content["offline"])
+    content["type"] = "scan"
     return content
 
 
@@ -142,23 +138,27 @@ def resolution_content(session: Session, anomaly: Anomaly) -> dict:
     location = session.get(Location, anomaly.location_id) if anomaly.location_id else None
     package = session.get(Package, anomaly.package_id) if anomaly.package_id else None
     return {
-        "type": "resolution", "anomaly": anomaly.id, "kind": anomaly.kind,
-        "dedup_key": anomaly.dedup_key,
+        "type": "resolution", "anomaly": anomaly.id,
         "package": package.package_id if package else None,
         "claimed_package": anomaly.claimed_package or "",
         "location": location.code if location else None,
         "detected_at": _time(anomaly.detected_at), "evidence": anomaly.evidence,
-        "status": anomaly.status,
-        "acknowledged_at": _time(anomaly.acknowledged_at),
-        "acknowledged_by": anomaly.acknowledged_by or "",
-        "resolved_at": _time(anomaly.resolved_at), "resolved_by": anomaly.resolved_by or "",
-        "resolution_note": anomaly.resolution_note or "",
+        **live_resolution_fields(anomaly),
     }
 
 
 # Fields of a resolution entry that must still match the live anomaly row.
 RESOLUTION_LIVE_FIELDS = ("kind", "dedup_key", "status", "acknowledged_at", "acknowledged_by",
                           "resolved_at", "resolved_by", "resolution_note")
+
+
+def live_resolution_fields(anomaly: Anomaly) -> dict:
+    """Return the RESOLUTION_LIVE_FIELDS of an anomaly row as resolution_content writes them."""
+    return {"kind": anomaly.kind, "dedup_key": anomaly.dedup_key, "status": anomaly.status,
+            "acknowledged_at": _time(anomaly.acknowledged_at),
+            "acknowledged_by": anomaly.acknowledged_by or "",
+            "resolved_at": _time(anomaly.resolved_at), "resolved_by": anomaly.resolved_by or "",
+            "resolution_note": anomaly.resolution_note or ""}
 
 
 # --- appending -------------------------------------------------------------------------------

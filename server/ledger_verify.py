@@ -32,7 +32,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from .ledger import (GENESIS, RESOLUTION_LIVE_FIELDS, SCAN_COLUMNS, LedgerEntry, _Box, _Pkg,
-                     checkpoint_problem, digest_of, key_id_of, link, resolution_content,
+                     checkpoint_problem, digest_of, key_id_of, link, live_resolution_fields,
                      scan_content)
 from .models import PATH_END, Anomaly, Location, ScanEvent, utc_now
 
@@ -93,6 +93,9 @@ class Report:
         if unsigned > 0:
             text += f"; the last {unsigned} entries are not yet covered by a checkpoint"
         return text
+
+
+WALK_OFFSET = 7  # the ledger columns before SCAN_COLUMNS in _ledger_walk
 
 
 def _ledger_walk():
@@ -166,7 +169,7 @@ def _check_scan(session: Session, report: Report, e, digest: bytes) -> None:
                        f"which the ledger chains at seq {elsewhere}")
         else:
             report.add("modified", e.seq, f"scan {e.ref} (row {e.row_id}) now has uuid {e.uuid}")
-    elif digest_of(scan_content(e)) != digest:
+    elif digest_of(scan_content(e, WALK_OFFSET)) != digest:
         report.add("modified", e.seq, f"scan {e.ref} (row {e.row_id}) no longer matches its digest")
 
 
@@ -201,8 +204,8 @@ def _check_resolutions_live(session: Session, report: Report, latest: dict) -> N
             if anomaly is None:
                 report.add("deleted", seq, f"anomaly {anomaly_id}, whose resolution is chained, is gone")
                 continue
-            live = resolution_content(session, anomaly)
-            changed = [f for f in RESOLUTION_LIVE_FIELDS if live.get(f) != chained.get(f)]
+            live = live_resolution_fields(anomaly)
+            changed = [f for f in RESOLUTION_LIVE_FIELDS if live[f] != chained.get(f)]
             if changed:
                 report.add("modified", seq, f"anomaly {anomaly_id} changed since its last chained "
                            f"resolution without a new entry: {', '.join(changed)}")
@@ -245,7 +248,7 @@ def write_export(session: Session, region: Location, out, public_keys: dict[str,
         line = {"seq": e.seq, "kind": e.kind, "digest": bytes(e.digest).hex()}
         record = None
         if e.kind == "scan" and e.id is not None and e.location in codes:
-            record = scan_content(e)
+            record = scan_content(e, WALK_OFFSET)
         elif e.kind == "resolution":
             content = json.loads(e.content)
             if content.get("location") in codes:

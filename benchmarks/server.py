@@ -1,0 +1,285 @@
+"""Server speed on PostgreSQL: HTTP ingest in batches vs one scan per request, the ledger's share,
+storage per scan, verify-log, and the page queries of one regency on a loaded province.
+
+    .venv/bin/python benchmarks/server.py ingest --database-url postgresql+psycopg://postgres@127.0.0.1:5432/jejak_bench
+    .venv/bin/python benchmarks/server.py queries --database-url postgresql+psycopg://postgres@127.0.0.1:5432/jatim
+
+``ingest`` (the database is created if absent and must hold no scans) loads a plan of
+signed labels for regency 3513, starts gunicorn (``--workers``, default 4) and posts each
+package's handoffs (regency receive/dispatch, district, village, TPS receipt) through HTTP
+from ``--clients`` threads: first ``--scans`` scans in batches of ``--batch`` (500), then
+``--baseline`` scans one per request (one commit each), and prints both rates and their
+ratio, measured in the same run.  Then, in-process: the share of ingest time spent in the
+ledger (``append_scans``), the bytes per scan of ``scan_events`` and ``ledger_entries`` with
+their indexes, and the time of ``verify-log``.
+
+``queries`` runs on a province loaded by ``benchmarks/province.py --load`` (East Java: 1.69 M
+packages, 8.4 M scans): for ``--regency`` (default 3513) it times GET anomalies (first call,
+which runs the missing sweep, then warm calls), GET progress, and GET packages/<id> (chain of
+custody) for random packages, through the app in-process (no HTTP: query time only).  It
+writes an admin token and the sweep's anomalies into that database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import queue
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from server import create_app  # noqa: E402
+from server.db import Database  # noqa: E402
+from server.models import ScanEvent  # noqa: E402
+from tests.faults.harness import Served, make_world  # noqa: E402
+
+ITEM_TYPES = ("SS-PPWP", "SS-DPR", "SS-DPD", "SS-DPRDP", "SS-DPRDK", "KOTAK", "BILIK")
+START = dt.datetime(2024, 2, 5, 7, 0, tzinfo=dt.timezone.utc)
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database of url if it does not exist."""
+    parsed = make_url(url)
+    admin = Database(parsed.set(database="postgres").render_as_string(hide_password=False))
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}):
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
+def route_scans(labels: dict[str, str]) -> list[dict]:
+    """Return every package's handoffs down its route, in device-time order, as the API takes them."""
+    steps = [(lambda c: "3513", "receive"), (lambda c: "3513", "dispatch"),
+             (lambda c: c[:6], "receive"), (lambda c: c[:6], "dispatch"),
+             (lambda c: c[:10], "receive"), (lambda c: c[:10], "dispatch"), (lambda c: c, "receive")]
+    scans = []
+    for step, (place, action) in enumerate(steps):
+        at = START + dt.timedelta(hours=12 * step)
+        for n, (pid, code) in enumerate(sorted(labels.items())):
+            destination = pid[:13]
+            scans.append({"id": str(uuid.uuid4()), "code": code, "location": place(destination),
+                          "action": action, "offline": False, "operator": "bench",
+                          "scanned_at": (at + dt.timedelta(milliseconds=n)).isoformat()})
+    return scans
+
+
+def post_all(url: str, token: str, bodies: list[list[dict]], clients: int) -> float:
+    """POST every batch from `clients` threads; return the wall time. Any non-200 aborts."""
+    work: queue.Queue = queue.Queue()
+    for body in bodies:
+        work.put(body)
+    errors: list[str] = []
+
+    def client():
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as http:
+            while not errors:
+                try:
+                    body = work.get_nowait()
+                except queue.Empty:
+                    return
+                r = http.post("/api/v1/scans", json={"scans": body})
+                if r.status_code != 200:
+                    errors.append(f"{r.status_code}: {r.text[:300]}")
+                    return
+                bad = [x for x in r.json()["results"] if x["status"] != "recorded"]
+                if bad:
+                    errors.append(f"not recorded: {bad[:2]}")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise SystemExit(f"ingest failed: {errors[0]}")
+    return time.perf_counter() - started
+
+
+def ledger_share(app, token_scans: list[dict], batch: int) -> tuple[float, float]:
+    """Ingest some batches in-process; return (total seconds, seconds inside append_scans)."""
+    from server import ingest, ledger
+    from server.access import principal_for_token
+
+    db = app.extensions["jejak.db"]
+    spent = [0.0]
+    real = ledger.append_scans
+
+    def timed(session, rows):
+        t = time.perf_counter()
+        real(session, rows)
+        spent[0] += time.perf_counter() - t
+
+    token, scans = token_scans
+    ingest.ledger.append_scans = timed
+    try:
+        started = time.perf_counter()
+        with app.app_context():
+            for i in range(0, len(scans), batch):
+                with db.session() as s:
+                    principal = principal_for_token(s, token)
+                    ingest.ingest_batch(s, scans[i:i + batch], principal)
+                    s.commit()
+        return time.perf_counter() - started, spent[0]
+    finally:
+        ingest.ledger.append_scans = real
+
+
+def sizes(db) -> dict[str, tuple[int, int]]:
+    """Return {table: (rows, bytes with indexes and toast)} for the scan log and the ledger."""
+    out = {}
+    with db.engine.connect() as conn:
+        for table in ("scan_events", "ledger_entries", "package_states", "anomalies"):
+            rows = conn.scalar(text(f"SELECT count(*) FROM {table}"))
+            size = conn.scalar(text(f"SELECT pg_total_relation_size('{table}')"))
+            out[table] = (rows, size)
+    return out
+
+
+def ingest_benchmark(args) -> int:
+    """Measure HTTP ingest, the ledger's share, storage per scan and verify-log."""
+    ensure_database(args.database_url)
+    db = Database(args.database_url)
+    db.upgrade()
+    with db.session() as s:
+        if s.scalar(select(func.count()).select_from(ScanEvent)):
+            raise SystemExit("the database already holds scans: give an empty one")
+    db.dispose()
+    instance = Path(tempfile.mkdtemp(prefix="jejak-bench-"))
+    app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "INSTANCE_PATH": str(instance)})
+    total = args.scans + args.baseline + args.inprocess
+    tps = max(1, -(-total // (7 * len(ITEM_TYPES))) - 4)
+    t = time.perf_counter()
+    world = make_world(app, item_types=ITEM_TYPES, extra_tps=tps)
+    scans = route_scans(world.labels)
+    rng = random.Random(args.seed)
+    print(f"plan: {len(world.labels)} packages ({tps + 4} TPS x {len(ITEM_TYPES)}), {len(scans)} handoff "
+          f"scans generated in {time.perf_counter() - t:.0f} s; gunicorn -w {args.workers}, "
+          f"{args.clients} client threads")
+    # Batched scans take the handoffs in device-time order; the baseline and the in-process
+    # sample are fresh scans of the same kinds, taken from the end.
+    batched = scans[:args.scans]
+    rest = scans[args.scans:]
+    rng.shuffle(rest)
+    single, inproc = rest[:args.baseline], rest[args.baseline:args.baseline + args.inprocess]
+    served = Served(args.database_url, instance, workers=args.workers)
+    served.start(world.token, timeout=120)
+    try:
+        bodies = [batched[i:i + args.batch] for i in range(0, len(batched), args.batch)]
+        seconds = post_all(served.url, world.token, bodies, args.clients)
+        batch_rate = len(batched) / seconds
+        print(f"batches of {args.batch}: {len(batched)} scans in {seconds:.1f} s = {batch_rate:,.0f} scans/s")
+        seconds = post_all(served.url, world.token, [[s] for s in single], args.clients)
+        single_rate = len(single) / seconds
+        print(f"one scan per request: {len(single)} scans in {seconds:.1f} s = {single_rate:,.0f} scans/s")
+        print(f"ratio batched / single: {batch_rate / single_rate:.1f}x")
+    finally:
+        served.kill()
+    if inproc:
+        spent, in_ledger = ledger_share(app, (world.token, inproc), args.batch)
+        print(f"in-process ingest of {len(inproc)} scans: {len(inproc) / spent:,.0f} scans/s, "
+              f"ledger append_scans {100 * in_ledger / spent:.1f}% of it "
+              f"({1e6 * in_ledger / len(inproc):.0f} us a scan)")
+    db = app.extensions["jejak.db"]
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE scan_events"))
+        conn.execute(text("VACUUM ANALYZE ledger_entries"))
+    for table, (rows, size) in sizes(db).items():
+        print(f"{table}: {rows} rows, {size / 1e6:.1f} MB, {size / max(rows, 1):.0f} B a row with indexes")
+    from server.ledger_verify import verify_database
+
+    with db.session() as s:
+        t = time.perf_counter()
+        report = verify_database(s)
+        seconds = time.perf_counter() - t
+    print(f"verify-log: {report.entries} entries in {seconds:.1f} s = {report.entries / seconds:,.0f} "
+          f"entries/s; {'verifies' if report.ok else 'FAILS: ' + str(report.problems[0])}")
+    return 0 if report.ok else 1
+
+
+def timed_get(client, path: str, token: str, repeat: int) -> list[float]:
+    """GET a path `repeat` times; return the milliseconds of each call (fails on non-200)."""
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+        out.append(1000 * (time.perf_counter() - t))
+        if r.status_code != 200:
+            raise SystemExit(f"GET {path}: {r.status_code} {r.get_data(as_text=True)[:300]}")
+    return out
+
+
+def queries_benchmark(args) -> int:
+    """Time one regency's anomalies and progress, and packages' custody, on a loaded province."""
+    from server.access import create_token
+    from server.models import Location, Package
+
+    instance = Path(tempfile.mkdtemp(prefix="jejak-bench-"))
+    app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "INSTANCE_PATH": str(instance),
+                      "RATE_LIMIT_PER_MINUTE": 0})
+    db = app.extensions["jejak.db"]
+    with db.session() as s:
+        scans = s.scalar(text("SELECT reltuples::bigint FROM pg_class WHERE relname = 'scan_events'"))
+        region = s.scalar(select(Location).where(Location.code == args.regency))
+        if region is None:
+            raise SystemExit(f"no location {args.regency!r}: load a province first (benchmarks/province.py --load)")
+        packages = s.scalar(select(func.count()).select_from(Package))
+        sample = list(s.scalars(select(Package.package_id).join(Location, Package.destination_id == Location.id)
+                                .where(Location.path >= region.path, Location.path < region.path + "~")
+                                .order_by(func.random()).limit(args.packages)))
+        token = create_token(s, "admin", "35", name="benchmark")
+        s.commit()
+    print(f"{packages:,} packages, ~{scans:,} scans; regency {args.regency}")
+    client = app.test_client()
+    first = timed_get(client, f"/api/v1/anomalies?region={args.regency}", token, 1)[0]
+    warm = timed_get(client, f"/api/v1/anomalies?region={args.regency}", token, args.repeat)
+    print(f"anomalies?region={args.regency}: first call (runs the missing sweep) {first:,.0f} ms; "
+          f"then median {statistics.median(warm):.0f} ms, max {max(warm):.0f} ms")
+    for kind in ("missing", "late"):
+        ms = timed_get(client, f"/api/v1/anomalies?region={args.regency}&kind={kind}", token, args.repeat)
+        print(f"anomalies?region={args.regency}&kind={kind}: median {statistics.median(ms):.0f} ms")
+    ms = timed_get(client, f"/api/v1/progress?region={args.regency}", token, args.repeat)
+    print(f"progress?region={args.regency}: median {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms")
+    ms = [timed_get(client, f"/api/v1/packages/{pid}", token, 1)[0] for pid in sample]
+    print(f"packages/<id> (custody) x{len(ms)}: median {statistics.median(ms):.1f} ms, "
+          f"p95 {sorted(ms)[int(0.95 * (len(ms) - 1))]:.1f} ms")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Parse the arguments and run one benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("ingest", help="HTTP ingest, batched vs single, ledger share, storage, verify-log")
+    p.add_argument("--database-url", required=True, help="PostgreSQL URL (created if absent, must hold no scans)")
+    p.add_argument("--scans", type=int, default=50_000, help="scans posted in batches")
+    p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--baseline", type=int, default=2_000, help="scans posted one per request")
+    p.add_argument("--inprocess", type=int, default=10_000, help="scans ingested in-process to time the ledger")
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--seed", type=int, default=2024)
+    q = sub.add_parser("queries", help="one regency's anomalies, progress and custody on a loaded province")
+    q.add_argument("--database-url", required=True)
+    q.add_argument("--regency", default="3513")
+    q.add_argument("--repeat", type=int, default=5)
+    q.add_argument("--packages", type=int, default=50)
+    args = parser.parse_args(argv)
+    return ingest_benchmark(args) if args.what == "ingest" else queries_benchmark(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
