@@ -378,3 +378,33 @@ def checkpoint(session: Session, private_key) -> dict | None:
     entries, _seq, _chain = _chain_entries(seq, chain, [("checkpoint", None, "", content, True)], now)
     _insert(session, entries)
     return content
+
+
+def backfill(session: Session, batch: int = 5000, progress=None) -> int:
+    """Chain the scans that predate the ledger (bulk loads, databases older than 0003_ledger).
+
+    Only scan rows with an id below the first chained scan (all of them on an empty
+    ledger) are chained, in id order, committing every ``batch``: a row inserted behind
+    the ledger's back gets a higher id and stays reported as inserted.  Returns the count.
+    """
+    from sqlalchemy import exists, func
+
+    first = session.scalar(select(func.min(LedgerEntry.row_id)).where(LedgerEntry.kind == "scan"))
+    unchained = ~exists().where(LedgerEntry.kind == "scan", LedgerEntry.row_id == ScanEvent.id)
+    done, last_id = 0, 0
+    while True:
+        query = scan_select().where(unchained, ScanEvent.id > last_id).order_by(ScanEvent.id).limit(batch)
+        if first is not None:
+            query = query.where(ScanEvent.id < first)
+        rows = session.execute(query).all()
+        if not rows:
+            return done
+        seq, chain = _lock_and_head(session)
+        entries, _seq, _chain = _chain_entries(
+            seq, chain, [("scan", r.id, r.uuid, scan_content(r), False) for r in rows], utc_now())
+        _insert(session, entries)
+        session.commit()
+        done += len(rows)
+        last_id = rows[-1].id
+        if progress:
+            progress(done)

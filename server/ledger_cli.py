@@ -1,4 +1,4 @@
-"""The ledger's commands: ``verify-log``, ``export-log``, ``checkpoint`` and ``ledger-key``.
+"""The ledger's commands: ``verify-log``, ``export-log``, ``checkpoint``, ``chain-backfill``, ``ledger-key``.
 
 ``jejak-server verify-log`` checks the database's log (exit 1 and the problems in
 log order when something is wrong, exit 0 and a summary otherwise);
@@ -6,7 +6,8 @@ log order when something is wrong, exit 0 and a summary otherwise);
 ``jejak-server export-log --region CODE -o FILE`` signs the head and writes the
 region's export; ``jejak-server checkpoint`` signs the head;
 ``jejak-server ledger-key`` prints the ledger's public key for the oversight
-body to pin (``verify-log --public-key``).
+body to pin (``verify-log --public-key``); ``jejak-server chain-backfill`` chains
+scans that predate the ledger (bulk loads, databases older than migration 0003).
 """
 
 from __future__ import annotations
@@ -126,6 +127,16 @@ def init_app(app: Flask) -> None:
         else:
             click.echo(f"checkpoint: seq {content['covers_seq']} head {content['head']} "
                        f"signed by ledger key {content['key_id']}")
+
+    @app.cli.command("chain-backfill")
+    def chain_backfill_command():
+        """Chain scans that predate the ledger (bulk loads, databases older than migration 0003)."""
+        from .ledger import backfill
+
+        with get_db().session() as session:
+            count = backfill(session, progress=lambda n: click.echo(f"{n} scans chained", err=True)
+                             if n % 500_000 == 0 else None)
+        click.echo(f"{count} scans chained; run `jejak-server checkpoint` to sign the new head")
 
     @app.cli.command("ledger-key")
     def ledger_key_command():

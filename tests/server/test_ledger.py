@@ -315,3 +315,21 @@ def test_scans_and_resolutions_through_the_api_are_chained_and_verify(cli, clien
     code, lines = verify(cli, "--file", str(out))
     assert code == 0, lines
     assert f"{len(batch) + 1 + kinds.count('resolution')} records of the region" in lines[-1]
+
+
+def test_backfill_chains_only_scans_older_than_the_ledger(cli, db, region):
+    old = record(db, region, 3)
+    execute(db, "DELETE FROM ledger_entries")  # as if recorded before migration 0003
+    record(db, region, 2, start=10)
+    forged = str(uuid.uuid4())
+    execute(db, "INSERT INTO scan_events (uuid, claimed_package, raw_code, location_id, action, disposition, "
+                "container_raw, seal, operator, scanned_at, received_at, offline, counted) VALUES "
+                "(:u, 'PKG-X', 'J1.X.PKG-X', :loc, 'receive', 'ok', '', '', 'Siti', :t, :t, :f, :tr)",
+            u=forged, loc=region["3513010001001"].id, t=dt.datetime(2024, 2, 9), f=False, tr=True)
+    code, lines = verify(cli)
+    assert code == 1 and sum(line.startswith("INSERTED") for line in lines) == 4
+    result = cli.invoke(args=["chain-backfill"])
+    assert result.exit_code == 0 and result.output.startswith("3 scans chained")
+    code, lines = verify(cli)
+    assert code == 1 and lines[0].startswith("INSERTED:") and forged in lines[0]
+    assert not any(u in "\n".join(lines) for u in old)
