@@ -151,13 +151,16 @@ def encoders(samples: int = 200) -> list[tuple[str, float, int]]:
     fmt = zxingcpp.BarcodeFormat.QRCode
 
     def qrcode_encode(t):
+        """Encode with qrcode; return the version."""
         q = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, border=0)
         q.add_data(t)
         q.make(fit=True)
         return q.version
 
     def zxing_version(**kw):
+        """Return an encoder with zxing-cpp and these options."""
         def encode(t):
+            """Encode with zxing-cpp; return the version."""
             image = zxingcpp.create_barcode(t, fmt, ec_level="Q", **kw).to_image(
                 scale=1, add_quiet_zones=False)
             return (image.shape[0] - 17) // 4

@@ -35,6 +35,7 @@ def keygen(out_dir):
 
 
 def _private_key(path):
+    """Load the signing key, turning a bad file into a usage error."""
     try:
         return load_private_key(path)
     except KeyFileError as exc:

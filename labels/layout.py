@@ -91,6 +91,7 @@ class _Fitter:
     """Wrap and measure text, caching results (names repeat across thousands of labels)."""
 
     def __init__(self):
+        """Bind reportlab's stringWidth and start an empty cache."""
         from reportlab.pdfbase.pdfmetrics import stringWidth
 
         self.width = stringWidth
@@ -107,6 +108,7 @@ class _Fitter:
         return self.cache[key]
 
     def _fits(self, s: str, font: str, size: float, width_pt: float) -> bool:
+        """Tell whether s fits width_pt at this font and size."""
         return self.width(s, font, size) <= width_pt
 
     def _pieces(self, text: str, font: str, size: float, width_pt: float) -> list[str]:
@@ -131,6 +133,7 @@ class _Fitter:
         return pieces
 
     def _wrap(self, text, font, size, width_pt, max_lines, ellipsize):
+        """Wrap text greedily; ellipsize or give up (None) past max_lines."""
         if self._fits(text, font, size, width_pt):
             return (text,)
         lines: list[str] = []
@@ -162,6 +165,7 @@ _FITTER: _Fitter | None = None
 
 
 def _fitter() -> _Fitter:
+    """Return the process-wide fitter (its cache is shared by every label)."""
     global _FITTER
     if _FITTER is None:
         _FITTER = _Fitter()
@@ -211,6 +215,7 @@ def _place(fields, scale, fitter, names, width_pt):
 
 
 def _height(placed) -> float:
+    """Return the height in points of fitted fields."""
     return sum(size * LEADING * len(lines) for _, size, lines in placed)
 
 

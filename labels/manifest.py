@@ -47,6 +47,7 @@ class ManifestError(ValueError):
     """A packages or locations file is unreadable or has bad rows; ``errors`` lists them all."""
 
     def __init__(self, path, errors: list[str]):
+        """Keep the file name and every problem; the message lists them."""
         self.path = str(path)
         self.errors = errors
         shown = "\n  ".join(errors[:200])

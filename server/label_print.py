@@ -219,5 +219,5 @@ def init_app(app: Flask) -> None:
     @_label_options
     def reprint_command(package_ids, out, key_path, **opts):
         """Issue new label versions for packages (old labels then scan as superseded)."""
-        paths = _run(reprint, key_path, out, package_ids=package_ids, **opts)
+        _run(reprint, key_path, out, package_ids=package_ids, **opts)
         click.echo(f"{len(package_ids)} package(s) have a new label version; old labels are superseded")
