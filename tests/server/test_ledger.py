@@ -333,3 +333,39 @@ def test_backfill_chains_only_scans_older_than_the_ledger(cli, db, region):
     code, lines = verify(cli)
     assert code == 1 and lines[0].startswith("INSERTED:") and forged in lines[0]
     assert not any(u in "\n".join(lines) for u in old)
+
+
+def test_concurrent_ingest_batches_keep_one_unbroken_chain_in_commit_order(app, cli, db, world):
+    from server.access import principal_for_token
+    from server.ingest import ingest_batch
+    from tests.factories import scan
+
+    texts = list(world["labels"].values())
+    places = ["3513", "351301", "3513010001", "351302", "3513020001"]
+    errors = []
+
+    def device(k):
+        try:
+            with app.app_context():
+                for j in range(6):
+                    batch = [scan(texts[(k + i) % len(texts)], places[(j + i) % len(places)],
+                                  action=("receive", "dispatch")[i % 2]) for i in range(20)]
+                    with db.session() as s:
+                        ingest_batch(s, batch, principal_for_token(s, world["operator"]))
+                        s.commit()
+        except Exception as exc:  # reported below: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=device, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    code, lines = verify(cli)
+    assert code == 0, lines
+    with db.session() as s:
+        assert s.query(ScanEvent).count() == 4 * 6 * 20
+        scan_rows = [e.row_id for e in s.query(LedgerEntry).filter_by(kind="scan").order_by(LedgerEntry.seq)]
+    # one writer at a time: the chain follows the commit (= id) order of the scan rows
+    assert scan_rows == sorted(scan_rows)
