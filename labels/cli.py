@@ -63,15 +63,15 @@ def _private_key(path):
 def render(packages, out, key_path, template, fmt, start, offset_x, offset_y, locations, lang,
            max_per_file):
     """Sign and render labels for every package in PACKAGES (.csv or .xlsx)."""
-    from .manifest import ManifestError, read_locations, read_packages
+    from .manifest import ManifestError, read_location_table, read_packages
     from .qr import QrError
     from .render import RenderError, render_packages
     from .templates import TemplateError
 
     key = _private_key(key_path)
     try:
-        rows = read_packages(packages)
-        names = read_locations(locations) if locations else {}
+        names, dapils = read_location_table(locations) if locations else ({}, {})
+        rows = read_packages(packages, dapils)
         paths = render_packages(rows, out, key, template, fmt, start=start, offset_x=offset_x,
                                 offset_y=offset_y, names=names, lang=lang,
                                 max_per_file=max_per_file)

@@ -127,8 +127,13 @@ def _whole_number(value: str, column: str, errors: list[str], where: str) -> int
     return number
 
 
-def read_packages(path) -> list[PackageRow]:
-    """Read and check every row of a packages file; raise ManifestError listing all bad rows."""
+def read_packages(path, dapils: dict[str, tuple[str, ...]] | None = None) -> list[PackageRow]:
+    """Read and check every row of a packages file; raise ManifestError listing all bad rows.
+
+    ``dapils`` (TPS code -> its dapil codes, from :func:`read_location_table`)
+    also checks that a ballot's dapil is one its TPS votes in; destinations the
+    (possibly partial) locations file does not list are not checked.
+    """
     header, rows = _rows(path)
     cols = _columns(path, header, PACKAGE_COLUMNS, OPTIONAL_PACKAGE_COLUMNS)
     errors: list[str] = []
@@ -159,6 +164,11 @@ def read_packages(path) -> list[PackageRow]:
                 errors.append(f"{where}, column dapil: empty, but {item_type} ballots carry a dapil")
             elif item_type not in ITEM_HAS_DAPIL and dapil:
                 errors.append(f"{where}, column dapil: {dapil!r} given, but {item_type} has no dapil")
+        destination = value["destination"].upper()
+        listed = (dapils or {}).get(destination)
+        if dapil and listed and dapil not in listed:
+            errors.append(f"{where}, column dapil: {dapil!r} is not a dapil of TPS {destination} "
+                          f"({', '.join(listed)})")
         if len(errors) > before or quantity is None or version is None:
             # Still check the other columns' format so every problem is reported at once.
             _check_format(package_id or "X", item_type, value["destination"].upper(), dapil,
@@ -192,15 +202,24 @@ def _check_format(package_id, item_type, destination, dapil, errors, where) -> N
             errors.append(f"{where}, column {column}: {exc}")
 
 
-def read_locations(path) -> dict[str, str]:
-    """Return {location code: name} from a locations CSV/XLSX (extra columns are ignored)."""
+def read_location_table(path) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """Return ({code: name}, {TPS code: dapil codes}) from a locations CSV/XLSX.
+
+    Only ``code`` and ``name`` are required; ``dapil`` (';'-separated, TPS rows)
+    is used when present, other columns are ignored.
+    """
     header, rows = _rows(path)
-    cols = _columns(path, header, LOCATION_COLUMNS)
+    cols = _columns(path, header, LOCATION_COLUMNS, ("dapil",))
     names: dict[str, str] = {}
+    dapils: dict[str, tuple[str, ...]] = {}
     errors = []
+
+    def cell(cells, column):
+        i = cols.get(column)
+        return cells[i].strip() if i is not None and i < len(cells) else ""
+
     for line, cells in rows:
-        code = cells[cols["code"]].strip().upper() if cols["code"] < len(cells) else ""
-        name = cells[cols["name"]].strip() if cols["name"] < len(cells) else ""
+        code, name = cell(cells, "code").upper(), cell(cells, "name")
         if not code and not name:
             continue
         if not code:
@@ -209,6 +228,14 @@ def read_locations(path) -> dict[str, str]:
             errors.append(f"line {line}, column code: {code!r} appears twice with different names")
         else:
             names[code] = name
+            listed = tuple(d.strip().upper() for d in cell(cells, "dapil").split(";") if d.strip())
+            if listed:
+                dapils[code] = listed
     if errors:
         raise ManifestError(path, errors)
-    return names
+    return names, dapils
+
+
+def read_locations(path) -> dict[str, str]:
+    """Return {location code: name} from a locations CSV/XLSX."""
+    return read_location_table(path)[0]

@@ -192,3 +192,17 @@ def test_command_sheet_codes_switch_modes(tmp_path, capsys):
         z, p = decode_both(cell)
         assert [r.text for r in z] == [text] and [s.data.decode() for s in p] == [text]
         assert re.fullmatch(r"[A-Z0-9.-]+", text) and commands.parse_command(text.lower())
+
+
+def test_locations_file_checks_each_ballots_dapil_against_its_tps(tmp_path, capsys, key_files,
+                                                                  locations):
+    manifest = tmp_path / "p.csv"
+    manifest.write_text("package_id,item_type,quantity,destination,dapil\n"
+                        "P-1,SS-DPR,300,3513010001001,DPR-JATIM-2\n"
+                        "P-2,SS-DPR,300,3513010001001,DPR-JATIM-9\n"
+                        "P-3,SS-DPR,300,3599999999999,DPR-JATIM-9\n", encoding="utf-8")
+    code, _, err = run(capsys, "render", manifest, "-o", tmp_path / "x.pdf", "--key", key_files[0],
+                       "--locations", locations)
+    assert code == 2
+    assert "line 3, column dapil: 'DPR-JATIM-9' is not a dapil of TPS 3513010001001" in err
+    assert "line 4" not in err  # a TPS the partial locations file does not list is not checked
