@@ -35,6 +35,19 @@ LABEL_KINDS = ("forged_label", "unknown_package", "superseded_label")
 DEFAULT_CLONE_WINDOW = dt.timedelta(minutes=10)
 
 
+@functools.lru_cache(maxsize=65536)
+def stated_quantity(raw_code: str) -> int | None:
+    """Return the quantity a scanned label text states (None when it is not a label)."""
+    from labels.payload import PayloadError, parse
+
+    if not raw_code or not raw_code.lstrip()[:3].upper().startswith("J1."):
+        return None
+    try:
+        return parse(raw_code).quantity
+    except PayloadError:
+        return None
+
+
 @dataclass(frozen=True)
 class Loc:
     """A location as the rules see it."""
@@ -81,7 +94,11 @@ class Ev:
     received_at: dt.datetime
     counted: bool
     raw_code: str = ""
-    label_quantity: int | None = None
+
+    @property
+    def label_quantity(self) -> int | None:
+        """Return the quantity printed on the scanned label (None if it is not a label)."""
+        return stated_quantity(self.raw_code) if self.package_id is not None else None
 
     @property
     def order(self) -> tuple:

@@ -95,6 +95,7 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
                                                        Anomaly.kind.in_(DERIVED_KINDS))):
             stored[a.package_id][a.dedup_key] = a
     changed: list[Anomaly] = []
+    inserts: list[dict] = []
     now = ctx.now
     for pid, result in derived.items():
         mine = stored[pid]
@@ -103,11 +104,7 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
             if a is None:
                 if f.ended_at is not None or f.deferred:
                     continue  # a missing episode that ended before anyone looked, or not yet due
-                a = Anomaly(kind=f.kind, dedup_key=key, package_id=pid, location_id=f.location_id,
-                            claimed_package=f.claimed_package, detected_at=f.detected_at,
-                            evidence_json=json.dumps(f.evidence), detail=f.detail, status="open")
-                session.add(a)
-                changed.append(a)
+                inserts.append(new_anomaly_row(f, now))
                 continue
             merged = a.evidence + [u for u in f.evidence if u not in set(a.evidence)]
             if not f.deferred and (merged != a.evidence or a.detail != f.detail):
@@ -129,7 +126,19 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
                 close_by_system(session, a, f"closed by the system: disproved by "
                                 f"{_scan_words(disprovers.get(pid), ctx)}", now)
                 changed.append(a)
+    # A sweep can raise tens of thousands at once: plain rows, not ORM objects.
+    bulk_insert(session, Anomaly.__table__, inserts)
     return changed
+
+
+def new_anomaly_row(f, now: dt.datetime) -> dict:
+    """Return the row of a new open anomaly for a finding."""
+    return {"kind": f.kind, "dedup_key": f.key, "package_id": f.package_id,
+            "claimed_package": f.claimed_package, "location_id": f.location_id,
+            "detected_at": f.detected_at, "evidence_json": json.dumps(f.evidence),
+            "detail": f.detail, "status": "open", "acknowledged_at": None,
+            "acknowledged_by": "", "resolved_at": None, "resolved_by": "",
+            "resolution_note": "", "ended_at": None}
 
 
 def store_states(session: Session, derived: dict[int, Derived],

@@ -8,14 +8,11 @@ scan: a batch of 500 scans costs about ten round trips whatever its content.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from typing import Iterable
 
 from sqlalchemy import any_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
-
-from labels.payload import PayloadError, parse
 
 from .anomaly_rules import Context, DeadlineBook, Ev, Loc, Pkg, ancestor_paths
 from .models import Deadline, Location, Package, ScanEvent
@@ -61,30 +58,18 @@ def to_pkg(row) -> Pkg:
                row.dapil or "", row.label_version, row.container_id)
 
 
-@functools.lru_cache(maxsize=65536)
-def label_quantity(raw_code: str) -> int | None:
-    """Return the quantity a scanned label text states (None when it is not a label)."""
-    if not raw_code or not raw_code.lstrip()[:3].upper().startswith("J1."):
-        return None
-    try:
-        return parse(raw_code).quantity
-    except PayloadError:
-        return None
-
-
 def to_ev(row) -> Ev:
     """Return an Ev from a scan row or a ScanEvent object."""
     return Ev(row.id, row.uuid, row.package_id, row.location_id, row.action, row.disposition,
               row.container_id, row.seal or "", row.scanned_at, row.received_at, row.counted,
-              row.raw_code or "", label_quantity(row.raw_code) if row.package_id else None)
+              row.raw_code or "")
 
 
 def dict_to_ev(row_id: int, row: dict) -> Ev:
     """Return an Ev from the values a scan was inserted with."""
     return Ev(row_id, row["uuid"], row["package_id"], row["location_id"], row["action"],
               row["disposition"], row["container_id"], row["seal"], row["scanned_at"],
-              row["received_at"], row["counted"], row["raw_code"],
-              label_quantity(row["raw_code"]) if row["package_id"] else None)
+              row["received_at"], row["counted"], row["raw_code"])
 
 
 def load_locations(session: Session, ctx: Context, *, ids=(), codes=(), paths=()) -> None:
