@@ -241,3 +241,26 @@ def test_tokens_and_passwords_never_reach_the_logs(app, client, runner, world, c
     logged = "\n".join(r.getMessage() + repr(r.args) for r in caplog.records) + caplog.text
     for secret_text in (world["operator"], new_token, "jjk_guessed-token-value", secret):
         assert secret_text not in logged
+
+
+def test_two_scanners_uploading_the_same_backlog_at_once_record_it_once(app, db, world):
+    import threading
+
+    scans = receipts(world)  # the same UUIDs from both
+    answers, barrier = [], threading.Barrier(2)
+
+    def upload():
+        client = app.test_client()
+        barrier.wait()
+        answers.append(client.post("/api/v1/scans", json={"scans": scans},
+                                   headers=auth(world["operator"])))
+
+    threads = [threading.Thread(target=upload) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [a.status_code for a in answers] == [200, 200]
+    statuses = sorted(tuple(r["status"] for r in a.get_json()["results"]) for a in answers)
+    assert statuses == [("already_recorded",) * len(scans), ("recorded",) * len(scans)]
+    assert scan_count(db) == len(scans)
