@@ -157,11 +157,13 @@ def _ingest(principal, scans: list) -> list[dict]:
             session.rollback()
             log.warning("scan batch refused by ingest: %s", exc)
             raise ApiError(400, str(exc), code="invalid_body") from None
-        except IntegrityError:
+        except IntegrityError as exc:
             # Another upload of the same backlog committed these UUIDs first: on
             # retry they read as already_recorded.
             session.rollback()
             if attempt == ATTEMPTS:
+                log.warning("scan batch not recorded after %d attempts, integrity error: %s",
+                            ATTEMPTS, type(exc.orig).__name__)
                 raise _unavailable() from None
             continue
         except DataError as exc:
