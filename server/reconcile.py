@@ -430,21 +430,24 @@ def progress(session: Session, region: Location, as_of=None, *,
         if deadline is not None and deadline <= as_of:
             child["overdue"] += expected - int(delivered or 0)
     conds = _conditions(None, "open", as_of)
-    place = (select(Anomaly.id, Anomaly.kind, Location.path.label("path"))
+    in_region = and_(Location.path >= low, Location.path < high)
+    # Counted where they happened; those of the region's packages that happened
+    # outside it, at their package's destination.  Grouped in SQL: one row per
+    # (kind, place), not one per anomaly.
+    place = (select(Anomaly.kind, Location.path, func.count())
              .join(Location, Location.id == Anomaly.location_id)
-             .where(Location.path >= low, Location.path < high, *conds))
-    dest = (select(Anomaly.id, Anomaly.kind, Location.path.label("path"))
+             .where(in_region, *conds).group_by(Anomaly.kind, Location.path))
+    outside = select(Location.id).where(in_region)
+    dest = (select(Anomaly.kind, Location.path, func.count())
             .join(Package, Package.id == Anomaly.package_id)
             .join(Location, Location.id == Package.destination_id)
-            .where(Location.path >= low, Location.path < high, *conds))
-    seen: set[int] = set()
-    for rows_ in (session.execute(place), session.execute(dest)):
-        for anomaly_id, kind, path in rows_:
+            .where(in_region, Anomaly.location_id.not_in(outside), *conds)
+            .group_by(Anomaly.kind, Location.path))
+    for grouped in (session.execute(place), session.execute(dest)):
+        for kind, path, n in grouped:
             child = out.get(child_of(path) or "")
-            if child is None or anomaly_id in seen:
-                continue
-            seen.add(anomaly_id)
-            child["anomalies"][kind] = child["anomalies"].get(kind, 0) + 1
+            if child is not None:
+                child["anomalies"][kind] = child["anomalies"].get(kind, 0) + n
     return {"region": {"code": region.code, "name": region.name, "level": region.level},
             "children": list(out.values())}
 
