@@ -99,11 +99,13 @@ def package(package_id: str):
     principal = authenticate()
     query_args(())
     session = get_session()
-    row = None
+    destination = None
     if len(package_id) <= MAX_PACKAGE_ID and not unstorable(package_id):
-        row = session.scalar(select(Package).where(Package.package_id == package_id))
+        destination = session.scalar(
+            select(Location.path).join(Package, Package.destination_id == Location.id)
+            .where(Package.package_id == package_id))
     # 404, not 403, outside the region: existence must not leak across regions.
-    if row is None or not principal.covers(row.destination.path):
+    if destination is None or not principal.covers(destination):
         raise ApiError(404, f"no package {package_id!r} in your region")
     from .custody import chain
 
