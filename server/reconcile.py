@@ -432,12 +432,12 @@ def progress(session: Session, region: Location, as_of=None, *,
     conds = _conditions(None, "open", as_of)
     in_region = and_(Location.path >= low, Location.path < high)
     # Counted where they happened; those of the region's packages that happened
-    # outside it, at their package's destination.  Grouped in SQL: one row per
-    # (kind, place), not one per anomaly.
+    # outside its children (elsewhere, or at the region's own office), at their
+    # package's destination.  Grouped in SQL: one row per (kind, place).
     place = (select(Anomaly.kind, Location.path, func.count())
              .join(Location, Location.id == Anomaly.location_id)
              .where(in_region, *conds).group_by(Anomaly.kind, Location.path))
-    outside = select(Location.id).where(in_region)
+    outside = select(Location.id).where(in_region, Location.path != region.path)
     dest = (select(Anomaly.kind, Location.path, func.count())
             .join(Package, Package.id == Anomaly.package_id)
             .join(Location, Location.id == Package.destination_id)
