@@ -135,6 +135,7 @@ class DeadlineBook:
         self._memo: dict[tuple[str, str], dt.datetime | None] = {}
 
     def __bool__(self) -> bool:
+        """Tell whether any deadline is scheduled."""
         return bool(self._by)
 
     def for_level(self, dest_path: str, level: str) -> dt.datetime | None:
@@ -253,6 +254,7 @@ class _Rules:
     """Judge one package's timeline; see docs/anomalies.md for each rule."""
 
     def __init__(self, pkg: Pkg, ctx: Context):
+        """Prepare the package's route and timeline."""
         self.pkg, self.ctx = pkg, ctx
         self.dest = ctx.locations[pkg.destination_id]
         self.route = ctx.route(pkg)
@@ -264,15 +266,19 @@ class _Rules:
 
     # helpers -----------------------------------------------------------------
     def loc(self, ev: Ev) -> Loc:
+        """Return the location of a scan."""
         return self.ctx.locations[ev.location_id]
 
     def on_route(self, loc: Loc) -> bool:
+        """Tell whether a location is the destination or one of its ancestors."""
         return loc.contains(self.dest)
 
     def below_dest(self, loc: Loc) -> bool:
+        """Tell whether a location lies under the destination."""
         return self.dest.contains(loc) and loc.id != self.dest.id
 
     def where(self, loc: Loc) -> str:
+        """Return a location as details name it."""
         return f"{loc.level} {loc.code} ({loc.name})"
 
     def add(self, kind: str, key_suffix: str, loc: Loc | None, evidence: list[Ev], detail: str,
@@ -291,6 +297,7 @@ class _Rules:
 
     # rules -------------------------------------------------------------------
     def run(self) -> Derived:
+        """Apply every rule and return the findings, state and current container."""
         self.cloned()
         self.duplicates()
         self.places()
@@ -516,6 +523,7 @@ class _Rules:
         return not (self.on_route(loc) or self.below_dest(loc))
 
     def _last_seen(self, before: dt.datetime) -> str:
+        """Return where the package was last scanned at or before an instant."""
         seen = [ev for ev, _via in self.entries if ev.scanned_at <= before]
         if not seen:
             return "never (no scan of it)"
@@ -549,6 +557,7 @@ class _Rules:
         return state
 
     def current_container(self) -> int | None:
+        """Return the container the package is packed in now (None if unpacked)."""
         if self.intervals and self.intervals[-1][2] is None:
             return self.intervals[-1][0]
         return None

@@ -88,6 +88,7 @@ class Resolved:
 # Understanding one item ---------------------------------------------------------
 
 def _text(raw: dict, name: str, longest: int, required: bool = False) -> str:
+    """Return an optional text field, stripped, or raise ScanError on a wrong type or length."""
     value = raw.get(name)
     if value is None:
         if required:
@@ -156,17 +157,15 @@ def understand(index: int, raw) -> Item:
     container = (container or "").strip()
     if action == "pack" and not container:
         raise ScanError("a pack scan needs 'container': the text of the container's label")
+    if raw.get("scanned_at") is None:
+        raise ScanError("field 'scanned_at' (device time, ISO-8601) is required")
     return Item(index=index, uuid=canonical, code=code, action=action,
                 location=_text(raw, "location", MAX_TEXT["location"], required=True),
-                scanned_at=parse_time(raw.get("scanned_at")) if raw.get("scanned_at") is not None
-                else _required_time(), container=container, disposition=disposition,
+                scanned_at=parse_time(raw["scanned_at"]), container=container,
+                disposition=disposition,
                 seal=_text(raw, "seal", MAX_TEXT["seal"]),
                 operator=_text(raw, "operator", MAX_TEXT["operator"]),
                 offline=offline, device=_text(raw, "device", MAX_TEXT["device"]))
-
-
-def _required_time() -> dt.datetime:
-    raise ScanError("field 'scanned_at' (device time, ISO-8601) is required")
 
 
 # Labels ---------------------------------------------------------------------------
@@ -254,6 +253,7 @@ def resolve_text(text: str, keys: dict, plan: dict[str, Pkg], container: bool = 
 
 
 def _label_key(kind: str, resolved: Resolved, text: str) -> str:
+    """Return the dedup key of a label anomaly: one per forged text, unknown id, old version."""
     if kind == "forged_label":
         digest = hashlib.sha256(text.strip().upper().encode("utf-8")).hexdigest()[:16]
         return f"forged_label:{resolved.claimed or '-'}:{digest}"

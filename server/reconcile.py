@@ -50,6 +50,7 @@ def lock_writes(session: Session) -> None:
 # Storing findings -------------------------------------------------------------
 
 def _scan_words(ev: Ev | None, ctx: Context) -> str:
+    """Return how a closure note names the scan that changed the verdict."""
     if ev is None:
         return "the current plan and schedule"
     loc = ctx.locations.get(ev.location_id)
@@ -68,6 +69,7 @@ def close_by_system(session: Session, anomaly: Anomaly, note: str, now: dt.datet
 
 
 def _reopen(session: Session, anomaly: Anomaly, note: str) -> None:
+    """Reopen an anomaly the system had closed, saying why."""
     anomaly.status = "open"
     anomaly.resolved_at = None
     anomaly.resolved_by = ""
@@ -77,6 +79,7 @@ def _reopen(session: Session, anomaly: Anomaly, note: str) -> None:
 
 
 def _append_note(old: str, new: str) -> str:
+    """Return a note history with one more line."""
     return f"{old}\n{new}" if old else new
 
 
@@ -235,6 +238,25 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
     return len(candidates)
 
 
+def rebuild_states(session: Session, now: dt.datetime | None = None,
+                   clock_skew_minutes: int = 10) -> int:
+    """Judge every package again from the scan log (its anomalies and PackageState); return how many.
+
+    For a database whose scans predate migration 0002, or after a rule
+    changed; idempotent.  Holds the write lock for the whole run.
+    """
+    now = now or utc_now()
+    lock_writes(session)
+    ids = list(session.scalars(select(Package.id).order_by(Package.id)))
+    for part in chunks(ids, SWEEP_CHUNK):
+        ctx = new_context(session, now, clock_skew_minutes)
+        load_packages(session, ctx, ids=part)
+        load_closure(session, ctx, set(part), set())
+        judge(session, ctx, set(part))
+    session.flush()
+    return len(ids)
+
+
 def _candidates(row):
     """Select packages under a deadline row's region that have not reached its level."""
     deeper = [lv for lv in LEVELS if LEVEL_DEPTH[lv] >= LEVEL_DEPTH[row.level]]
@@ -249,6 +271,7 @@ def _candidates(row):
 # Reading anomalies ------------------------------------------------------------
 
 def _region_range(region: Location) -> tuple[str, str]:
+    """Return the (low, high) path bounds of a region."""
     return region.path, region.path + PATH_END
 
 
@@ -259,6 +282,7 @@ def _system_ended_after(as_of: dt.datetime):
 
 
 def _conditions(kind, status, as_of: dt.datetime) -> list:
+    """Return the filters for kind, status and the as_of view of deadline kinds."""
     conds = []
     if kind is not None:
         conds.append(Anomaly.kind == kind)
@@ -326,6 +350,7 @@ def list_anomalies(session: Session, region: Location, kind=None, status=None, a
 
 
 def _page(session, region, kind, status, as_of, after_id, limit):
+    """Return one page of a region's anomalies and the cursor of the next."""
     ids_sub = _region_ids(region, _conditions(kind, status, as_of), after_id)
     ids = list(session.scalars(select(ids_sub.c.id).order_by(ids_sub.c.id).limit(limit + 1)))
     more = len(ids) > limit
@@ -397,12 +422,14 @@ def progress(session: Session, region: Location, as_of=None, *,
     start = len(region.path)
 
     def child_of(path: str) -> str | None:
+        """Return the path of the child region a path lies in (None: the region itself)."""
         rest = path[start:]
         if not rest:
             return None
         return region.path + rest.split("/", 1)[0] + "/"
 
     def by_time(column):
+        """Return SUM(1 when the column is set and not after as_of)."""
         return func.sum(case((and_(column.is_not(None), column <= as_of), 1), else_=0))
 
     at_destination = case(*[(Location.level == lv, getattr(PackageState, f"{lv}_at"))

@@ -35,6 +35,7 @@ class World:
 
     def __init__(self, session, region, key, tps=("3513010001001",), items=("SS-DPR",),
                  schedule=True, quantity=300):
+        """Load the plan for these TPS and items, the schedule and the signing key."""
         self.session, self.region, self.key = session, region, key
         self.plan = make_plan(session, region, tps_codes=list(tps), item_types=items,
                               quantity=quantity)

@@ -289,3 +289,18 @@ def test_a_revoked_key_makes_its_labels_forged(world, session):
     session.commit()
     results = world.post([scan(world.label(DPR), "3513", "receive", at(7))])
     assert results[0]["anomalies"] == ["forged_label"]
+
+
+def test_rebuilding_from_the_log_gives_the_same_state_and_anomalies(world, session):
+    from server.reconcile import rebuild_states
+    from server.reconcile_state import PackageState
+
+    scans = world.journey(DPR, skip=("351301",))
+    world.post(scans)
+    before = (world.progress(), world.found(status=None))
+    session.query(PackageState).delete()
+    session.commit()
+    assert world.progress()["351301"]["received"]["tps"] == 0
+    assert rebuild_states(session) == 1
+    session.commit()
+    assert (world.progress(), world.found(status=None)) == before
