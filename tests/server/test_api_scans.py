@@ -135,34 +135,43 @@ def test_a_device_records_scans_at_its_location(client, db, world, session):
 
 @pytest.fixture
 def failing_database(db):
-    """Make the database fail on the Nth INSERT into scan_events while ``state['armed']``."""
-    state = {"armed": True, "inserts": 0, "fail_at": 2}
+    """Make the database fail mid-batch: on the first statement after scan rows were written.
+
+    Ingest may write the scans with INSERT, executemany or COPY; whichever, the
+    statement after them finds more rows than were committed and fails, so the
+    failure lands between the scans and the rest of the batch's writes.
+    """
+    state = {"armed": False, "committed": 0, "failed": 0}
 
     def before(conn, cursor, statement, params, context, executemany):
-        if state["armed"] and statement.lstrip().upper().startswith("INSERT INTO SCAN_EVENTS"):
-            state["inserts"] += 1
-            if state["inserts"] >= state["fail_at"]:
-                raise OperationalError(statement, params, ConnectionError("server closed the connection"))
+        if not state["armed"]:
+            return
+        raw = cursor.connection  # the DBAPI connection: no events, same transaction
+        written = raw.execute("SELECT count(*) FROM scan_events").fetchone()[0]
+        if written > state["committed"]:
+            state["failed"] += 1
+            raise OperationalError(statement, params, ConnectionError("server closed the connection"))
 
     event.listen(db.engine, "before_cursor_execute", before)
     yield state
     event.remove(db.engine, "before_cursor_execute", before)
 
 
-def test_a_database_failure_keeps_nothing_and_answers_503(client, db, world, failing_database):
+def test_a_database_failure_mid_batch_keeps_nothing_and_answers_503(client, db, world,
+                                                                    failing_database):
     scans = [scan(text, "3513") for text in world["labels"].values()]
-    for i, s in enumerate(scans):  # one statement per scan at least, whatever ingest batches
-        s["operator"] = f"op{i}"
-    response = client.post("/api/v1/scans", json={"scans": scans[:1]},
-                           headers=auth(world["operator"]))
-    assert response.status_code == 200  # the first insert passes
+    first = client.post("/api/v1/scans", json={"scans": scans[:1]},
+                        headers=auth(world["operator"]))
+    assert first.status_code == 200
+    failing_database.update(armed=True, committed=scan_count(db))
     response = client.post("/api/v1/scans", json={"scans": scans[1:]},
                            headers=auth(world["operator"]))
+    failing_database["armed"] = False
+    assert failing_database["failed"] == 1  # the failure came after the scans were written
     error = assert_error_shape(response, 503)
     assert error["code"] == "database_unavailable"
     assert int(response.headers["Retry-After"]) >= 1
     assert scan_count(db) == 1  # nothing of the failed batch was kept
-    failing_database["armed"] = False
     retried = client.post("/api/v1/scans", json={"scans": scans[1:]},
                           headers=auth(world["operator"]))
     assert {r["status"] for r in retried.get_json()["results"]} == {"recorded"}
