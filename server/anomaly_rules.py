@@ -35,7 +35,7 @@ LABEL_KINDS = ("forged_label", "unknown_package", "superseded_label")
 DEFAULT_CLONE_WINDOW = dt.timedelta(minutes=10)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def stated_quantity(raw_code: str) -> int | None:
     """Return the quantity a scanned label text states (None when it is not a label)."""
     from labels.payload import PayloadError, parse
@@ -198,7 +198,7 @@ class Derived:
     container_id: int | None
 
 
-@functools.lru_cache(maxsize=200_000)
+@functools.lru_cache(maxsize=32768)
 def ancestor_paths(path: str) -> tuple[str, ...]:
     """Return the paths from the root down to ``path`` inclusive."""
     codes = [c for c in path.split("/") if c]

@@ -44,10 +44,11 @@ from .timelines import (bulk_insert, chunks, containers_of, contents_of, dict_to
 
 MAX_CODE = 1000
 MAX_TEXT = {"location": 32, "seal": 64, "operator": 100, "device": 100}
-# Verified (label text, key) pairs: a label is scanned at every level, and an
-# Ed25519 verification costs ~75 us; the answer never changes for one key.
-_VERIFIED: dict[tuple[str, str], bool] = {}
-_VERIFIED_MAX = 200_000
+# Digests of verified (label text, key) pairs: a label is scanned at every level,
+# an Ed25519 verification costs ~75 us, and the answer never changes for one key.
+# 100,000 entries of ~60 bytes: a few MB per worker.
+_VERIFIED: set[bytes] = set()
+_VERIFIED_MAX = 100_000
 _PUBLIC_KEYS: dict[str, object] = {}
 
 
@@ -185,16 +186,16 @@ def trusted_keys(session: Session) -> dict[str, object]:
 def _verified(text: str, label, keys: dict) -> None:
     """Verify a label's signature, remembering good answers per (text, key)."""
     key = keys.get(label.key_id)
-    cache_key = (text, label.key_id + ":" + str(id(key)))
-    if key is not None and _VERIFIED.get(cache_key):
+    digest = hashlib.blake2b(f"{id(key)}:{text}".encode("utf-8"), digest_size=16).digest()
+    if key is not None and digest in _VERIFIED:
         return
     verify(label, keys)
     if len(_VERIFIED) >= _VERIFIED_MAX:
         _VERIFIED.clear()
-    _VERIFIED[cache_key] = True
+    _VERIFIED.add(digest)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def claimed_id(text: str) -> tuple[str, object | None]:
     """Return the package id a text claims and its parsed label (None if not a label)."""
     cleaned = text.strip().upper()
