@@ -130,7 +130,7 @@ def verify_database(session: Session, trusted_keys: set[str] | None = None) -> R
     report = Report()
     prev_seq, prev_chain = 0, GENESIS
     latest_resolution: dict[int, tuple[int, dict]] = {}
-    for e in session.execute(_ledger_walk()):
+    for e in session.connection().execute(_ledger_walk()):
         report.entries += 1
         chain = _check_link(report, e, prev_seq, prev_chain)
         digest = bytes(e.digest)
@@ -243,7 +243,7 @@ def write_export(session: Session, region: Location, out, public_keys: dict[str,
               "region_path": region.path, "exported_at": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%f"),
               "public_keys": {k: base64.b64encode(v).decode("ascii") for k, v in public_keys.items()}}
     out.write(json.dumps(header, sort_keys=True) + "\n")
-    for e in session.execute(_ledger_walk()):
+    for e in session.connection().execute(_ledger_walk()):
         report.entries += 1
         line = {"seq": e.seq, "kind": e.kind, "digest": bytes(e.digest).hex()}
         record = None
