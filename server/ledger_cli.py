@@ -17,6 +17,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from sqlalchemy import inspect
 
 from .ledger import LedgerError, _public_raw, checkpoint, key_id_of, key_path, load_or_create_key
 
@@ -87,7 +88,11 @@ def init_app(app: Flask) -> None:
         path = key_path(current_app)
         if path.exists():
             pinned = (pinned or set()) | set(public_keys_of([_ledger_key(create=False)]))
-        with get_db().session() as session:
+        db = get_db()
+        if "ledger_entries" not in inspect(db.engine).get_table_names():
+            raise click.UsageError("this database has no ledger yet: run `jejak-server init-db` "
+                                   "(then `chain-backfill` for the scans it already holds)")
+        with db.session() as session:
             report = verify_database(session, pinned)
         _print_report(report, "log")
 

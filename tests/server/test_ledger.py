@@ -369,3 +369,12 @@ def test_concurrent_ingest_batches_keep_one_unbroken_chain_in_commit_order(app, 
         scan_rows = [e.row_id for e in s.query(LedgerEntry).filter_by(kind="scan").order_by(LedgerEntry.seq)]
     # one writer at a time: the chain follows the commit (= id) order of the scan rows
     assert scan_rows == sorted(scan_rows)
+
+
+def test_verify_log_on_a_database_without_the_ledger_says_to_upgrade(cli, db):
+    execute(db, "DROP TABLE ledger_entries")
+    try:
+        result = cli.invoke(args=["verify-log"])
+    finally:  # the PostgreSQL test database is shared by the tests that follow
+        LedgerEntry.__table__.create(db.engine)
+    assert result.exit_code == 2 and "init-db" in result.output
