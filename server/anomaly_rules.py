@@ -48,6 +48,13 @@ def stated_quantity(raw_code: str) -> int | None:
         return None
 
 
+def duplicate_signature(package_id, location_id, action: str, container_id) -> tuple:
+    """Return what makes two scans the same handoff: package, place, action (and box, for packing)."""
+    if action in ("pack", "unpack"):
+        return (package_id, location_id, action, container_id)
+    return (package_id, location_id, action)
+
+
 @dataclass(frozen=True)
 class Loc:
     """A location as the rules see it."""
@@ -355,14 +362,17 @@ class _Rules:
 
     def duplicates(self) -> None:
         """duplicate_scan: the package again at the same location and action."""
-        groups: dict[tuple[int, str], list[Ev]] = defaultdict(list)
+        groups: dict[tuple, list[Ev]] = defaultdict(list)
         for ev in self.own:
             if ev.location_id not in self.clone_locations:
-                groups[(ev.location_id, ev.action)].append(ev)
-        for (loc_id, action), evs in groups.items():
+                groups[duplicate_signature(None, ev.location_id, ev.action,
+                                           ev.container_id)].append(ev)
+        for (_pid, loc_id, action, *box), evs in groups.items():
             if len(evs) > 1:
                 loc = self.ctx.locations[loc_id]
-                self.add("duplicate_scan", f"{loc.code}:{action}", loc, evs,
+                container = self.ctx.packages.get(box[0]) if box and box[0] else None
+                suffix = f"{loc.code}:{action}" + (f":{container.package_id}" if container else "")
+                self.add("duplicate_scan", suffix, loc, evs,
                          f"{self.pkg.package_id} scanned {len(evs)} times for {action} at "
                          f"{self.where(loc)}; counted once", evs[1].scanned_at)
 

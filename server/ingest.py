@@ -36,7 +36,7 @@ from labels.payload import (BadSignature, PayloadError, UnknownKey, parse, parse
                             verify)
 
 from . import ledger
-from .anomaly_rules import Ev, Pkg
+from .anomaly_rules import Ev, Pkg, duplicate_signature
 from .models import ACTIONS, DISPOSITIONS, Anomaly, LabelKey, ScanEvent, utc_now
 from .reconcile import judge, lock_writes
 from .timelines import (bulk_insert, chunks, containers_of, contents_of, dict_to_ev, load_closure,
@@ -321,11 +321,19 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
     boxes = {it.uuid: resolve_text(it.container, keys, plan, container=True)
              for it in fresh if it.container}
 
+    for it in list(fresh):
+        box, r = boxes.get(it.uuid), codes[it.uuid]
+        if box is not None and box.pkg is not None and r.pkg is not None and box.pkg.id == r.pkg.id:
+            results[it.index]["error"] = (f"the container of this {it.action} scan is the package "
+                                          f"itself ({r.pkg.package_id})")
+            fresh.remove(it)
+    if not fresh:
+        return results
     batch_ids = {r.pkg.id for r in codes.values() if r.pkg} | {
         r.pkg.id for r in boxes.values() if r.pkg}
     loaded: set[int] = set()
     load_scans(session, ctx, batch_ids, loaded)
-    seen = {(ev.package_id, ev.location_id, ev.action)
+    seen = {duplicate_signature(ev.package_id, ev.location_id, ev.action, ev.container_id)
             for pid in batch_ids for ev in ctx.scans_of.get(pid, {}).values()}
     rows = []
     for it in fresh:
@@ -333,7 +341,8 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
         loc = by_code[it.location]
         counted = True
         if r.pkg is not None:
-            sig = (r.pkg.id, loc.id, it.action)
+            sig = duplicate_signature(r.pkg.id, loc.id, it.action,
+                                      box.pkg.id if box and box.pkg else None)
             counted = sig not in seen
             seen.add(sig)
         rows.append({
@@ -364,10 +373,14 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
     affected = {pid for pid in affected if pid in ctx.packages}
     disprovers = _disprovers(ctx, affected, new_evs)
     derived = judge(session, ctx, affected, disprovers)
+    counted = {row["uuid"] for row in rows if row["counted"]}
     for result in derived.values():
         for f in result.findings.values():
             if f.ended_at is None:
                 for u in f.evidence:
+                    # The scan that counted is evidence of a duplicate, not one itself.
+                    if f.kind == "duplicate_scan" and u in counted:
+                        continue
                     if u in kinds and f.kind not in kinds[u]:
                         kinds[u].append(f.kind)
     ledger.append_scans(session, inserted)

@@ -192,3 +192,22 @@ def test_a_hand_typed_package_id_and_code_is_recorded_against_the_package(world)
     typed = scan(f"{DPR} {code}", "3513", "receive", at(7))
     world.post([typed])
     assert world.scan_row(typed["id"]).package.package_id == DPR
+
+
+def test_repacking_into_another_box_is_not_a_duplicate_but_packing_twice_is(world):
+    world.add("BOX-NGD-1", "KOTAK", "3513010001001")
+    world.add("BOX-NGD-2", "KOTAK", "3513010001001")
+    first, second = world.label("BOX-NGD-1"), world.label("BOX-NGD-2")
+    code = world.label(DPR)
+    results = world.post([scan(code, "3513", "pack", at(7, 9), container=first),
+                          scan(code, "3513", "pack", at(7, 10), container=second),
+                          scan(code, "3513", "pack", at(7, 11), container=second)])
+    assert [r["anomalies"] for r in results] == [[], [], ["duplicate_scan"]]
+    assert world.chain(DPR)["package"]["container"] == "BOX-NGD-2"
+
+
+def test_a_package_packed_into_itself_is_rejected(world, session):
+    code = world.label(DPR)
+    results = world.post([scan(code, "3513", "pack", at(7, 9), container=code)])
+    assert results[0]["status"] == "rejected" and "the package itself" in results[0]["error"]
+    assert count(session, ScanEvent) == 0
