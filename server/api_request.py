@@ -24,6 +24,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # Database integer ids are 32-bit on PostgreSQL; larger numbers cannot name a row.
 MAX_ROW_ID = 2**31 - 1
 MAX_CURSOR_DIGITS = 18
+MAX_PAGE = 1000
 
 
 def unstorable(text: str) -> bool:
@@ -68,6 +69,7 @@ class RateLimited(HeaderedError):
 
 
 def _reject_constant(name: str):
+    """Refuse NaN and Infinity, which Python's json reads but JSON does not have."""
     raise ValueError(f"{name} is not valid JSON")
 
 
@@ -190,8 +192,6 @@ def page_limit(args: dict, name: str = "limit") -> int:
                        code="invalid_parameter", details={"parameter": name, "value": value})
     return int(value)
 
-
-MAX_PAGE = 1000
 
 
 def to_json(value):
