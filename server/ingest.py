@@ -281,7 +281,8 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
             results[i]["error"] = str(exc)
     if not items:
         return results
-    lock_writes(session)
+    # Plan data first (locations, packages, keys, signatures): it needs no lock, so
+    # a second worker can do this while the first holds the write lock.
     ctx = new_context(session, now, clock_skew_minutes)
     ctx.defer_missing = True
     load_locations(session, ctx, codes={it.location for it in items})
@@ -300,11 +301,32 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
                                           "where this token may record scans")
         else:
             allowed.append(it)
-    known = set()
-    for part in chunks({it.uuid for it in allowed}):
-        known.update(session.scalars(select(ScanEvent.uuid).where(member(session, ScanEvent.uuid, part))))
-    fresh: list[Item] = []
+    claims = {claimed_id(t)[0] for it in allowed for t in (it.code, it.container) if t}
+    claims |= {it.container.strip().upper() for it in allowed if it.container}
+    plan = load_packages(session, ctx, package_ids=claims)
+    keys = trusted_keys(session)
+    codes: dict[int, Resolved] = {}
+    boxes: dict[int, Resolved] = {}
+    understood: list[Item] = []
     for it in allowed:
+        r = codes[it.index] = resolve_text(it.code, keys, plan)
+        box = boxes[it.index] = (resolve_text(it.container, keys, plan, container=True)
+                                 if it.container else None)
+        if box is not None and box.pkg is not None and r.pkg is not None and box.pkg.id == r.pkg.id:
+            results[it.index]["error"] = (f"the container of this {it.action} scan is the package "
+                                          f"itself ({r.pkg.package_id})")
+        else:
+            understood.append(it)
+    if not understood:
+        return results
+
+    lock_writes(session)
+    known = set()
+    for part in chunks({it.uuid for it in understood}):
+        known.update(session.scalars(select(ScanEvent.uuid)
+                                     .where(member(session, ScanEvent.uuid, part))))
+    fresh: list[Item] = []
+    for it in understood:
         if it.uuid in known:
             results[it.index].update(status="already_recorded")
         else:
@@ -312,23 +334,8 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
             fresh.append(it)
     if not fresh:
         return results
-
-    claims = {claimed_id(t)[0] for it in fresh for t in (it.code, it.container) if t}
-    claims |= {it.container.strip().upper() for it in fresh if it.container}
-    plan = load_packages(session, ctx, package_ids=claims)
-    keys = trusted_keys(session)
-    codes = {it.uuid: resolve_text(it.code, keys, plan) for it in fresh}
-    boxes = {it.uuid: resolve_text(it.container, keys, plan, container=True)
-             for it in fresh if it.container}
-
-    for it in list(fresh):
-        box, r = boxes.get(it.uuid), codes[it.uuid]
-        if box is not None and box.pkg is not None and r.pkg is not None and box.pkg.id == r.pkg.id:
-            results[it.index]["error"] = (f"the container of this {it.action} scan is the package "
-                                          f"itself ({r.pkg.package_id})")
-            fresh.remove(it)
-    if not fresh:
-        return results
+    codes = {it.uuid: codes[it.index] for it in fresh}
+    boxes = {it.uuid: boxes[it.index] for it in fresh if boxes[it.index] is not None}
     batch_ids = {r.pkg.id for r in codes.values() if r.pkg} | {
         r.pkg.id for r in boxes.values() if r.pkg}
     loaded: set[int] = set()
