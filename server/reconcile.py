@@ -408,10 +408,24 @@ def resolve(session: Session, anomaly_id: int, principal, note: str,
 
 def progress(session: Session, region: Location, as_of=None, *,
              clock_skew_minutes: int = 10) -> dict:
-    """Return, for each child region, packages expected, dispatched, received per level, anomalies."""
+    """Return, for each child region, packages expected, dispatched, received per level, anomalies.
+
+    ``as_of`` as in ``list_anomalies`` (a future instant is answered hypothetically).
+    """
     now = utc_now()
     sweep_missing(session, now, clock_skew_minutes)
-    as_of = as_of if as_of is not None else now
+    if as_of is not None and as_of > now:
+        savepoint = session.begin_nested()
+        try:
+            sweep_missing(session, as_of, clock_skew_minutes)
+            return _progress(session, region, as_of, now)
+        finally:
+            savepoint.rollback()
+    return _progress(session, region, as_of if as_of is not None else now, now)
+
+
+def _progress(session: Session, region: Location, as_of: dt.datetime, now: dt.datetime) -> dict:
+    """Return progress per child region as of an instant (the sweep has run)."""
     children = session.execute(select(Location.code, Location.name, Location.level, Location.path)
                                .where(Location.parent_id == region.id)
                                .order_by(Location.code)).all()

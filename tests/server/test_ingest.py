@@ -211,3 +211,30 @@ def test_a_package_packed_into_itself_is_rejected(world, session):
     results = world.post([scan(code, "3513", "pack", at(7, 9), container=code)])
     assert results[0]["status"] == "rejected" and "the package itself" in results[0]["error"]
     assert count(session, ScanEvent) == 0
+
+
+def test_two_uploads_of_the_same_backlog_at_once_record_it_once(world, db, session):
+    import threading
+
+    from server.ingest import ingest_batch
+
+    scans = world.journey(DPR)
+    first = db.session()
+    results_first = ingest_batch(first, scans, principal())  # holds the write lock, uncommitted
+    answers = {}
+
+    def second_upload():
+        with db.session() as other:
+            answers["second"] = ingest_batch(other, scans, principal())
+            other.commit()
+
+    worker = threading.Thread(target=second_upload)
+    worker.start()
+    worker.join(timeout=1.0)
+    assert worker.is_alive(), "the second upload must wait for the first to commit"
+    first.commit()
+    first.close()
+    worker.join(timeout=30)
+    assert {r["status"] for r in results_first} == {"recorded"}
+    assert {r["status"] for r in answers["second"]} == {"already_recorded"}
+    assert count(session, ScanEvent) == len(scans)
