@@ -201,7 +201,7 @@ def main() -> int:
         base = spawn("baseline", base_n, template)
         ours = spawn("jejak", args.n, template)
         for r in (base, ours):
-            name = "baseline qrcode->PNG->drawImage" if r["kind"] == "baseline" else "jejak (vector path)"
+            name = "baseline qrcode->PNG->drawImage" if r["kind"] == "baseline" else "jejak (module font, clip)"
             ratio = r["labels_per_s"] / base["labels_per_s"]
             print(f"| {name} | {template} | {r['n']:,} | {r['labels_per_s']:,.0f} "
                   f"({r['labels_per_cpu_s']:,.0f}) | {ratio:.1f} | "

@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import i18n, qr
+from . import i18n, pdf_qrfont, qr
 from .layout import label_fields, layout_label
 from .payload import SignedLabel, sign
 from .templates import DEFAULT_PDF_TEMPLATE, DEFAULT_ZPL_TEMPLATE, MM, Template, get
@@ -49,7 +49,7 @@ def sign_all(packages, key) -> list[SignedLabel]:
 def _symbol(text: str) -> tuple[int, str]:
     """Return (modules including quiet zone, PDF path operators) for one payload."""
     matrix = qr.encode(text)
-    return qr.modules_with_quiet_zone(matrix), qr.pdf_path(matrix)
+    return qr.modules_with_quiet_zone(matrix), pdf_qrfont.text_ops(matrix)
 
 
 def _symbols(texts: list[str]):
@@ -86,6 +86,7 @@ def draw_label(canvas, template: Template, x_mm: float, y_mm: float, row, signed
     m = lay.module * MM
     ox = (x_mm + lay.qr_x) * MM + qr.QUIET_ZONE * m
     oy = (y_mm + lay.qr_y) * MM + qr.QUIET_ZONE * m
+    pdf_qrfont.font_resource(canvas)
     canvas.addLiteral(f"q {m:.5f} 0 0 {m:.5f} {ox:.3f} {oy:.3f} cm\n{ops}\nQ")
     current = None
     for line in lay.lines:
