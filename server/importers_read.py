@@ -42,7 +42,6 @@ EXTENSIONS = (".csv", ".xlsx")
 DELIMITERS = (",", ";")
 # Delimiters we recognise only to say clearly that they are not accepted.
 FOREIGN_DELIMITERS = {"\t": "a tab", "|": "'|'"}
-MAX_PROBLEMS_SHOWN = 1000
 
 
 @dataclass(frozen=True)
