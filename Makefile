@@ -45,6 +45,7 @@ setup: system-deps $(VENV)/.installed
 
 demo-db: setup
 	@if [ ! -f "$(JEJAK_INSTANCE_PATH)/jejak.sqlite3" ] || [ -n "$(FORCE)" ]; then \
+	  rm -f "$(JEJAK_INSTANCE_PATH)"/jejak.sqlite3*; \
 	  $(VENV)/bin/jejak-server init-db && $(VENV)/bin/jejak-server demo; \
 	else \
 	  $(VENV)/bin/jejak-server init-db; \
