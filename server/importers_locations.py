@@ -62,6 +62,7 @@ class ImportReport:
 
 
 def _level_word(key: str, n: int) -> str:
+    """Return the word for n locations of a level ('1 regency', '2 regencies', '3 TPS')."""
     if key in PLURALS:
         return PLURALS[key] if n != 1 else SINGULARS.get(key, key)
     return key
