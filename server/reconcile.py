@@ -296,16 +296,19 @@ def _conditions(kind, status, as_of: dt.datetime) -> list:
     return conds
 
 
-def _region_ids(region: Location, conds: list, after_id: int | None):
-    """Return a union selecting the ids of anomalies at, or of packages bound for, the region."""
+def _region_ids(region: Location, conds: list, after_id: int | None, limit: int):
+    """Return a union selecting the first ids of anomalies at, or of packages bound for, the region."""
     low, high = _region_range(region)
     extra = list(conds) + ([Anomaly.id > after_id] if after_id is not None else [])
+    # Each branch is cut to the page before the union: no sort of the whole region.
     by_place = (select(Anomaly.id).join(Location, Location.id == Anomaly.location_id)
-                .where(Location.path >= low, Location.path < high, *extra))
+                .where(Location.path >= low, Location.path < high, *extra)
+                .order_by(Anomaly.id).limit(limit))
     by_package = (select(Anomaly.id).join(Package, Package.id == Anomaly.package_id)
                   .join(Location, Location.id == Package.destination_id)
-                  .where(Location.path >= low, Location.path < high, *extra))
-    return union(by_place, by_package).subquery()
+                  .where(Location.path >= low, Location.path < high, *extra)
+                  .order_by(Anomaly.id).limit(limit))
+    return union(by_place.subquery().select(), by_package.subquery().select()).subquery()
 
 
 def anomaly_dict(a: Anomaly, package_id: str | None, location: str | None,
@@ -351,7 +354,7 @@ def list_anomalies(session: Session, region: Location, kind=None, status=None, a
 
 def _page(session, region, kind, status, as_of, after_id, limit):
     """Return one page of a region's anomalies and the cursor of the next."""
-    ids_sub = _region_ids(region, _conditions(kind, status, as_of), after_id)
+    ids_sub = _region_ids(region, _conditions(kind, status, as_of), after_id, limit + 1)
     ids = list(session.scalars(select(ids_sub.c.id).order_by(ids_sub.c.id).limit(limit + 1)))
     more = len(ids) > limit
     ids = ids[:limit]
