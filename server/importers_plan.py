@@ -73,9 +73,10 @@ def _dapils_under(locations: dict[str, tuple]) -> dict[str, set[str]]:
 
 def import_packages(session, path) -> ImportReport:
     """Check a packages file against the catalogue and the locations, then insert it."""
-    from sqlalchemy import func, insert, select
+    from sqlalchemy import func, select
 
     from .models import ItemType, Package, utc_now
+    from .timelines import bulk_insert
 
     problems = Problems()
     check_extension(path)
@@ -142,7 +143,8 @@ def import_packages(session, path) -> ImportReport:
     now = utc_now()
     table = Package.__table__
     for start in range(0, len(rows), CHUNK):
-        session.execute(insert(table), [
+        # COPY on PostgreSQL, executemany elsewhere (server.timelines.bulk_insert).
+        bulk_insert(session, table, [
             {"package_id": ids[i], "item_type": item_type, "quantity": quantity,
              "destination_id": locations[destination][0], "dapil": dapil, "label_version": 1,
              "container_id": None, "created_at": now}
