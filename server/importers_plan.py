@@ -131,7 +131,8 @@ def import_packages(session, path) -> ImportReport:
         if len(problems) == before:
             rows.append((line, package_id, item_type, quantity, destination, dapil))
 
-    if first_line and session.scalar(select(func.count()).select_from(Package)):
+    table_empty = not session.scalar(select(func.count()).select_from(Package))
+    if first_line and not table_empty:
         explicit = list(first_line)
         for taken in _taken_ids(session, explicit):
             problems.add(first_line[taken], "package_id",
@@ -139,7 +140,7 @@ def import_packages(session, path) -> ImportReport:
     if problems:
         raise ImportFileError(path, problems)
 
-    ids = _assign_ids(session, rows, set(first_line))
+    ids = _assign_ids(session, rows, set(first_line), check_database=not table_empty)
     now = utc_now()
     table = Package.__table__
     for start in range(0, len(rows), CHUNK):
@@ -180,7 +181,7 @@ def generated_id(destination: str, item_type: str, n: int) -> str:
     return "P" + base64.b32encode(digest[:10]).decode("ascii")
 
 
-def _assign_ids(session, rows: list[tuple], used: set[str]) -> list[str]:
+def _assign_ids(session, rows: list[tuple], used: set[str], check_database: bool = True) -> list[str]:
     """Return the package id of every row, generating the blank ones without collisions."""
     ids = [row[1] for row in rows]
     blank = [i for i, pid in enumerate(ids) if not pid]
@@ -197,7 +198,7 @@ def _assign_ids(session, rows: list[tuple], used: set[str]) -> list[str]:
             ids[i] = candidate
             used.add(candidate)
         # A generated id may clash with one already in the database: take the next number.
-        taken = set(_taken_ids(session, [ids[i] for i in blank]))
+        taken = set(_taken_ids(session, [ids[i] for i in blank])) if check_database else set()
         blank = [i for i in blank if ids[i] in taken]
     return ids
 
