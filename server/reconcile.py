@@ -204,23 +204,31 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
     max_pkg = session.scalar(select(func.max(Package.id))) or 0
     max_scan = session.scalar(select(func.max(ScanEvent.id))) or 0
     done = {s.deadline_id: s for s in session.scalars(select(DeadlineSweep))}
-    full = [r for r in rows if r.id not in done or done[r.id].deadline != r.deadline
-            or done[r.id].max_package_id < max_pkg]
-    since = min((done[r.id].max_scan_id for r in rows if r not in full), default=max_scan)
-    if not full and since >= max_scan:
+
+    def narrowing(row) -> list | None:
+        """Return None to sweep the row in full, else the conditions for what changed since."""
+        sweep = done.get(row.id)
+        if sweep is None or sweep.deadline != row.deadline:
+            return None
+        conds = []
+        if sweep.max_package_id < max_pkg:
+            conds.append(Package.id > sweep.max_package_id)  # packages added to the plan
+        if sweep.max_scan_id < max_scan:  # packages scanned since, and what they carry
+            touched = select(ScanEvent.package_id).where(ScanEvent.id > sweep.max_scan_id,
+                                                         ScanEvent.package_id.is_not(None))
+            conds += [Package.id.in_(touched),
+                      Package.id.in_(select(Package.id).where(Package.container_id.in_(touched)))]
+        return conds
+
+    todo = [(row, narrowing(row)) for row in rows]
+    todo = [(row, conds) for row, conds in todo if conds is None or conds]
+    if not todo:
         return 0
     lock_writes(session)
     candidates: set[int] = set()
-    for row in full:
-        candidates.update(session.scalars(_candidates(row)))
-    if since < max_scan:
-        touched = select(ScanEvent.package_id).where(ScanEvent.id > since,
-                                                     ScanEvent.package_id.is_not(None))
-        packed = select(Package.id).where(Package.container_id.in_(touched))
-        for row in rows:
-            if row not in full:
-                candidates.update(session.scalars(_candidates(row).where(
-                    or_(Package.id.in_(touched), Package.id.in_(packed)))))
+    for row, conds in todo:
+        query = _candidates(row) if conds is None else _candidates(row).where(or_(*conds))
+        candidates.update(session.scalars(query))
     for part in chunks(sorted(candidates), SWEEP_CHUNK):
         ctx = new_context(session, now, clock_skew_minutes)
         load_packages(session, ctx, ids=part)

@@ -307,3 +307,29 @@ def test_rebuilding_from_the_log_gives_the_same_state_and_anomalies(world, sessi
     assert rebuild_states(session) == 1
     session.commit()
     assert (world.progress(), world.found(status=None)) == before
+
+
+def test_the_sweep_judges_packages_added_or_scanned_after_it_ran(world):
+    world.post(world.journey(DPR))
+    assert world.found() == set()
+    world.add("LATE-ADDED-1", "KOTAK", "3513010001001")
+    assert world.found() == {("missing", "LATE-ADDED-1")}
+    world.add("LATE-ADDED-2", "KOTAK", "3513010001001")
+    world.post([scan(world.label("LATE-ADDED-2"), "3513", "receive", at(7))])
+    # Received at the regency on time, never at the district: missing there, seen by the sweep.
+    assert world.found() == {("missing", "LATE-ADDED-1"), ("missing", "LATE-ADDED-2")}
+    (later,) = [a for a in world.anomalies() if a["package_id"] == "LATE-ADDED-2"]
+    assert later["location"] == "351301"
+
+
+def test_a_package_seen_after_the_sweep_is_judged_again_at_the_next_read(session, region,
+                                                                          label_key):
+    world = World(session, region, label_key, items=("SS-DPR", "KOTAK"))
+    box = "3513010001001-KOTAK"
+    world.post(world.journey(DPR))
+    assert world.found() == {("missing", box)}  # the full sweep: never scanned
+    world.post([scan(world.label(box), "3513", "receive", at(7))])
+    # Ingest closed the regency episode; the next read's sweep opens the district one.
+    assert world.found() == {("missing", box)}
+    assert [a["location"] for a in world.anomalies(status="open")] == ["351301"]
+    assert [a["location"] for a in world.anomalies(status="resolved")] == ["3513"]
