@@ -114,3 +114,39 @@ def test_the_planted_problems_and_nothing_else(session, region, label_key):
     assert children["351302"]["anomalies"] == {"custody_gap": 1}
     assert children["351301"]["expected"] == 9 and children["351302"]["expected"] == 3
     assert children["351301"]["received"]["tps"] == 7  # the wrong-dapil ballots and the stuck box
+
+
+def test_the_same_through_http_with_device_tokens(app, client, session, region, label_key):
+    """Devices post over the API; the supervisor's anomaly list names exactly the planted problems."""
+    from tests.factories import device_token, token
+
+    world = World(session, region, label_key, tps=("3513010001001", "3513020001001"),
+                  items=("SS-DPR", "KOTAK"))
+    devices = {code: device_token(session, code) for code in
+               ("3513", "351301", "351302", "3513010001", "3513020001", "3513010001001",
+                "3513020001001")}
+    supervisor = token(session, "supervisor", "3513")
+    session.commit()
+    skipped = pid("3513020001001", "SS-DPR")
+    missing = pid("3513020001001", "KOTAK")
+    damaged = pid("3513010001001", "KOTAK")
+    scans = world.journey(pid("3513010001001", "SS-DPR")) + world.journey(skipped, skip=("351302",))
+    trip = world.journey(damaged)
+    trip[-1]["disposition"] = "damaged"
+    scans += trip
+    forged = world.label(damaged)[:-3] + "AAA"
+    scans.append(scan(forged, "3513", "receive", at(7, 9)))
+    by_place = defaultdict(list)
+    for s in scans:
+        by_place[s["location"]].append(s)
+    for place, batch in by_place.items():
+        for _attempt in range(2):  # every batch retried once
+            response = client.post("/api/v1/scans", json={"scans": batch},
+                                   headers={"Authorization": f"Bearer {devices[place]}"})
+            assert response.status_code == 200, response.get_json()
+    response = client.get("/api/v1/anomalies?region=3513&status=open",
+                          headers={"Authorization": f"Bearer {supervisor}"})
+    assert response.status_code == 200, response.get_json()
+    found = {(a["kind"], a["package_id"]) for a in response.get_json()["anomalies"]}
+    assert found == {("custody_gap", skipped), ("missing", missing), ("damaged", damaged),
+                     ("forged_label", damaged)}
