@@ -101,9 +101,20 @@ def _text(raw: dict, name: str, longest: int, required: bool = False) -> str:
         raise ScanError(f"field {name!r} must be a string, not {type(value).__name__}")
     if len(value) > longest:
         raise ScanError(f"field {name!r} is {len(value)} characters long, more than {longest}")
-    if "\x00" in value:
-        raise ScanError(f"field {name!r} holds a NUL character")
+    if not storable(value):
+        raise ScanError(f"field {name!r} holds a NUL or an invalid Unicode character")
     return value.strip()
+
+
+def storable(text: str) -> bool:
+    """Tell whether both databases can store a text (no NUL, no lone surrogate)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_time(value) -> dt.datetime:
@@ -125,8 +136,10 @@ def understand(index: int, raw) -> Item:
     if not isinstance(raw, dict):
         raise ScanError(f"a scan must be a JSON object, not {type(raw).__name__}")
     ident = raw.get("id")
-    if not isinstance(ident, str) or not ident.strip():
+    if ident is None or (isinstance(ident, str) and not ident.strip()):
         raise ScanError("field 'id' (a UUID chosen by the scanner) is required")
+    if not isinstance(ident, str):
+        raise ScanError(f"field 'id' must be a UUID string, not {type(ident).__name__}")
     try:
         canonical = str(uuidlib.UUID(ident.strip()))
     except ValueError:
@@ -134,9 +147,10 @@ def understand(index: int, raw) -> Item:
     code = raw.get("code")
     if not isinstance(code, str):
         raise ScanError("field 'code' (the scanned text) is required and must be a string")
-    if len(code) > MAX_CODE or "\x00" in code:
-        raise ScanError(f"code is {len(code)} characters long, more than {MAX_CODE}"
-                        if len(code) > MAX_CODE else "code holds a NUL character")
+    if len(code) > MAX_CODE:
+        raise ScanError(f"code is {len(code)} characters long, more than {MAX_CODE}")
+    if not storable(code):
+        raise ScanError("code holds a NUL or an invalid Unicode character")
     if not code.strip():
         raise ScanError("code is empty")
     action = raw.get("action")
@@ -152,7 +166,7 @@ def understand(index: int, raw) -> Item:
         raise ScanError(f"field 'offline' must be true or false, not {offline!r}")
     container = raw.get("container")
     if container is not None and (not isinstance(container, str) or len(container) > MAX_CODE
-                                  or "\x00" in container):
+                                  or not storable(container)):
         raise ScanError(f"field 'container' must be the container label's text, at most "
                         f"{MAX_CODE} characters")
     container = (container or "").strip()

@@ -37,6 +37,9 @@ def count(session, model) -> int:
     ({"operator": 42}, "'operator' must be a string"),
     ({"code": "X" * 1001}, "more than 1000"),
     ({"code": "   "}, "code is empty"),
+    ({"code": "J1.\x00"}, "NUL"),
+    ({"operator": "Siti \udc80"}, "invalid Unicode"),
+    ({"id": 12345}, "must be a UUID string"),
     ({"seal": "S" * 65}, "more than 64"),
     ({"action": "pack"}, "needs 'container'"),
 ])
