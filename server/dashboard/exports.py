@@ -23,9 +23,24 @@ bp = Blueprint("exports", __name__, url_prefix="/reports")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _closing(chunks, session):
+    """Yield the chunks, then end the database session they were read with.
+
+    The request's teardown runs when the view returns, before the body is
+    sent; the generator then reads on with the same session (in a new
+    transaction), so it must close that itself or leave a connection idle in
+    a transaction (holding locks) until garbage collection.
+    """
+    try:
+        yield from chunks
+    finally:
+        session.close()
+
+
 def _download(chunks, filename: str, mimetype: str) -> Response:
     """Stream chunks as a file download (the request context lives until the last chunk)."""
-    response = Response(stream_with_context(chunks), mimetype=mimetype)
+    # get_session() now, in the view: it is the session the chunks read with.
+    response = Response(stream_with_context(_closing(chunks, get_session())), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Accel-Buffering"] = "no"  # let a proxy pass chunks on as they come
     return response

@@ -284,3 +284,14 @@ def test_supervisor_prints_the_labels_of_a_village(app, client, story, label_key
     assert rv.get_data().startswith(b"%PDF")
     rv = client.post("/labels/", data={"region": "3514", "csrf_token": data.csrf(client)})
     assert rv.status_code == 404
+
+
+def test_a_finished_download_gives_its_database_connection_back(client, story, db):
+    data.login(client)
+    before = db.engine.pool.checkedout()  # the test's own session may hold one
+    for path in ("/reports/scans.csv", "/reports/scans.xlsx", "/reports/anomalies.csv",
+                 "/reports/anomalies.xlsx"):
+        rv = client.get(path)
+        assert rv.status_code == 200 and rv.get_data()
+        # Left checked out, it sits idle in a transaction and blocks the next TRUNCATE/ALTER.
+        assert db.engine.pool.checkedout() == before, path
