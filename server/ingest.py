@@ -299,53 +299,13 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
     # a second worker can do this while the first holds the write lock.
     ctx = new_context(session, now, clock_skew_minutes)
     ctx.defer_missing = True
-    load_locations(session, ctx, codes={it.location for it in items})
-    by_code = {loc.code: loc for loc in ctx.locations.values()}
-    allowed: list[Item] = []
-    for it in items:
-        loc = by_code.get(it.location)
-        if loc is None:
-            results[it.index]["error"] = f"no location with code {it.location!r}"
-        elif not principal.may_scan_at(principal.location_path or principal.region_path):
-            results[it.index]["error"] = f"role {principal.role!r} may not record scans"
-        elif not principal.may_scan_at(loc.path):
-            where = ("its device's location" if principal.location_path
-                     else f"region {principal.region_code!r}")
-            results[it.index]["error"] = (f"location {it.location!r} is outside {where}, "
-                                          "where this token may record scans")
-        else:
-            allowed.append(it)
-    claims = {claimed_id(t)[0] for it in allowed for t in (it.code, it.container) if t}
-    claims |= {it.container.strip().upper() for it in allowed if it.container}
-    plan = load_packages(session, ctx, package_ids=claims)
-    keys = trusted_keys(session)
-    codes: dict[int, Resolved] = {}
-    boxes: dict[int, Resolved] = {}
-    understood: list[Item] = []
-    for it in allowed:
-        r = codes[it.index] = resolve_text(it.code, keys, plan)
-        box = boxes[it.index] = (resolve_text(it.container, keys, plan, container=True)
-                                 if it.container else None)
-        if box is not None and box.pkg is not None and r.pkg is not None and box.pkg.id == r.pkg.id:
-            results[it.index]["error"] = (f"the container of this {it.action} scan is the package "
-                                          f"itself ({r.pkg.package_id})")
-        else:
-            understood.append(it)
+    allowed = _authorised(session, ctx, items, principal, results)
+    codes, boxes, understood = _resolved(session, ctx, allowed, results)
     if not understood:
         return results
 
     lock_writes(session)
-    known = set()
-    for part in chunks({it.uuid for it in understood}):
-        known.update(session.scalars(select(ScanEvent.uuid)
-                                     .where(member(session, ScanEvent.uuid, part))))
-    fresh: list[Item] = []
-    for it in understood:
-        if it.uuid in known:
-            results[it.index].update(status="already_recorded")
-        else:
-            known.add(it.uuid)
-            fresh.append(it)
+    fresh = _not_yet_recorded(session, understood, results)
     if not fresh:
         return results
     codes = {it.uuid: codes[it.index] for it in fresh}
@@ -354,46 +314,18 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
         r.pkg.id for r in boxes.values() if r.pkg}
     loaded: set[int] = set()
     load_scans(session, ctx, batch_ids, loaded)
-    seen = {duplicate_signature(ev.package_id, ev.location_id, ev.action, ev.container_id)
-            for pid in batch_ids for ev in ctx.scans_of.get(pid, {}).values()}
-    rows = []
-    for it in fresh:
-        r, box = codes[it.uuid], boxes.get(it.uuid)
-        loc = by_code[it.location]
-        counted = True
-        if r.pkg is not None:
-            sig = duplicate_signature(r.pkg.id, loc.id, it.action,
-                                      box.pkg.id if box and box.pkg else None)
-            counted = sig not in seen
-            seen.add(sig)
-        rows.append({
-            "uuid": it.uuid, "package_id": r.pkg.id if r.pkg else None,
-            "claimed_package": r.claimed[:80], "label_version": r.version, "raw_code": it.code,
-            "location_id": loc.id, "action": it.action, "disposition": it.disposition,
-            "container_id": box.pkg.id if box and box.pkg else None,
-            "container_raw": it.container, "seal": it.seal, "operator": it.operator,
-            "device_id": principal.device_id, "token_id": principal.token_id,
-            "scanned_at": it.scanned_at, "received_at": now, "offline": it.offline,
-            "counted": counted, "client_device": it.device})
-    # One executemany, then the ids by UUID: RETURNING in parameter order would make
-    # SQLAlchemy send one INSERT per row on SQLite.
-    bulk_insert(session, ScanEvent.__table__, rows)
-    ids = {}
-    for part in chunks([row["uuid"] for row in rows]):
-        ids.update((u, i) for u, i in session.execute(select(ScanEvent.uuid, ScanEvent.id)
-                                                      .where(member(session, ScanEvent.uuid, part))))
-    new_evs = [dict_to_ev(ids[row["uuid"]], row) for row in rows]
-    inserted = [{"id": ev.id, "uuid": ev.uuid} for ev in new_evs]
+    rows = _rows(ctx, fresh, codes, boxes, batch_ids, principal, now)
+    new_evs = _insert(session, rows)
     for ev in new_evs:
         ctx.add_scan(ev)
     kinds: dict[str, list[str]] = {it.uuid: [] for it in fresh}
+    by_code = {loc.code: loc for loc in ctx.locations.values()}
     _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, clock_skew_minutes)
 
     affected = set(batch_ids) | contents_of(ctx, batch_ids)
     load_closure(session, ctx, affected, loaded)
     affected = {pid for pid in affected if pid in ctx.packages}
-    disprovers = _disprovers(ctx, affected, new_evs)
-    derived = judge(session, ctx, affected, disprovers)
+    derived = judge(session, ctx, affected, _disprovers(ctx, affected, new_evs))
     counted = {row["uuid"] for row in rows if row["counted"]}
     for result in derived.values():
         for f in result.findings.values():
@@ -404,11 +336,108 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
                         continue
                     if u in kinds and f.kind not in kinds[u]:
                         kinds[u].append(f.kind)
-    ledger.append_scans(session, inserted)
+    ledger.append_scans(session, [{"id": ev.id, "uuid": ev.uuid} for ev in new_evs])
     session.flush()
     for it in fresh:
         results[it.index].update(status="recorded", anomalies=kinds[it.uuid])
     return results
+
+
+def _authorised(session, ctx, items: list[Item], principal, results) -> list[Item]:
+    """Return the items at known locations this principal may scan at; reject the others."""
+    load_locations(session, ctx, codes={it.location for it in items})
+    by_code = {loc.code: loc for loc in ctx.locations.values()}
+    may_scan = principal.may_scan_at(principal.location_path or principal.region_path)
+    allowed = []
+    for it in items:
+        loc = by_code.get(it.location)
+        if loc is None:
+            results[it.index]["error"] = f"no location with code {it.location!r}"
+        elif not may_scan:
+            results[it.index]["error"] = f"role {principal.role!r} may not record scans"
+        elif not principal.may_scan_at(loc.path):
+            where = ("its device's location" if principal.location_path
+                     else f"region {principal.region_code!r}")
+            results[it.index]["error"] = (f"location {it.location!r} is outside {where}, "
+                                          "where this token may record scans")
+        else:
+            allowed.append(it)
+    return allowed
+
+
+def _resolved(session, ctx, items: list[Item], results):
+    """Resolve each item's code and container text; reject a package packed into itself."""
+    claims = {claimed_id(t)[0] for it in items for t in (it.code, it.container) if t}
+    claims |= {it.container.strip().upper() for it in items if it.container}
+    plan = load_packages(session, ctx, package_ids=claims)
+    keys = trusted_keys(session)
+    codes: dict[int, Resolved] = {}
+    boxes: dict[int, Resolved | None] = {}
+    understood: list[Item] = []
+    for it in items:
+        r = codes[it.index] = resolve_text(it.code, keys, plan)
+        box = boxes[it.index] = (resolve_text(it.container, keys, plan, container=True)
+                                 if it.container else None)
+        if box is not None and box.pkg is not None and r.pkg is not None and box.pkg.id == r.pkg.id:
+            results[it.index]["error"] = (f"the container of this {it.action} scan is the package "
+                                          f"itself ({r.pkg.package_id})")
+        else:
+            understood.append(it)
+    return codes, boxes, understood
+
+
+def _not_yet_recorded(session, items: list[Item], results) -> list[Item]:
+    """Return the items whose UUID is new (under the write lock); the rest are already recorded."""
+    known = set()
+    for part in chunks({it.uuid for it in items}):
+        known.update(session.scalars(select(ScanEvent.uuid)
+                                     .where(member(session, ScanEvent.uuid, part))))
+    fresh = []
+    for it in items:
+        if it.uuid in known:
+            results[it.index].update(status="already_recorded")
+        else:
+            known.add(it.uuid)
+            fresh.append(it)
+    return fresh
+
+
+def _rows(ctx, fresh, codes, boxes, batch_ids, principal, now) -> list[dict]:
+    """Return the scan_events rows of the new items; a repeated handoff is not counted."""
+    seen = {duplicate_signature(ev.package_id, ev.location_id, ev.action, ev.container_id)
+            for pid in batch_ids for ev in ctx.scans_of.get(pid, {}).values()}
+    by_code = {loc.code: loc for loc in ctx.locations.values()}
+    rows = []
+    for it in fresh:
+        r, box = codes[it.uuid], boxes.get(it.uuid)
+        loc = by_code[it.location]
+        box_id = box.pkg.id if box and box.pkg else None
+        counted = True
+        if r.pkg is not None:
+            sig = duplicate_signature(r.pkg.id, loc.id, it.action, box_id)
+            counted = sig not in seen
+            seen.add(sig)
+        rows.append({
+            "uuid": it.uuid, "package_id": r.pkg.id if r.pkg else None,
+            "claimed_package": r.claimed[:80], "label_version": r.version, "raw_code": it.code,
+            "location_id": loc.id, "action": it.action, "disposition": it.disposition,
+            "container_id": box_id, "container_raw": it.container, "seal": it.seal,
+            "operator": it.operator, "device_id": principal.device_id,
+            "token_id": principal.token_id, "scanned_at": it.scanned_at, "received_at": now,
+            "offline": it.offline, "counted": counted, "client_device": it.device})
+    return rows
+
+
+def _insert(session, rows: list[dict]) -> list[Ev]:
+    """Insert the rows in one go and return them as Evs with their ids, in order."""
+    # One executemany (COPY on PostgreSQL), then the ids by UUID: RETURNING in
+    # parameter order would make SQLAlchemy send one INSERT per row on SQLite.
+    bulk_insert(session, ScanEvent.__table__, rows)
+    ids = {}
+    for part in chunks([row["uuid"] for row in rows]):
+        ids.update((u, i) for u, i in session.execute(
+            select(ScanEvent.uuid, ScanEvent.id).where(member(session, ScanEvent.uuid, part))))
+    return [dict_to_ev(ids[row["uuid"]], row) for row in rows]
 
 
 def _disprovers(ctx, affected: set[int], new_evs: list[Ev]) -> dict[int, Ev | None]:
