@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask
+from flask import Flask, g
 from flask_babel import format_decimal, lazy_gettext as _l
 
 KIND_NAMES = {
@@ -92,13 +92,27 @@ def number(value) -> str:
     return format_decimal(value)
 
 
+def _namer(table: dict):
+    """Return a filter naming a code in the request's language, translating each name once."""
+    key = "names_%x" % id(table)
+
+    def name(code):
+        cache = g.get(key)
+        if cache is None:
+            cache = {k: str(v) for k, v in table.items()}  # a page names hundreds of rows
+            setattr(g, key, cache)
+        return cache.get(code, code)
+
+    return name
+
+
 def register_filters(app: Flask) -> None:
     """Make the formatters available to templates."""
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["number"] = number
-    app.jinja_env.filters["kind"] = lambda k: KIND_NAMES.get(k, k)
-    app.jinja_env.filters["action"] = lambda a: ACTION_NAMES.get(a, a)
-    app.jinja_env.filters["level"] = lambda v: LEVEL_NAMES.get(v, v)
-    app.jinja_env.filters["status"] = lambda s: STATUS_NAMES.get(s, s)
-    app.jinja_env.filters["disposition"] = lambda d: DISPOSITION_NAMES.get(d, d)
-    app.jinja_env.filters["role"] = lambda r: ROLE_NAMES.get(r, r)
+    app.jinja_env.filters["kind"] = _namer(KIND_NAMES)
+    app.jinja_env.filters["action"] = _namer(ACTION_NAMES)
+    app.jinja_env.filters["level"] = _namer(LEVEL_NAMES)
+    app.jinja_env.filters["status"] = _namer(STATUS_NAMES)
+    app.jinja_env.filters["disposition"] = _namer(DISPOSITION_NAMES)
+    app.jinja_env.filters["role"] = _namer(ROLE_NAMES)
