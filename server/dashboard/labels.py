@@ -32,10 +32,19 @@ def _template_names() -> list[str]:
         sorted(name for name in TEMPLATES if name.startswith("thermal"))
 
 
+def signing_key_file() -> str:
+    """Return the label key file: LABEL_KEY_FILE, else the demo's key on a demo instance."""
+    configured = current_app.config.get("LABEL_KEY_FILE")
+    if configured:
+        return configured
+    demo_keys = sorted((Path(current_app.instance_path) / "demo-keys").glob("*-private.pem"))
+    return str(demo_keys[0]) if len(demo_keys) == 1 else ""
+
+
 def _page(region, problem=None, status=200):
     """Render the label form."""
     return render_template("labels/index.html", region=region, templates=_template_names(), problem=problem,
-                           key_file=current_app.config.get("LABEL_KEY_FILE") or ""), status
+                           key_file=signing_key_file()), status
 
 
 def _count(session, region: Location, container: str | None) -> int:
@@ -68,7 +77,7 @@ def index():
     start = (request.form.get("start") or "0").strip()
     if not start.isdigit() or len(start) > 4:
         abort(400, description="start")
-    key_file = current_app.config.get("LABEL_KEY_FILE") or ""
+    key_file = signing_key_file()
     if not key_file:
         return _page(region, _("The server has no label signing key: set LABEL_KEY_FILE."), 400)
     if container:
