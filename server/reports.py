@@ -22,7 +22,7 @@ import datetime as dt
 import io
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import and_, select
@@ -56,7 +56,6 @@ class ScanFilter:
     # Scan uuids to keep (an anomaly's evidence); None: no such filter.
     uuids: list[str] | None = None
     package_db_id: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 SCAN_HEADER = ("id", "uuid", "scanned_at", "received_at", "location", "location_name", "action",
@@ -414,7 +413,7 @@ def bast_pdf(data: dict, out, translate: Translate = lambda s: s, lang: str = "i
     doc.build(story)
 
 
-def bast_items_in_scans(session: Session, receiver: Location) -> list[dt.date]:
+def receipt_days(session: Session, receiver: Location) -> list[dt.date]:
     """Return the dates on which the receiver recorded receipts, newest first."""
     days = set()
     for (when,) in session.execute(

@@ -128,7 +128,7 @@ def bast_form():
     session = get_session()
     receiver = _location(request.args["to"]) if request.args.get("to") else None
     sender = receiver.parent if receiver is not None else None
-    days = reports.bast_items_in_scans(session, receiver) if receiver is not None else []
+    days = reports.receipt_days(session, receiver) if receiver is not None else []
     return render_template("exports/bast.html", receiver=receiver, sender=sender, days=days)
 
 

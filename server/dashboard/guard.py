@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from ..access import Principal, principal_for_user
 from ..db import get_session
-from ..models import PATH_END, Location, User
+from ..models import Location, User
 
 CSRF_FIELD = "csrf_token"
 
@@ -91,11 +91,6 @@ def region_or_abort(code: str | None) -> Location:
     if loc is None or not principal.covers(loc.path):
         abort(404)
     return loc
-
-
-def region_bounds(loc: Location) -> tuple[str, str]:
-    """Return the (low, high) path bounds of a region's subtree."""
-    return loc.path, loc.path + PATH_END
 
 
 def safe_next(target: str | None) -> str:

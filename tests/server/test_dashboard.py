@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
-
 from server.models import Anomaly
 from tests.server import dashboard_data as data
 
