@@ -336,7 +336,7 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
                         continue
                     if u in kinds and f.kind not in kinds[u]:
                         kinds[u].append(f.kind)
-    ledger.append_scans(session, [{"id": ev.id, "uuid": ev.uuid} for ev in new_evs])
+    ledger.append_scan_contents(session, _contents(ctx, rows, new_evs))
     session.flush()
     for it in fresh:
         results[it.index].update(status="recorded", anomalies=kinds[it.uuid])
@@ -438,6 +438,18 @@ def _insert(session, rows: list[dict]) -> list[Ev]:
         ids.update((u, i) for u, i in session.execute(
             select(ScanEvent.uuid, ScanEvent.id).where(member(session, ScanEvent.uuid, part))))
     return [dict_to_ev(ids[row["uuid"]], row) for row in rows]
+
+
+def _contents(ctx, rows: list[dict], new_evs: list[Ev]) -> list[dict]:
+    """Return the ledger content of each inserted scan, from the values it was inserted with."""
+    def label_id(pid):
+        """Return the label id of a package row id (None stays None)."""
+        return None if pid is None else ctx.packages[pid].package_id
+
+    return [ledger.content_of_scan({**row, "id": ev.id}, label_id(row["package_id"]),
+                                   ctx.locations[row["location_id"]].code,
+                                   label_id(row["container_id"]))
+            for row, ev in zip(rows, new_evs)]
 
 
 def _disprovers(ctx, affected: set[int], new_evs: list[Ev]) -> dict[int, Ev | None]:

@@ -175,9 +175,10 @@ def _lock_and_head(session: Session) -> tuple[int, bytes]:
 
 
 def _insert(session: Session, entries: list[dict]) -> None:
-    """Insert ledger rows in one executemany."""
-    if entries:
-        session.execute(LedgerEntry.__table__.insert(), entries)
+    """Insert ledger rows in one go (COPY on PostgreSQL, one executemany elsewhere)."""
+    from .timelines import bulk_insert
+
+    bulk_insert(session, LedgerEntry.__table__, entries)
 
 
 def _chain_entries(seq: int, chain: bytes, items, now) -> tuple[list[dict], int, bytes]:
@@ -219,6 +220,43 @@ def append_scans(session: Session, scan_rows) -> None:
         raise LedgerError(f"cannot chain scans that are not in the database: {missing[:5]!r}")
     seq, chain = _lock_and_head(session)
     items = [("scan", found[w][0], found[w][1], scan_content(found[w]), False) for w in wanted]
+    now = utc_now()
+    entries, seq, chain = _chain_entries(seq, chain, items, now)
+    entries += _auto_checkpoint(seq - len(items), seq, chain, now)
+    _insert(session, entries)
+
+
+def content_of_scan(row: dict, package: str | None, location: str | None,
+                    container: str | None) -> dict:
+    """Return a scan's canonical content from the values it was just inserted with.
+
+    ``row`` holds the ``scan_events`` columns (with ``id``); ``package``,
+    ``location`` and ``container`` are the label id, location code and
+    container label id its foreign keys point at.  The result equals what
+    :func:`scan_content` reads back from the database (tests/server/test_ledger.py).
+    """
+    content = {"id": row["id"], "uuid": row["uuid"], "package": package,
+               "claimed_package": row["claimed_package"], "label_version": row["label_version"],
+               "raw_code": row["raw_code"], "location": location, "action": row["action"],
+               "disposition": row["disposition"], "container": container,
+               "container_raw": row["container_raw"], "seal": row["seal"],
+               "operator": row["operator"], "device_id": row["device_id"],
+               "client_device": row["client_device"], "token_id": row["token_id"],
+               "scanned_at": _time(row["scanned_at"]), "received_at": _time(row["received_at"]),
+               "offline": bool(row["offline"]), "type": "scan"}
+    return content
+
+
+def append_scan_contents(session: Session, contents: list[dict]) -> None:
+    """Chain newly inserted scans from their contents (``content_of_scan``), in insertion order.
+
+    The ingest path: it knows every value it inserted, so nothing is read back;
+    only the chain head is read, under the ledger lock, just before commit.
+    """
+    if not contents:
+        return
+    seq, chain = _lock_and_head(session)
+    items = [("scan", c["id"], c["uuid"], c, False) for c in contents]
     now = utc_now()
     entries, seq, chain = _chain_entries(seq, chain, items, now)
     entries += _auto_checkpoint(seq - len(items), seq, chain, now)

@@ -378,3 +378,30 @@ def test_verify_log_on_a_database_without_the_ledger_says_to_upgrade(cli, db):
     finally:  # the PostgreSQL test database is shared by the tests that follow
         LedgerEntry.__table__.create(db.engine)
     assert result.exit_code == 2 and "init-db" in result.output
+
+
+def test_ingest_chains_each_scan_with_the_content_verify_log_reads_back(cli, db, region, label_key):
+    from tests.factories import label_text, make_plan, post, scan, trust_key
+
+    from server.ledger import digest_of, scan_content, scan_select
+
+    with db.session() as s:
+        trust_key(s, label_key)
+        plan = make_plan(s, region, tps_codes=["3513010001001"], item_types=("SS-DPR", "KOTAK"))
+        ballots, box = plan["3513010001001-SS-DPR"], plan["3513010001001-KOTAK"]
+        s.commit()
+        results = post(s, [
+            scan(label_text(ballots, label_key), "3513", "pack", container=label_text(box, label_key),
+                 seal="S-1", operator="Siti", device="cam-2"),
+            scan(label_text(box, label_key), "3513", "dispatch", seal="S-1", offline=True),
+            scan("J1.FORGED.NOT-A-LABEL", "351301", "receive", disposition="damaged"),
+            scan(f"{ballots.package_id} XXXX-XXXX", "351301", "inspect"),
+        ])
+    assert [r["status"] for r in results] == ["recorded"] * 4
+    with db.session() as s:
+        entries = s.query(LedgerEntry).filter_by(kind="scan").order_by(LedgerEntry.seq).all()
+        assert [e.ref for e in entries] == [r["id"] for r in results]
+        for entry in entries:
+            row = s.execute(scan_select().where(ScanEvent.id == entry.row_id)).one()
+            assert bytes(entry.digest) == digest_of(scan_content(row)), entry.ref
+    assert verify(cli)[0] == 0
