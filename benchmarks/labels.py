@@ -108,6 +108,16 @@ def case_baseline(n: int, template: str, out: Path) -> list[Path]:
 
 def run_case(kind: str, n: int, template: str, variant: str) -> dict:
     """Run one case in this process and return its figures."""
+    if variant == "path":
+        # The previous drawing: one vector path of run rectangles per code.
+        from labels import qr, render
+
+        def path_symbol(text):
+            """Return (modules with quiet zone, one-path operators) for a payload."""
+            matrix = qr.encode(text)
+            return qr.modules_with_quiet_zone(matrix), qr.pdf_path(matrix)
+
+        render._symbol = path_symbol
     if variant == "no-rl-accel":
         sys.modules["_rl_accel"] = None  # make reportlab fall back to pure Python
     if variant == "a85":
@@ -199,9 +209,12 @@ def main() -> int:
     print("|---|---|---:|---:|---:|---:|---:|")
     for template in ("a4-3x8", "thermal-100x150", "thermal-50x30"):
         base = spawn("baseline", base_n, template)
+        path = spawn("jejak", args.n, template, "path")
         ours = spawn("jejak", args.n, template)
-        for r in (base, ours):
-            name = "baseline qrcode->PNG->drawImage" if r["kind"] == "baseline" else "jejak (module font, clip)"
+        for r in (base, path, ours):
+            name = ("baseline qrcode->PNG->drawImage" if r["kind"] == "baseline" else
+                    "jejak, one path per code (before)" if r["variant"] == "path" else
+                    "jejak, module font (used)")
             ratio = r["labels_per_s"] / base["labels_per_s"]
             print(f"| {name} | {template} | {r['n']:,} | {r['labels_per_s']:,.0f} "
                   f"({r['labels_per_cpu_s']:,.0f}) | {ratio:.1f} | "

@@ -2,12 +2,12 @@
 
 A QR code drawn as one path of rectangles costs about 1.5 kB of compressed
 content stream per version-9 symbol (one ``x y w 1 re`` per run of dark
-modules), which puts 10,000 labels at 17 MB.  Here each glyph of a small
+modules), which put 10,000 labels at 17 MB.  Here each glyph of a small
 embedded TrueType font is one pattern of ``GLYPH_MODULES`` horizontal modules
 (rectangles in whole module units), a QR row is a short string of glyph codes,
 and a version-9 symbol costs about 0.4 kB::
 
-    BT /FQR 10 Tf ... 7 Tr 1 TL 0 <n> Td (row 0)' (row 1)' ... ET 0 0 <n> <n> re f
+    BT /FQR 125 Tf ... 7 Tr 1 TL 0 <n> Td (row 0)' (row 1)' ... ET 0 0 <n> <n> re f
 
 under the caller's ``cm`` (one unit = one module).
 
@@ -17,19 +17,26 @@ module edges, and anti-aliasing renderers (pdftoppm, browsers, screen viewers)
 blend each fill's partial edge pixels separately, leaving light hairline seams
 between rows; at 150 dpi that cost pyzbar a code in a test.  With mode 7 the
 outlines of every glyph become one clipping path, filled once, so the code is a
-single shape exactly as the one-path form was.  Clipping text and embedded
-TrueType fonts are PDF 1.0/1.1 features that every PDF viewer and PostScript/PDF
-printer RIP implements (a Type 3 font cannot be used: clip modes do not apply to
-Type 3 glyphs).
+single shape exactly as the one-path form was.  Clipping text (PDF 1.0) and
+embedded TrueType fonts (PDF 1.1) are core features of every PDF viewer and
+PostScript/PDF printer RIP; checked module by module with poppler, Ghostscript
+(also through its PostScript output) and MuPDF.  A Type 3 font cannot be used:
+clip modes do not apply to Type 3 glyphs.
 
 Other choices:
 
 * Seven modules per glyph, so the 128 codes stay ASCII (reportlab writes
-  page streams as text); the four bytes a literal string cannot hold bare are
-  escaped.
-* Units: 100 font units per module, 1000 per em, size 10: one glyph unit maps
-  to exactly 1/100 module and every outline coordinate is a whole number, so
-  glyphs abut exactly.
+  page streams as text); parentheses, backslash, CR and LF are escaped (a raw
+  line break inside a string made Ghostscript misplace the rest of that row).
+* Units: 128 font units per module and 16,000 per em, so every outline
+  coordinate and every PDF width (8 thousandths of the font size per module)
+  is a whole number and glyphs abut exactly.  The em is 125 modules (font size
+  125 under a ``cm`` of one module), about 130-490 pt for the modules of our
+  templates: large enough that MuPDF draws the glyphs as outlines rather than
+  as cached bitmaps (which it does below 256 device pixels per em and which
+  leave hairlines between glyphs), small enough for poppler, which dropped
+  the text clip in tests at a font size of 1,000 or an em of about 1,600 pt.
+  ``tests/labels/test_qr_vector.py`` checks every module's position.
 * The font is symbolic (codes map straight to glyphs through a (3,0) and a
   (1,0) cmap) and built deterministically (fixed timestamps), so output stays
   byte-for-byte reproducible.
@@ -47,15 +54,15 @@ import numpy as np
 
 GLYPH_MODULES = 7
 GLYPHS = 1 << GLYPH_MODULES  # 128 codes: 0-127, ASCII
-UNITS_PER_MODULE = 100
-UNITS_PER_EM = 1000
+UNITS_PER_MODULE = 128  # see the module docstring for why the em is 125 modules
+UNITS_PER_EM = 16000
 FONT_SIZE = UNITS_PER_EM // UNITS_PER_MODULE  # so one module = one text-space unit
 FONT_RESOURCE = "FQR"  # reportlab names its own fonts F1, F2, ...
 FONT_NAME = "JejakQRModules"
 _WEIGHTS = (1 << np.arange(GLYPH_MODULES - 1, -1, -1)).astype(np.uint8)  # leftmost = high bit
-# Bytes a literal string cannot carry bare: parentheses, backslash, and CR
-# (an unescaped CR would be read back as LF).
-_ESCAPES = str.maketrans({"(": "\\(", ")": "\\)", "\\": "\\\\", "\r": "\\r"})
+# Bytes a literal string should not carry bare: parentheses, backslash, CR (read
+# back as LF) and LF (Ghostscript misplaced the glyphs after one).
+_ESCAPES = str.maketrans({"(": "\\(", ")": "\\)", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
 _FIXED_TIME = 3_000_000_000  # font timestamps (seconds since 1904): fixed for reproducible PDFs
 
 
@@ -148,17 +155,19 @@ def font_resource(canvas) -> str:
     program = font_program()
     file2 = pdfdoc.PDFStream(pdfdoc.PDFDictionary({"Length1": len(program)}), program,
                              filters=[pdfdoc.PDFZCompress])
-    width = GLYPH_MODULES * UNITS_PER_MODULE
+    # PDF font metrics are in thousandths of the font size, i.e. of a module here.
+    module = 1000 * UNITS_PER_MODULE // UNITS_PER_EM
+    width = GLYPH_MODULES * module
     descriptor = pdfdoc.PDFDictionary({
         "Type": pdfdoc.PDFName("FontDescriptor"),
         "FontName": pdfdoc.PDFName(FONT_NAME),
         "Flags": 4,  # symbolic
-        "FontBBox": pdfdoc.PDFArrayCompact([0, 0, width, UNITS_PER_MODULE]),
+        "FontBBox": pdfdoc.PDFArrayCompact([0, 0, width, module]),
         "ItalicAngle": 0,
-        "Ascent": UNITS_PER_MODULE,
+        "Ascent": module,
         "Descent": 0,
-        "CapHeight": UNITS_PER_MODULE,
-        "StemV": UNITS_PER_MODULE,
+        "CapHeight": module,
+        "StemV": module,
         "FontFile2": doc.Reference(file2),
     })
     font = pdfdoc.PDFDictionary({

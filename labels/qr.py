@@ -1,4 +1,4 @@
-"""QR symbols for labels: encode a payload into a module matrix and draw it as one vector path.
+"""QR symbols for labels: encode a payload into a module matrix; draw it as one vector path.
 
 The encoder is zxing-cpp's (``zxingcpp.create_barcode``): on the benchmark of
 ``docs/label-format.md`` it encodes a label payload about 15x faster than
@@ -7,9 +7,11 @@ readability.  Error correction is level Q (25 % of codewords recoverable: a torn
 corner, a smudge, a staple) and every symbol keeps a 4-module quiet zone inside
 its label.
 
-A symbol is drawn as PDF path operators in *module units* with integer
-coordinates (one ``re`` per horizontal run of dark modules, one fill per
-symbol), placed with one ``cm`` transform: this is what measured fastest.
+``pdf_path`` draws a symbol as PDF path operators in *module units* with
+integer coordinates (one ``re`` per horizontal run of dark modules, one fill per
+symbol), placed with one ``cm`` transform; the command sheet uses it.  Label
+PDFs use ``labels.pdf_qrfont`` instead (the same single filled shape, a third
+of the bytes).
 """
 
 from __future__ import annotations

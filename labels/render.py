@@ -4,9 +4,10 @@
 server's ``print-labels``/``reprint`` commands and the dashboard all call it,
 so a label looks the same wherever it was printed.
 
-Speed comes from drawing each QR code as one vector path in module units with
-integer coordinates (``labels.qr``), reportlab's C accelerator, no ASCII85
-stream encoding, and a fixed QR data mask (``labels.qr``).
+Speed and size come from drawing each QR code as text in an embedded font
+whose glyphs are runs of modules, clipped and filled once as a single vector
+shape (``labels.pdf_qrfont``), reportlab's C accelerator, no ASCII85 stream
+encoding, and a fixed QR data mask (``labels.qr``).
 Memory is bounded by splitting runs larger than ``max_per_file`` labels into
 numbered parts (``out-part001.pdf``...), since reportlab keeps a whole
 document in memory until it is saved.  Output is byte-for-byte deterministic
@@ -47,7 +48,7 @@ def sign_all(packages, key) -> list[SignedLabel]:
 
 
 def _symbol(text: str) -> tuple[int, str]:
-    """Return (modules including quiet zone, PDF path operators) for one payload."""
+    """Return (modules including quiet zone, PDF operators drawing the code) for one payload."""
     matrix = qr.encode(text)
     return qr.modules_with_quiet_zone(matrix), pdf_qrfont.text_ops(matrix)
 

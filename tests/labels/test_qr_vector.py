@@ -80,3 +80,37 @@ def test_every_module_sits_exactly_where_the_encoder_put_it(tmp_path, manifest, 
     centres = (np.arange(n) + 0.5) * module
     sampled = image[np.ix_((top + centres).astype(int), (left + centres).astype(int))]
     assert (sampled == matrix).all(), f"{(sampled != matrix).sum()} modules differ from the encoder's"
+
+
+def test_every_glyph_in_every_context_lands_on_its_modules(tmp_path):
+    """Random module patterns (every glyph code, every neighbour) render module-exact."""
+    from PIL import Image
+    from reportlab.pdfgen.canvas import Canvas
+
+    from labels import pdf_qrfont
+
+    rng = np.random.default_rng(7)
+    matrices = [rng.random((57, 57)) < 0.5 for _ in range(16)]
+    codes = {int(c) for m in matrices for c in pdf_qrfont.glyph_rows(m).ravel()}
+    assert codes == set(range(pdf_qrfont.GLYPHS))
+    scale, cell = 4, 64 * 4  # 4 points (pixels at 72 dpi) per module
+    pdf = tmp_path / "random.pdf"
+    canvas = Canvas(str(pdf), pagesize=(4 * cell, 4 * cell), invariant=1)
+    for i, m in enumerate(matrices):
+        ops = pdf_qrfont.text_ops(m)
+        assert ops.count("\n") == m.shape[0] + 2, "a raw line break inside a row string"
+        pdf_qrfont.font_resource(canvas)
+        canvas.addLiteral(f"q {scale} 0 0 {scale} {i % 4 * cell + 8} {i // 4 * cell + 8} cm\n{ops}\nQ")
+    canvas.showPage()
+    canvas.save()
+    subprocess.run(["pdftoppm", "-r", "72", "-aa", "no", "-aaVector", "no", "-png", "-singlefile",
+                    str(pdf), str(tmp_path / "random")], check=True)
+    image = np.asarray(Image.open(tmp_path / "random.png").convert("L")) < 128
+    height = image.shape[0]
+    for i, m in enumerate(matrices):
+        n = m.shape[0]
+        x, y = i % 4 * cell + 8, i // 4 * cell + 8
+        centres = np.arange(n) * scale + scale // 2
+        rows = height - y - n * scale + centres  # image rows run down from the top
+        sampled = image[np.ix_(rows, x + centres)]
+        assert (sampled == m).all(), f"symbol {i}: {(sampled != m).sum()} modules misplaced"
