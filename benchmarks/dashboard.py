@@ -7,8 +7,9 @@ Through the app in-process (Flask's test client: query and render time, no
 network), logged in as a supervisor of ``--regency`` (default 3513; the user
 ``bench-supervisor`` is created if absent), it times every page the way a user
 reaches it - overview of the regency, a district, a village, a TPS, anomalies,
-an anomaly, scan log pages (first, deep by keyset, filtered), a package's
-custody, the live feed, the BAST form and PDF - and reports the median of
+an anomaly, scan log pages (first, halfway through the regency's log by keyset,
+past its end, filtered), a package's custody, the live page and feed, the
+exports and labels pages, the BAST form and PDF - and reports the median of
 ``--runs`` warm runs against the 500 ms target.  The first overview also runs
 the missing sweep once (reported apart).
 
@@ -85,10 +86,16 @@ def pick(app, regency: str) -> dict:
                            .where(Location.path >= reg.path, Location.path < reg.path + "~")
                            .limit(1))
         newest = s.scalar(select(func.max(ScanEvent.id)))
+        low, high = s.execute(select(func.min(ScanEvent.id), func.max(ScanEvent.id))
+                              .join(Location, Location.id == ScanEvent.location_id)
+                              .where(Location.path >= reg.path,
+                                     Location.path < reg.path + "~")).one()
+        newest_anomaly = s.scalar(select(func.max(Anomaly.id))) or 0
         operator = s.scalar(select(ScanEvent.operator).where(ScanEvent.location_id == district.id)
                             .limit(1)) or "x"
     return {"district": district.code, "village": village.code, "tps": tps.code,
-            "package": package, "anomaly": anomaly, "deep": newest // 2 if newest else 1,
+            "package": package, "anomaly": anomaly, "deep": (low + high) // 2 if low else 1,
+            "first": low or 1, "newest": newest or 0, "newest_anomaly": newest_anomaly,
             "operator": operator}
 
 
@@ -128,11 +135,16 @@ def main(argv=None) -> int:
         ("anomaly", f"/anomalies/{where['anomaly']}" if where["anomaly"] else "/anomalies/"),
         ("scan log first page", "/scans/"),
         ("scan log deep page", f"/scans/?before={where['deep']}"),
+        ("scan log past its end", f"/scans/?before={where['first']}"),
         ("scan log by district", f"/scans/?region={where['district']}"),
         ("scan log by location", f"/scans/?location={where['district']}"),
         ("scan log by operator", f"/scans/?operator={where['operator']}&action=receive"),
         ("package custody", f"/packages/{where['package']}"),
-        ("live feed", f"/live/feed?region={args.regency}&after_scan=0&after_anomaly=0"),
+        ("live page", "/live/"),
+        ("live feed", f"/live/feed?region={args.regency}&after_scan={where['newest'] - 20}"
+                      f"&after_anomaly={where['newest_anomaly'] - 20}"),
+        ("exports page", "/reports/"),
+        ("labels page", "/labels/"),
         ("BAST form", f"/reports/bast?to={where['district']}"),
         ("BAST PDF", f"/reports/bast.pdf?to={where['district']}"),
     ]

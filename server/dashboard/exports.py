@@ -63,8 +63,7 @@ def index():
 def scans_csv():
     """Stream the filtered scan log as CSV."""
     f, shown = filter_from_args(request.args)
-    rows = reports.scan_log_rows(get_session(), f)
-    return _download(reports.csv_chunks(reports.SCAN_HEADER, rows),
+    return _download(reports.scan_log_csv(get_session(), f),
                      f"jejak-scans-{shown['region'].code}-{_stamp()}.csv", "text/csv")
 
 

@@ -116,3 +116,14 @@ def test_bast_item_names_follow_the_language(session, tmp_path, lang):
     reports.bast_pdf(d, out, lang=lang)
     text = _pdf_text(out.getvalue(), tmp_path)
     assert ("Kotak suara" if lang == "id" else "Ballot box") in text
+
+
+def test_scan_log_csv_is_the_same_on_every_database(session):
+    story = data.build(session)
+    f = ScanFilter(region_path=story["region"]["3513"].path, action="receive")
+    direct = b"".join(reports.csv_chunks(reports.SCAN_HEADER, reports.scan_log_rows(session, f)))
+    # On PostgreSQL scan_log_csv has the server write the CSV (COPY); it must read the same.
+    served = b"".join(reports.scan_log_csv(session, f))
+    assert list(csv.reader(io.StringIO(served.decode("utf-8-sig")))) == \
+        list(csv.reader(io.StringIO(direct.decode("utf-8-sig"))))
+    assert served.count(b"\n") == 10  # header and nine receipts
