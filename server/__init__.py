@@ -27,8 +27,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     access.init_app(app)
     cli.init_app(app)
 
-    from . import demo, importers, label_print, ledger_cli
+    from . import demo, importers, label_print, ledger_cli, reconcile
     importers.init_app(app)
+    reconcile.init_app(app)
     demo.init_app(app)
     label_print.init_app(app)
     ledger_cli.init_app(app)

@@ -8,7 +8,9 @@ Plain Python over a SQLAlchemy session (no Flask).  The rules themselves are in
   ones that no longer hold are closed by the system with the scan that
   disproved them - never deleted;
 * ``sweep_missing`` raises ``missing`` for packages nobody scanned, when a
-  deadline has passed (run by reads, at most once per deadline and plan size);
+  deadline has passed: ``jejak-server sweep`` (cron) runs it to the end in
+  batches; each read does a bounded share of what is left (READ_SWEEP_LIMIT
+  packages), so no read ever judges a whole province;
 * ``list_anomalies``, ``resolve``, ``progress`` and ``expected_at`` are what the
   API and the dashboard call.  Reads may sweep, so callers should commit after
   them (nothing else is written).
@@ -35,6 +37,9 @@ SYSTEM = "system"
 WRITE_LOCK_KEY = 0x4A454A414B
 RESOLVE_STATUSES = ("resolved", "acknowledged")
 SWEEP_CHUNK = 1000
+# Packages a read may judge for the missing sweep before answering (~0.3 s of work):
+# reads stay fast at province scale; `jejak-server sweep` (cron) does the rest.
+READ_SWEEP_LIMIT = 1000
 
 
 def lock_writes(session: Session) -> None:
@@ -187,12 +192,16 @@ def _not_reached(level: str):
 
 
 def sweep_missing(session: Session, now: dt.datetime | None = None,
-                  clock_skew_minutes: int = 10) -> int:
+                  clock_skew_minutes: int = 10, limit: int | None = None) -> int:
     """Raise ``missing`` for packages past a deadline that no scan has reached; return how many judged.
 
     A deadline row is swept in full the first time it has passed (and again
     when it changes or packages are added); after that only the packages
     scanned since the last sweep are judged again.  Cheap when nothing changed.
+
+    ``limit`` bounds the work (reads pass READ_SWEEP_LIMIT): at most that many
+    packages are judged, lowest ids first, and the sweep marks record how far
+    it got, so the next call (or ``jejak-server sweep``) carries on from there.
     """
     now = now or utc_now()
     rows = session.execute(select(Deadline.id, Deadline.level, Deadline.deadline, Location.path)
@@ -228,22 +237,36 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
     candidates: set[int] = set()
     for row, conds in todo:
         query = _candidates(row) if conds is None else _candidates(row).where(or_(*conds))
+        if limit is not None:
+            # Each row's lowest ids, one more than the limit: the union's lowest `limit` are
+            # then every candidate up to the last of them, whichever row it comes from, and
+            # a union of at most `limit` means no row was cut short.
+            query = query.order_by(Package.id).limit(limit + 1)
         candidates.update(session.scalars(query))
-    for part in chunks(sorted(candidates), SWEEP_CHUNK):
+    ordered = sorted(candidates)
+    # Judged up to `reached` (all of them when nothing was left over).
+    reached = ordered[limit - 1] if limit is not None and len(ordered) > limit else None
+    if reached is not None:
+        ordered = ordered[:limit]
+    for part in chunks(ordered, SWEEP_CHUNK):
         ctx = new_context(session, now, clock_skew_minutes)
         load_packages(session, ctx, ids=part)
         load_closure(session, ctx, set(part), set())
         judge(session, ctx, set(part))
+    pending = {row.id for row, _conds in todo} if reached is not None else set()
     for row in rows:
         sweep = done.get(row.id)
+        # A row cut short is marked as swept up to `reached`: the packages above it
+        # count as "added since", so the next sweep judges them (and only them) in full.
+        upto = reached if row.id in pending else max_pkg
         if sweep is None:
             session.add(DeadlineSweep(deadline_id=row.id, deadline=row.deadline,
-                                      max_package_id=max_pkg, max_scan_id=max_scan, swept_at=now))
+                                      max_package_id=upto, max_scan_id=max_scan, swept_at=now))
         else:
-            sweep.deadline, sweep.max_package_id = row.deadline, max_pkg
+            sweep.deadline, sweep.max_package_id = row.deadline, upto
             sweep.max_scan_id, sweep.swept_at = max_scan, now
     session.flush()
-    return len(candidates)
+    return len(ordered)
 
 
 def rebuild_states(session: Session, now: dt.datetime | None = None,
@@ -348,11 +371,11 @@ def list_anomalies(session: Session, region: Location, kind=None, status=None, a
     if status is not None and status not in ANOMALY_STATUSES:
         raise ValueError(f"status {status!r} is not one of {', '.join(ANOMALY_STATUSES)}")
     now = utc_now()
-    sweep_missing(session, now, clock_skew_minutes)
+    sweep_missing(session, now, clock_skew_minutes, limit=READ_SWEEP_LIMIT)
     if as_of is not None and as_of > now:
         savepoint = session.begin_nested()
         try:
-            sweep_missing(session, as_of, clock_skew_minutes)
+            sweep_missing(session, as_of, clock_skew_minutes, limit=READ_SWEEP_LIMIT)
             return _page(session, region, kind, status, as_of, after_id, limit)
         finally:
             savepoint.rollback()
@@ -424,11 +447,11 @@ def progress(session: Session, region: Location, as_of=None, *,
     ``as_of`` as in ``list_anomalies`` (a future instant is answered hypothetically).
     """
     now = utc_now()
-    sweep_missing(session, now, clock_skew_minutes)
+    sweep_missing(session, now, clock_skew_minutes, limit=READ_SWEEP_LIMIT)
     if as_of is not None and as_of > now:
         savepoint = session.begin_nested()
         try:
-            sweep_missing(session, as_of, clock_skew_minutes)
+            sweep_missing(session, as_of, clock_skew_minutes, limit=READ_SWEEP_LIMIT)
             return _progress(session, region, as_of, now)
         finally:
             savepoint.rollback()
@@ -515,3 +538,37 @@ def expected_at(session: Session, location: Location) -> list[dict]:
         .order_by(Package.package_id))
     return [{"package_id": r[0], "item_type": r[1], "quantity": r[2], "destination": r[3],
              "dapil": r[4] or "", "label_version": r[5]} for r in rows]
+
+
+# The sweep command ------------------------------------------------------------
+
+def sweep_all(session: Session, now: dt.datetime | None = None, batch: int = 5 * SWEEP_CHUNK,
+              echo=None) -> int:
+    """Run the missing sweep to the end, committing every ``batch`` packages; return how many judged.
+
+    Each transaction holds the write lock for one batch only, so ingest goes on
+    between batches.
+    """
+    total = 0
+    while True:
+        judged = sweep_missing(session, now or utc_now(), limit=batch)
+        session.commit()
+        total += judged
+        if echo and judged:
+            echo(f"judged {total} packages")
+        if judged < batch:
+            return total
+
+
+def init_app(app) -> None:
+    """Register ``jejak-server sweep``."""
+    import click
+
+    @app.cli.command("sweep")
+    def sweep_command():
+        """Raise `missing` for packages past a deadline (run it every few minutes from cron)."""
+        from .db import get_db
+
+        with get_db().session() as session:
+            total = sweep_all(session, echo=click.echo)
+        click.echo(f"sweep done: {total} packages judged")
