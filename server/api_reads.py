@@ -72,10 +72,23 @@ def keys():
                               "public_key_pem": r.public_key_pem} for r in rows]})
 
 
+EXPECTED_PAGE = 5000
+MAX_EXPECTED_PAGE = 20000
+
+
 def location_expected(code: str):
-    """Show a location, its ancestors' codes and the packages it should receive (scanner cache)."""
+    """Show a location, its ancestors' codes and the packages it should receive (scanner cache).
+
+    A page at a time in package id order; ``next`` is present while more follow.
+    """
     principal = authenticate()
-    query_args(())
+    args = query_args(("after", "limit"))
+    limit = _expected_limit(args)
+    after = args.get("after")
+    if after is not None and (not after or len(after) > MAX_PACKAGE_ID or unstorable(after)):
+        raise ApiError(400, f"after cursor {after[:40]!r} is not valid; follow the 'next' path "
+                            "of the previous page", code="invalid_cursor",
+                       details={"parameter": "after", "value": after[:40]})
     session = get_session()
     loc = None
     if len(code) <= MAX_CODE and not unstorable(code):
@@ -86,12 +99,27 @@ def location_expected(code: str):
         raise ApiError(403, f"location {code!r} is outside your region {principal.region_code!r}")
     from .reconcile import expected_at
 
-    packages = expected_at(session, loc)
-    return jsonify(to_json({
-        "location": {"code": loc.code, "name": loc.name, "level": loc.level,
-                     "path": loc.ancestor_codes, "dapil": loc.dapils},
-        "packages": packages,
-    }))
+    packages = expected_at(session, loc, after=after, limit=limit + 1)
+    body = {"location": {"code": loc.code, "name": loc.name, "level": loc.level,
+                         "path": loc.ancestor_codes, "dapil": loc.dapils},
+            "packages": packages[:limit]}
+    if len(packages) > limit:
+        query = {k: v for k, v in args.items() if k != "after"}
+        body["next"] = request.path + "?" + urlencode({**query,
+                                                       "after": packages[limit - 1]["package_id"]})
+    return jsonify(to_json(body))
+
+
+def _expected_limit(args: dict) -> int:
+    """Return the expected list's page size (default EXPECTED_PAGE, at most MAX_EXPECTED_PAGE)."""
+    value = args.get("limit")
+    if value is None:
+        return EXPECTED_PAGE
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_EXPECTED_PAGE:
+        raise ApiError(400, f"limit {value[:40]!r} must be a whole number from 1 to "
+                            f"{MAX_EXPECTED_PAGE}", code="invalid_parameter",
+                       details={"parameter": "limit", "value": value[:40]})
+    return int(value)
 
 
 def package(package_id: str):

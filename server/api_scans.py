@@ -137,8 +137,11 @@ def post_scans():
 
 def _result(result: dict) -> dict:
     """Return one ingest result in the documented shape."""
-    return {"id": result.get("id"), "status": result.get("status"),
-            "anomalies": list(result.get("anomalies") or []), "error": result.get("error")}
+    out = {"id": result.get("id"), "status": result.get("status"),
+           "anomalies": list(result.get("anomalies") or []), "error": result.get("error")}
+    if result.get("note"):  # e.g. a hand-typed code the server could not check
+        out["note"] = result["note"]
+    return out
 
 
 def _ingest(principal, scans: list) -> list[dict]:

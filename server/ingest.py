@@ -35,7 +35,7 @@ from labels.keys import load_public_key_pem
 from labels.payload import (BadSignature, PayloadError, UnknownKey, parse, parse_manual_entry,
                             verify)
 
-from . import ledger
+from . import label_registry, ledger
 from .anomaly_rules import Ev, Pkg, duplicate_signature
 from .models import ACTIONS, DISPOSITIONS, Anomaly, LabelKey, ScanEvent, utc_now
 from .reconcile import judge, lock_writes
@@ -43,6 +43,7 @@ from .timelines import (bulk_insert, chunks, containers_of, contents_of, dict_to
                         load_locations, load_packages, load_scans, member, new_context)
 
 MAX_CODE = 1000
+UNCHECKED = "verification code not checked: label not registered"
 MAX_TEXT = {"location": 32, "seal": 64, "operator": 100, "device": 100}
 # Digests of verified (label text, key) pairs: a label is scanned at every level,
 # an Ed25519 verification costs ~75 us, and the answer never changes for one key.
@@ -127,7 +128,11 @@ def parse_time(value) -> dt.datetime:
         raise ScanError(f"scanned_at {value[:60]!r} is not an ISO-8601 date-time, e.g. "
                         "2024-02-10T08:00:00+07:00") from None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past year 9999 in UTC
+            raise ScanError(f"scanned_at {value[:60]!r} is out of range: in UTC it falls "
+                            "outside the years 1 to 9999") from None
     return parsed
 
 
@@ -226,8 +231,13 @@ def claimed_id(text: str) -> tuple[str, object | None]:
         return cleaned[:80], None
 
 
-def resolve_text(text: str, keys: dict, plan: dict[str, Pkg], container: bool = False) -> Resolved:
-    """Tell what a scanned text is: a planned package, or which kind of bad label."""
+def resolve_text(text: str, keys: dict, plan: dict[str, Pkg], container: bool = False,
+                 registry: dict[int, dict[str, int]] | None = None) -> Resolved:
+    """Tell what a scanned text is: a planned package, or which kind of bad label.
+
+    ``registry`` ({package row id: {verification code: version}}, from
+    ``server.label_registry``) checks the code of a hand-typed entry.
+    """
     cleaned = text.strip().upper()
     claimed, label = claimed_id(text)
     about = plan.get(claimed)
@@ -259,12 +269,36 @@ def resolve_text(text: str, keys: dict, plan: dict[str, Pkg], container: bool = 
         manual_id = None
     if manual_id is not None or (container and cleaned in plan):
         pid = manual_id or cleaned
+        if pid in plan and manual_id is not None:
+            return typed_code(plan[pid], parse_manual_entry(cleaned)[1], registry or {})
         if pid in plan:
             return Resolved(plan[pid], pid, None)
         return Resolved(None, pid, None, "unknown_package",
                         f"hand-typed package id {pid} is not in the plan", None)
     return Resolved(None, claimed if about else cleaned[:80], None, "forged_label",
                     f"not a Jejak label: {text.strip()[:60]!r}", about)
+
+
+def typed_code(pkg: Pkg, code: str, registry: dict[int, dict[str, int]]) -> Resolved:
+    """Check a hand-typed verification code against the registered labels of its package."""
+    known = registry.get(pkg.id) or {}
+    pid, current = pkg.package_id, pkg.label_version
+    version = known.get(code)
+    if version is not None and version >= current:
+        return Resolved(pkg, pid, version)
+    if version is not None:
+        return Resolved(None, pid, version, "superseded_label",
+                        f"hand-typed code {code} of {pid} is label version {version}, "
+                        f"superseded by reprint version {current}", pkg)
+    if not known:
+        return Resolved(pkg, pid, None, detail=UNCHECKED)
+    if current not in known.values():
+        # Only older labels are known: a current label printed elsewhere and not
+        # imported would be a false alarm, so this code is not judged either.
+        return Resolved(pkg, pid, None, detail=f"{UNCHECKED} (version {current})")
+    return Resolved(None, pid, None, "forged_label",
+                    f"hand-typed code {code} does not match any registered label of {pid} "
+                    f"(current version {current})", pkg)
 
 
 def _label_key(kind: str, resolved: Resolved, text: str) -> str:
@@ -371,19 +405,39 @@ def _resolved(session, ctx, items: list[Item], results):
     claims |= {it.container.strip().upper() for it in items if it.container}
     plan = load_packages(session, ctx, package_ids=claims)
     keys = trusted_keys(session)
+    registry = label_registry.codes_of(session, {p.id for p in plan.values()})
     codes: dict[int, Resolved] = {}
     boxes: dict[int, Resolved | None] = {}
     understood: list[Item] = []
     for it in items:
-        r = codes[it.index] = resolve_text(it.code, keys, plan)
-        box = boxes[it.index] = (resolve_text(it.container, keys, plan, container=True)
-                                 if it.container else None)
+        r = codes[it.index] = resolve_text(it.code, keys, plan, registry=registry)
+        box = boxes[it.index] = (resolve_text(it.container, keys, plan, container=True,
+                                              registry=registry) if it.container else None)
         if box is not None and box.pkg is not None and r.pkg is not None and box.pkg.id == r.pkg.id:
             results[it.index]["error"] = (f"the container of this {it.action} scan is the package "
                                           f"itself ({r.pkg.package_id})")
         else:
             understood.append(it)
+            if r.kind is None and r.detail:
+                results[it.index]["note"] = r.detail
+    _register_genuine(session, understood, codes, boxes, registry)
     return codes, boxes, understood
+
+
+def _register_genuine(session, items: list[Item], codes, boxes, registry) -> None:
+    """Add the genuine labels of the batch the registry lacks, in one statement."""
+    rows = []
+    for it in items:
+        for r, text in ((codes[it.index], it.code), (boxes[it.index], it.container)):
+            label = claimed_id(text)[1] if r is not None and text else None
+            pkg = r.pkg if r is not None and r.kind is None else (
+                r.about if r is not None and r.kind == "superseded_label" else None)
+            if (label is None or pkg is None or label.version > pkg.label_version
+                    or label.verification_code in registry.get(pkg.id, {})):
+                continue
+            registry.setdefault(pkg.id, {})[label.verification_code] = label.version
+            rows.append(label_registry.row_for(pkg.id, label, "scan"))
+    label_registry.register(session, rows)
 
 
 def _not_yet_recorded(session, items: list[Item], results) -> list[Item]:

@@ -5,7 +5,9 @@ package with :func:`labels.render.render_packages` - the same code as
 ``jejak-labels render`` - and ``jejak-server reprint`` issues a new label
 version: it increments ``Package.label_version`` in the same transaction that
 writes the output, so the old label then scans as superseded.  If rendering
-fails nothing is committed; if the commit fails the output is removed.
+fails nothing is committed; if the commit fails the output is removed.  Both
+register the verification codes of what they rendered in that transaction
+(``server.label_registry``), so hand-typed codes of these labels are checked.
 """
 
 from __future__ import annotations
@@ -117,7 +119,26 @@ def print_labels(session, key, out, *, region=None, package_ids=(), container=No
     check_key_trusted(session, key)
     packages = select_packages(session, region, package_ids, container)
     rows, names, items = rows_for(session, packages, options.get("lang", "id"))
-    return publish(render_to(rows, out, key, options, names, items), out)
+    temp_paths = render_to(rows, out, key, options, names, items)
+    _commit_registered(session, packages, rows, key, temp_paths)
+    return publish(temp_paths, out)
+
+
+def _commit_registered(session, packages, rows, key, temp_paths) -> None:
+    """Register the rendered labels' codes and commit; on failure remove the output."""
+    from labels.payload import sign
+
+    from .label_registry import register_signed
+
+    try:
+        # Ed25519 signatures are deterministic: signing again gives the rendered labels.
+        register_signed(session, packages, [sign(r.label(), key) for r in rows])
+        session.commit()
+    except BaseException:
+        session.rollback()
+        if temp_paths:
+            shutil.rmtree(temp_paths[0].parent, ignore_errors=True)
+        raise
 
 
 def reprint(session, key, out, package_ids, **options) -> list[Path]:
@@ -140,12 +161,7 @@ def reprint(session, key, out, package_ids, **options) -> list[Path]:
     except BaseException:
         session.rollback()
         raise
-    try:
-        session.commit()
-    except BaseException:
-        if temp_paths:
-            shutil.rmtree(temp_paths[0].parent, ignore_errors=True)
-        raise
+    _commit_registered(session, packages, rows, key, temp_paths)
     return publish(temp_paths, out)
 
 
@@ -200,7 +216,10 @@ def _run(action, key_path, out, fmt, template, start, offset_x, offset_y, lang, 
 
 
 def init_app(app: Flask) -> None:
-    """Register print-labels and reprint."""
+    """Register print-labels, reprint and import-labels."""
+    from . import label_registry
+
+    label_registry.init_app(app)
 
     @app.cli.command("print-labels")
     @click.option("--region", help="every package bound for this location code or below it")

@@ -7,7 +7,8 @@ runs schemathesis against it.
 
 from __future__ import annotations
 
-from .api_reads import MAX_NOTE, RESOLVE_STATUSES
+from .api_reads import (EXPECTED_PAGE, MAX_EXPECTED_PAGE, MAX_NOTE, MAX_PACKAGE_ID,
+                        RESOLVE_STATUSES)
 from .api_request import MAX_CURSOR_DIGITS, MAX_PAGE, MAX_ROW_ID
 from .api_scans import BOOL_FIELDS, REQUIRED, TEXT_FIELDS
 from .models import ACTIONS, ANOMALY_KINDS, ANOMALY_STATUSES, DISPOSITIONS, LEVELS
@@ -166,9 +167,17 @@ def _paths() -> dict:
         "/locations/{code}/expected": {"get": {
             "operationId": "expectedAt",
             "summary": "Show a location, its ancestors and the packages it should receive.",
-            "description": _READERS + " For a scanner's offline cache.",
+            "description": _READERS + " For a scanner's offline cache, in package id order, "
+                                      "a page at a time: `next` is present only when more "
+                                      "pages follow; request it as given.",
             "parameters": [_path("code", {"type": "string", "minLength": 1},
-                                 "The location's code.")],
+                                 "The location's code."),
+                           _query("after", {"type": "string", "minLength": 1,
+                                            "maxLength": MAX_PACKAGE_ID},
+                                  "Page cursor: copied from the previous page's `next`."),
+                           _query("limit", {"type": "integer", "minimum": 1,
+                                            "maximum": MAX_EXPECTED_PAGE},
+                                  f"Packages per page (default {EXPECTED_PAGE}).")],
             "responses": _responses(_ok("The location and its expected packages.", "Expected"),
                                     *auth_errors, "403", "404"),
         }},
@@ -211,6 +220,17 @@ def _package_schema() -> dict:
                                         "The container it travels in now."}),
                 "contents": {"type": "array", "items": {"type": "string"},
                              "description": "Packages packed in it (a container)."}}}
+
+
+def _expected_package_schema() -> dict:
+    """Return the schema of a package in a scanner's expected list."""
+    schema = _package_schema()
+    return {**schema, "required": [*schema["required"], "verification_code"],
+            "properties": {**schema["properties"], "verification_code": _nullable({
+                "type": "string", "pattern": "^[A-Z2-7]{4}-[A-Z2-7]{4}$",
+                "description": "The code printed under the current label's QR, for checking "
+                               "hand-typed entries offline; null until the server knows "
+                               "that label (printed, imported or scanned)."})}}
 
 
 def _scan_schema() -> dict:
@@ -271,7 +291,10 @@ def _schemas() -> dict:
                 "id": _nullable({"type": "string"}),
                 "status": {"type": "string", "enum": ["recorded", "already_recorded", "rejected"]},
                 "anomalies": {"type": "array", "items": {"type": "string"}},
-                "error": _nullable({"type": "string"})}},
+                "error": _nullable({"type": "string"}),
+                "note": {"type": "string", "description": "Present when something could not "
+                         "be checked, e.g. 'verification code not checked: label not "
+                         "registered' for a hand-typed code."}}},
         "ScanResults": {"type": "object", "required": ["results"],
                         "properties": {"results": {"type": "array",
                                                    "items": {"$ref": "#/components/schemas/ScanResult"}}}},
@@ -357,7 +380,8 @@ def _schemas() -> dict:
                                  "path": {"type": "array", "items": {"type": "string"},
                                           "description": "Codes from the root down to this location."},
                                  "dapil": {"type": "array", "items": {"type": "string"}}}},
-                "packages": {"type": "array", "items": _package_schema()}}},
+                "packages": {"type": "array", "items": _expected_package_schema()},
+                "next": {"type": "string", "pattern": "^/api/v1/"}}},
     }
 
 

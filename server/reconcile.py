@@ -527,17 +527,33 @@ def _progress(session: Session, region: Location, as_of: dt.datetime, now: dt.da
             "children": list(out.values())}
 
 
-def expected_at(session: Session, location: Location) -> list[dict]:
-    """Return the packages bound for this location or below it (the scanner's offline cache)."""
+def expected_at(session: Session, location: Location, *, after: str | None = None,
+                limit: int | None = None) -> list[dict]:
+    """Return the packages bound for this location or below it (the scanner's offline cache).
+
+    In package id order, those after ``after``, at most ``limit``; one query.
+    ``verification_code`` is that of the current label version when it is
+    registered (the newest registered if several keys printed it), else None.
+    """
+    from .label_registry import LabelRecord
+
     low, high = _region_range(location)
-    rows = session.execute(
-        select(Package.package_id, Package.item_type, Package.quantity, Location.code,
-               Package.dapil, Package.label_version)
-        .join(Location, Location.id == Package.destination_id)
-        .where(Location.path >= low, Location.path < high)
-        .order_by(Package.package_id))
+    code = (select(LabelRecord.verification_code)
+            .where(LabelRecord.package_id == Package.id,
+                   LabelRecord.version == Package.label_version)
+            .order_by(LabelRecord.id.desc()).limit(1).correlate(Package).scalar_subquery())
+    query = (select(Package.package_id, Package.item_type, Package.quantity, Location.code,
+                    Package.dapil, Package.label_version, code)
+             .join(Location, Location.id == Package.destination_id)
+             .where(Location.path >= low, Location.path < high)
+             .order_by(Package.package_id))
+    if after is not None:
+        query = query.where(Package.package_id > after)
+    if limit is not None:
+        query = query.limit(limit)
     return [{"package_id": r[0], "item_type": r[1], "quantity": r[2], "destination": r[3],
-             "dapil": r[4] or "", "label_version": r[5]} for r in rows]
+             "dapil": r[4] or "", "label_version": r[5], "verification_code": r[6]}
+            for r in session.execute(query)]
 
 
 # The sweep command ------------------------------------------------------------

@@ -235,3 +235,36 @@ def test_a_read_while_the_database_is_down_is_503_not_500(client, db, world):
         assert assert_error_shape(response, 503)["code"] == "database_unavailable"
         assert response.headers["Retry-After"]
     assert client.get("/api/v1/keys", headers=auth(world["admin"])).status_code == 200
+
+
+def test_expected_pages_cover_every_package_once_and_carry_the_verification_code(
+        client, world, session, label_key):
+    from labels.payload import parse
+    from server.label_registry import register_signed
+
+    registered = world["plan"][f"{TPS}-SS-DPR"]
+    register_signed(session, [registered], [parse(world["labels"][registered.package_id])])
+    session.commit()
+    mine = sorted(pid for pid in world["plan"] if pid.startswith("3513"))
+    full = client.get("/api/v1/locations/3513/expected", headers=auth(world["admin"])).get_json()
+    assert "next" not in full and len(full["packages"]) == len(mine)
+    for limit in (3, 4, len(mine)):  # a last page part full, exactly full, the only page
+        url, pages, seen = f"/api/v1/locations/3513/expected?limit={limit}", 0, []
+        while url:
+            assert url.startswith("/api/v1/")
+            body = client.get(url, headers=auth(world["admin"])).get_json()
+            assert 0 < len(body["packages"]) <= limit and body["location"]["code"] == "3513"
+            seen += [p["package_id"] for p in body["packages"]]
+            url, pages = body.get("next"), pages + 1
+        assert seen == [p["package_id"] for p in full["packages"]] == mine
+        assert pages == -(-len(mine) // limit)
+    codes = {p["package_id"]: p["verification_code"] for p in full["packages"]}
+    assert codes.pop(registered.package_id) == parse(
+        world["labels"][registered.package_id]).verification_code
+    assert set(codes.values()) == {None}
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=20001", "limit=x", "after=" + "A" * 81])
+def test_expected_refuses_a_bad_page_size_or_cursor(client, world, query):
+    response = client.get(f"/api/v1/locations/3513/expected?{query}", headers=auth(world["admin"]))
+    assert assert_error_shape(response, 400)["code"] in ("invalid_parameter", "invalid_cursor")

@@ -70,5 +70,10 @@ def test_expected_lists_what_a_location_should_receive(world, region):
     assert {r["package_id"] for r in rows} == {DPR, "BOX-NGD-1"}
     dpr = next(r for r in rows if r["package_id"] == DPR)
     assert dpr == {"package_id": DPR, "item_type": "SS-DPR", "quantity": 300,
-                   "destination": "3513010001001", "dapil": "DPR-JATIM-2", "label_version": 1}
+                   "destination": "3513010001001", "dapil": "DPR-JATIM-2", "label_version": 1,
+                   "verification_code": None}
     assert expected_at(world.session, region["351302"]) == []
+    first, second = sorted(r["package_id"] for r in rows)
+    assert [r["package_id"] for r in expected_at(world.session, region["351301"], limit=1)] == [first]
+    assert [r["package_id"] for r in expected_at(world.session, region["351301"],
+                                                 after=first)] == [second]
