@@ -63,6 +63,56 @@ SCAN_HEADER = ("id", "uuid", "scanned_at", "received_at", "location", "location_
                "device", "offline", "counted", "raw_code")
 
 
+def _conditions(f: ScanFilter) -> list:
+    """Return the WHERE conditions of a filter (on scan_events joined to locations)."""
+    conds = [Location.path >= f.region_path, Location.path < f.region_path + PATH_END]
+    if f.location_id is not None:
+        conds.append(ScanEvent.location_id == f.location_id)
+    if f.device_id is not None:
+        conds.append(ScanEvent.device_id == f.device_id)
+    if f.operator:
+        conds.append(ScanEvent.operator == f.operator)
+    if f.action:
+        conds.append(ScanEvent.action == f.action)
+    if f.since is not None:
+        conds.append(ScanEvent.scanned_at >= f.since)
+    if f.until is not None:
+        conds.append(ScanEvent.scanned_at < f.until)
+    if f.uuids is not None:
+        conds.append(ScanEvent.uuid.in_(f.uuids or [""]))
+    if f.package_db_id is not None:
+        conds.append(ScanEvent.package_id == f.package_db_id)
+    return conds
+
+
+def scan_log_page(session: Session, f: ScanFilter, before_id: int | None, limit: int,
+                  window: int = 100_000) -> list:
+    """Return up to ``limit`` scans of a filter with ids below ``before_id``, newest first.
+
+    First the newest ``window`` ids are walked backwards on the primary key:
+    cheap when the filter matches often, as it does for a region's recent log.
+    Only if that does not fill the page (the region's scans are sparse there,
+    or the log ends) are the older ones gathered through the location index,
+    so the cost is bounded by the region's size instead of the whole
+    province's log.
+    """
+    top = before_id if before_id is not None else \
+        (session.scalar(select(func.max(ScanEvent.id))) or 0) + 1
+    low = max(top - window, 0)
+    rows = session.execute(scan_log_select(f, before_id=top, limit=limit)
+                           .where(ScanEvent.id >= low)).all()
+    if len(rows) >= limit or low == 0:
+        return rows
+    wanted = limit - len(rows)
+    older = (select(ScanEvent.id).join(Location, Location.id == ScanEvent.location_id)
+             .where(ScanEvent.id < low, *_conditions(f)))
+    # MATERIALIZED keeps the planner from walking the primary key again for the ORDER BY.
+    older = older.cte("older").prefix_with("MATERIALIZED")
+    newest = select(older.c.id).order_by(older.c.id.desc()).limit(wanted)
+    return rows + session.execute(scan_log_select(f, limit=wanted)
+                                  .where(ScanEvent.id.in_(newest))).all()
+
+
 def scan_log_select(f: ScanFilter, before_id: int | None = None, limit: int | None = None,
                     newest_first: bool = True, as_text: bool = False):
     """Return the scan-log SELECT for a filter, keyset-paged on scan id (never OFFSET).
@@ -86,23 +136,7 @@ def scan_log_select(f: ScanFilter, before_id: int | None = None, limit: int | No
          .outerjoin(pkg, pkg.id == ScanEvent.package_id)
          .outerjoin(box, box.id == ScanEvent.container_id)
          .outerjoin(Device, Device.id == ScanEvent.device_id)
-         .where(Location.path >= f.region_path, Location.path < f.region_path + PATH_END))
-    if f.location_id is not None:
-        q = q.where(ScanEvent.location_id == f.location_id)
-    if f.device_id is not None:
-        q = q.where(ScanEvent.device_id == f.device_id)
-    if f.operator:
-        q = q.where(ScanEvent.operator == f.operator)
-    if f.action:
-        q = q.where(ScanEvent.action == f.action)
-    if f.since is not None:
-        q = q.where(ScanEvent.scanned_at >= f.since)
-    if f.until is not None:
-        q = q.where(ScanEvent.scanned_at < f.until)
-    if f.uuids is not None:
-        q = q.where(ScanEvent.uuid.in_(f.uuids or [""]))
-    if f.package_db_id is not None:
-        q = q.where(ScanEvent.package_id == f.package_db_id)
+         .where(*_conditions(f)))
     if before_id is not None:
         q = q.where(ScanEvent.id < before_id if newest_first else ScanEvent.id > before_id)
     q = q.order_by(ScanEvent.id.desc() if newest_first else ScanEvent.id)

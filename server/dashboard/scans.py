@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from ..db import get_session
 from ..models import ACTIONS, Device, Location
-from ..reports import ScanFilter, scan_log_select
+from ..reports import ScanFilter, scan_log_page
 from . import queries
 from .guard import current_principal, region_or_abort
 
@@ -84,7 +84,7 @@ def index():
     f, shown = filter_from_args(request.args)
     before = _whole(request.args.get("before"), "before")
     limit = current_app.config.get("PAGE_SIZE", 200)
-    rows = get_session().execute(scan_log_select(f, before_id=before, limit=limit + 1)).all()
+    rows = scan_log_page(get_session(), f, before, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     args = {k: v for k, v in request.args.items() if k in FILTER_ARGS and v}

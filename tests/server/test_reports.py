@@ -127,3 +127,19 @@ def test_scan_log_csv_is_the_same_on_every_database(session):
     assert list(csv.reader(io.StringIO(served.decode("utf-8-sig")))) == \
         list(csv.reader(io.StringIO(direct.decode("utf-8-sig"))))
     assert served.count(b"\n") == 10  # header and nine receipts
+
+
+@pytest.mark.parametrize("window", [1, 3, 1000])
+def test_scan_log_pages_are_the_same_whichever_way_they_are_gathered(session, window):
+    story = data.build(session)
+    for code in ("3513", "3513010001", "35"):
+        f = ScanFilter(region_path=story["region"][code].path)
+        everything = [r[0] for r in session.execute(reports.scan_log_select(f))]
+        pages, before = [], None
+        while True:
+            page = [r[0] for r in reports.scan_log_page(session, f, before, 4, window=window)]
+            pages += page
+            if len(page) < 4:
+                break
+            before = page[-1]
+        assert pages == everything, (code, window)
