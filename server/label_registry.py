@@ -104,6 +104,8 @@ class ImportLabelsError(ValueError):
 
 @dataclass
 class _Line:
+    """A verified line of a codes file, waiting for its package check."""
+
     number: int
     label: SignedLabel
 
