@@ -405,3 +405,24 @@ def test_ingest_chains_each_scan_with_the_content_verify_log_reads_back(cli, db,
             row = s.execute(scan_select().where(ScanEvent.id == entry.row_id)).one()
             assert bytes(entry.digest) == digest_of(scan_content(row)), entry.ref
     assert verify(cli)[0] == 0
+
+
+def test_a_deleted_ledger_entry_is_a_gap_and_a_chain_break(cli, db, region):
+    record(db, region, 5)
+    execute(db, "DELETE FROM ledger_entries WHERE seq = 3")
+    code, lines = verify(cli)
+    assert code == 1
+    # its scan row is now chained by nothing: listed where it sits, after seq 2
+    assert lines[0].startswith("INSERTED:") and "(row 3)" in lines[0] and "after seq 2" in lines[0]
+    assert lines[1] == "DELETED: seq 3: ledger entries 3 are missing"
+    assert lines[2].startswith("REORDERED: seq 4:") and "chain breaks" in lines[2]
+
+
+def test_an_export_cut_before_its_last_checkpoint_is_not_proof(cli, db, region, tmp_path):
+    record(db, region, 3)
+    out = tmp_path / "3513.jsonl"
+    cli.invoke(args=["export-log", "--region", "3513", "-o", str(out)])
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(out.read_text().splitlines(keepends=True)[:-1]))
+    code, lines = verify(cli, "--file", str(cut))
+    assert code == 1 and lines[0].startswith("UNSIGNED: seq 3:")
