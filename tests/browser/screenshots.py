@@ -57,6 +57,8 @@ def main() -> int:
         page.goto(base + "/live/")
         page.wait_for_selector("#live-scans li")
         shoot(page, "live")
+        page.goto(base + "/labels/")
+        shoot(page, "labels")
         page.goto(base + "/reports/bast?to=351301")
         shoot(page, "bast-form")
         with page.expect_download() as info:
@@ -74,8 +76,7 @@ def main() -> int:
                                     device_scale_factor=1).new_page()
         log_in(phone, base)
         shoot(phone, "phone-overview")
-        phone.goto(base + "/packages/" + page.url.rsplit("/", 1)[-1]
-                   if False else base + "/overview?region=3513012001001")
+        phone.goto(base + "/overview?region=3513012001001")
         shoot(phone, "phone-tps")
     return 0
 
