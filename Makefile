@@ -43,13 +43,19 @@ $(VENV)/.installed: pyproject.toml
 
 setup: system-deps $(VENV)/.installed
 
+# demo-login.txt is written last by `jejak-server demo`: it marks a finished demo.
+DEMO_DONE := $(JEJAK_INSTANCE_PATH)/demo-login.txt
 demo-db: setup
-	@if [ ! -f "$(JEJAK_INSTANCE_PATH)/jejak.sqlite3" ] || [ -n "$(FORCE)" ]; then \
-	  rm -f "$(JEJAK_INSTANCE_PATH)"/jejak.sqlite3*; \
+	@if [ -n "$(FORCE)" ] || { [ ! -f "$(JEJAK_INSTANCE_PATH)/jejak.sqlite3" ] && [ ! -f "$(DEMO_DONE)" ]; }; then \
+	  rm -f "$(JEJAK_INSTANCE_PATH)"/jejak.sqlite3* "$(DEMO_DONE)"; \
 	  $(VENV)/bin/jejak-server init-db && $(VENV)/bin/jejak-server demo; \
+	elif [ ! -f "$(DEMO_DONE)" ]; then \
+	  $(VENV)/bin/jejak-server init-db; \
+	  echo "$(JEJAK_INSTANCE_PATH)/jejak.sqlite3 holds no finished demo (interrupted, or your own data);" \
+	       "serving it as it is - 'make demo-db FORCE=1' rebuilds the demo and deletes it"; \
 	else \
 	  $(VENV)/bin/jejak-server init-db; \
-	  echo "demo database already at $(JEJAK_INSTANCE_PATH)/jejak.sqlite3 (make demo-db FORCE=1 rebuilds it)"; \
+	  echo "demo database already at $(JEJAK_INSTANCE_PATH)/jejak.sqlite3 ('make demo-db FORCE=1' rebuilds it)"; \
 	fi
 
 run: demo-db
