@@ -320,13 +320,18 @@ class CuttableProxy:
             _reset(b)
 
     def cut(self) -> None:
-        """Drop the network: reset every open connection, refuse new ones."""
+        """Drop the network: break every open connection, refuse new ones."""
         self.cuts += 1
         self.up.clear()
         with self.lock:
             conns = list(self.conns)
         for c in conns:
-            _reset(c)
+            # shutdown wakes the pipe thread, which closes (resets) its own sockets: closing
+            # them here could hand their descriptor numbers to new connections under its feet.
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def restore(self) -> None:
         """Bring the network back."""

@@ -24,6 +24,10 @@ from sqlalchemy import text
 
 from .harness import CuttableProxy, Served, World, pending, sync_until_done, write_backlog
 
+# A fault waits at most this long after a batch went through: less than one batch of 500
+# takes even when ingest is fast, so it lands before the backlog is done.
+BATCH_SECONDS = 0.08
+
 
 @dataclass
 class Stage:
@@ -80,7 +84,7 @@ def scanner_killed(stage: Stage, n: int, seed: int, max_faults: int = 4) -> Outc
         if len(out.faults) >= max_faults:
             return
         if wait_for_progress(outbox, proc, pending(outbox)):
-            time.sleep(rng.uniform(0.0, 0.3))  # somewhere inside the next batch's round trip
+            time.sleep(rng.uniform(0.0, BATCH_SECONDS))  # somewhere inside the next batch's round trip
             left = pending(outbox)
             if left and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -103,7 +107,7 @@ def server_killed(stage: Stage, n: int, seed: int, max_faults: int = 3) -> Outco
         if len(out.faults) >= max_faults:
             return
         if wait_for_progress(outbox, proc, pending(outbox)):
-            time.sleep(rng.uniform(0.05, 0.4))  # the next batch is being judged and written
+            time.sleep(rng.uniform(0.0, BATCH_SECONDS))  # the next batch is being judged and written
             left = pending(outbox)
             if left == 0 or proc.poll() is not None:
                 return  # it finished first: nothing to interrupt
@@ -127,7 +131,7 @@ def network_dropped(stage: Stage, n: int, seed: int, max_faults: int = 4) -> Out
 
     def disturb(proc):
         while len(out.faults) < max_faults and wait_for_progress(outbox, proc, pending(outbox)):
-            time.sleep(rng.uniform(0.0, 0.4))
+            time.sleep(rng.uniform(0.0, BATCH_SECONDS))
             left = pending(outbox)
             if left == 0:
                 return
@@ -197,7 +201,7 @@ def database_restarted(stage: Stage, n: int, seed: int, max_faults: int = 3) -> 
 
     def disturb(proc):
         while len(out.faults) < max_faults and wait_for_progress(outbox, proc, pending(outbox)):
-            time.sleep(rng.uniform(0.05, 0.4))
+            time.sleep(rng.uniform(0.0, BATCH_SECONDS))
             if pending(outbox) == 0:
                 return
             outage()

@@ -22,7 +22,7 @@ from tests.faults.scenarios import (Stage, database_restarted, network_dropped,
                                     same_backlog_twice, scanner_killed, server_killed)
 
 pytestmark = pytest.mark.slow
-BACKLOG = 2000  # four batches of 500: faults land between and inside them
+BACKLOG = 3000  # six batches of 500: faults land between and inside them
 BUDGET = 60.0  # hard cap on delivering everything (typically 3-15 s; the machine may be loaded)
 
 
