@@ -9,8 +9,8 @@ Plain Python over a SQLAlchemy session (no Flask).  The rules themselves are in
   disproved them - never deleted;
 * ``sweep_missing`` raises ``missing`` for packages nobody scanned, when a
   deadline has passed: ``jejak-server sweep`` (cron) runs it to the end in
-  batches; each read does a bounded share of what is left (READ_SWEEP_LIMIT
-  packages), so no read ever judges a whole province;
+  batches; a read sweeps too when at most READ_SWEEP_LIMIT packages are due,
+  so no read ever judges a whole province;
 * ``list_anomalies``, ``resolve``, ``progress`` and ``expected_at`` are what the
   API and the dashboard call.  Reads may sweep, so callers should commit after
   them (nothing else is written).
@@ -37,8 +37,9 @@ SYSTEM = "system"
 WRITE_LOCK_KEY = 0x4A454A414B
 RESOLVE_STATUSES = ("resolved", "acknowledged")
 SWEEP_CHUNK = 1000
-# Packages a read may judge for the missing sweep before answering (~0.3 s of work):
-# reads stay fast at province scale; `jejak-server sweep` (cron) does the rest.
+# Packages a read may judge for the missing sweep before answering (~0.3 s of work on a
+# quiet machine); when more are due the read judges none and `jejak-server sweep` (cron)
+# does it: reads stay fast at province scale.
 READ_SWEEP_LIMIT = 1000
 
 
@@ -192,16 +193,19 @@ def _not_reached(level: str):
 
 
 def sweep_missing(session: Session, now: dt.datetime | None = None,
-                  clock_skew_minutes: int = 10, limit: int | None = None) -> int:
+                  clock_skew_minutes: int = 10, limit: int | None = None,
+                  all_or_nothing: bool = False) -> int:
     """Raise ``missing`` for packages past a deadline that no scan has reached; return how many judged.
 
     A deadline row is swept in full the first time it has passed (and again
     when it changes or packages are added); after that only the packages
     scanned since the last sweep are judged again.  Cheap when nothing changed.
 
-    ``limit`` bounds the work (reads pass READ_SWEEP_LIMIT): at most that many
-    packages are judged, lowest ids first, and the sweep marks record how far
-    it got, so the next call (or ``jejak-server sweep``) carries on from there.
+    ``limit`` bounds the work: at most that many packages are judged, lowest
+    ids first, and the sweep marks record how far it got, so the next call
+    carries on from there (``jejak-server sweep``).  With ``all_or_nothing``
+    (reads) more than ``limit`` packages to judge means none is judged: a
+    deadline passing on a province is the command's job, not a read's.
     """
     now = now or utc_now()
     rows = session.execute(select(Deadline.id, Deadline.level, Deadline.deadline, Location.path)
@@ -233,7 +237,8 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
     todo = [(row, conds) for row, conds in todo if conds is None or conds]
     if not todo:
         return 0
-    lock_writes(session)
+    if all_or_nothing and limit is not None and _too_much(session, todo, done, limit):
+        return 0
     candidates: set[int] = set()
     for row, conds in todo:
         query = _candidates(row) if conds is None else _candidates(row).where(or_(*conds))
@@ -244,6 +249,11 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
             query = query.order_by(Package.id).limit(limit + 1)
         candidates.update(session.scalars(query))
     ordered = sorted(candidates)
+    if all_or_nothing and limit is not None and len(ordered) > limit:
+        return 0
+    # Candidates are chosen before the lock (so a read that leaves the work to the command
+    # never waits for ingest); they are judged on what the log says once the lock is held.
+    lock_writes(session)
     # Judged up to `reached` (all of them when nothing was left over).
     reached = ordered[limit - 1] if limit is not None and len(ordered) > limit else None
     if reached is not None:
@@ -267,6 +277,26 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
             sweep.max_scan_id, sweep.swept_at = max_scan, now
     session.flush()
     return len(ordered)
+
+
+def _too_much(session: Session, todo, done, limit: int) -> bool:
+    """Tell whether a sweep would have to look at more than ``limit`` packages (or 20x scans).
+
+    Counted with LIMIT, so the answer costs at most that many index entries: on a
+    province a read learns in milliseconds that the sweep is the command's job.
+    """
+    since_pkg = min((0 if conds is None else done[row.id].max_package_id) for row, conds in todo)
+    # A full pass looks at packages only; a narrowed one also at the scans since its mark.
+    since_scan = min((done[row.id].max_scan_id for row, conds in todo if conds is not None),
+                     default=None)
+    for column, since, most in ((Package.id, since_pkg, limit),
+                                (ScanEvent.id, since_scan, 20 * limit)):
+        if since is None:
+            continue
+        few = select(column).where(column > since).limit(most + 1).subquery()
+        if session.scalar(select(func.count()).select_from(few)) > most:
+            return True
+    return False
 
 
 def rebuild_states(session: Session, now: dt.datetime | None = None,
@@ -371,11 +401,13 @@ def list_anomalies(session: Session, region: Location, kind=None, status=None, a
     if status is not None and status not in ANOMALY_STATUSES:
         raise ValueError(f"status {status!r} is not one of {', '.join(ANOMALY_STATUSES)}")
     now = utc_now()
-    sweep_missing(session, now, clock_skew_minutes, limit=READ_SWEEP_LIMIT)
+    sweep_missing(session, now, clock_skew_minutes, limit=READ_SWEEP_LIMIT,
+                  all_or_nothing=True)
     if as_of is not None and as_of > now:
         savepoint = session.begin_nested()
         try:
-            sweep_missing(session, as_of, clock_skew_minutes, limit=READ_SWEEP_LIMIT)
+            sweep_missing(session, as_of, clock_skew_minutes, limit=READ_SWEEP_LIMIT,
+                          all_or_nothing=True)
             return _page(session, region, kind, status, as_of, after_id, limit)
         finally:
             savepoint.rollback()
@@ -447,11 +479,13 @@ def progress(session: Session, region: Location, as_of=None, *,
     ``as_of`` as in ``list_anomalies`` (a future instant is answered hypothetically).
     """
     now = utc_now()
-    sweep_missing(session, now, clock_skew_minutes, limit=READ_SWEEP_LIMIT)
+    sweep_missing(session, now, clock_skew_minutes, limit=READ_SWEEP_LIMIT,
+                  all_or_nothing=True)
     if as_of is not None and as_of > now:
         savepoint = session.begin_nested()
         try:
-            sweep_missing(session, as_of, clock_skew_minutes, limit=READ_SWEEP_LIMIT)
+            sweep_missing(session, as_of, clock_skew_minutes, limit=READ_SWEEP_LIMIT,
+                          all_or_nothing=True)
             return _progress(session, region, as_of, now)
         finally:
             savepoint.rollback()

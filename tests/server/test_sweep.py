@@ -39,13 +39,23 @@ def test_a_bounded_sweep_carries_on_where_it_stopped(session, region, label_key)
     assert stored_missing(session) == set(UNSEEN)
 
 
-def test_each_read_judges_a_bounded_number_of_packages(session, region, label_key, monkeypatch):
+def test_a_read_leaves_a_big_sweep_to_the_command_and_does_a_small_one(
+        session, region, label_key, monkeypatch, runner):
     world = unseen_world(session, region, label_key)
-    monkeypatch.setattr(reconcile, "READ_SWEEP_LIMIT", 2)
-    assert world.found() == {("missing", p) for p in UNSEEN[:2]}
-    assert world.found() == {("missing", p) for p in UNSEEN[:4]}
-    world.progress()
+    monkeypatch.setattr(reconcile, "READ_SWEEP_LIMIT", 4)
+    assert world.found() == set()  # five due, more than a read may judge
+    assert world.progress()["351301"]["anomalies"] == {}
+    assert runner.invoke(args=["sweep"]).exit_code == 0
+    session.expire_all()
     assert world.found() == {("missing", p) for p in UNSEEN}
+    world.add("UNSEEN-LATE", "KOTAK", "3513010001001")
+    assert world.found() == {("missing", p) for p in [*UNSEEN, "UNSEEN-LATE"]}
+    for n in range(5):  # more added since the last sweep than a read may judge
+        world.add(f"UNSEEN-LATER-{n}", "KOTAK", "3513010001001")
+    assert len(world.found()) == 6
+    assert runner.invoke(args=["sweep"]).exit_code == 0
+    session.expire_all()
+    assert len(world.found()) == 11
 
 
 def test_the_sweep_command_raises_what_a_read_would_have(session, region, label_key, runner):
