@@ -22,6 +22,7 @@ SETTINGS = {
     "BABEL_DEFAULT_LOCALE": ("id", str, "dashboard language when the user has not chosen one (id or en)"),
     "SQL_ECHO": (False, bool, "log every SQL statement (debugging only)"),
     "LABEL_KEY_FILE": (None, str, "private key (PEM) the dashboard's Labels page signs labels with; unset: printing is off"),
+    "DISPLAY_TIMEZONE": ("Asia/Jakarta", str, "IANA time zone the dashboard, exports and BAST show times in (WIB Asia/Jakarta, WITA Asia/Makassar, WIT Asia/Jayapura); storage stays UTC"),
     "DASHBOARD_AS_OF": (None, str, "ISO instant the dashboard judges deadlines at by default (unset: now; the demo's own 'now' for a demo instance)"),
     "LEDGER_KEY_FILE": (None, str, "Ed25519 PEM key that signs ledger checkpoints; generated into <instance>/ledger_key.pem when unset"),
     "LEDGER_CHECKPOINT_EVERY": (10000, int, "sign the ledger head every this many entries (0: only on `jejak-server checkpoint`)"),

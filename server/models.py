@@ -204,6 +204,7 @@ class ScanEvent(Base):
     __table_args__ = (
         Index("ix_scan_events_package_time", "package_id", "scanned_at"),
         Index("ix_scan_events_location_time", "location_id", "scanned_at"),
+        Index("ix_scan_events_location_id", "location_id", "id"),  # scan-log pages (0005)
         Index("ix_scan_events_container_time", "container_id", "scanned_at"),
         Index("ix_scan_events_received", "received_at"),
         Index("ix_scan_events_device", "device_id", "scanned_at"),

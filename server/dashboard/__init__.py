@@ -54,6 +54,9 @@ def init_app(app: Flask) -> None:
     from . import anomalies, auth, exports, labels, live, overview, packages, scans
 
     app.config.setdefault("WTF_CSRF_ENABLED", True)
+    from ..reports import zone
+
+    zone(app.config.get("DISPLAY_TIMEZONE"))  # an unknown zone fails at start, quoting the name
     Babel(app, locale_selector=select_locale)
     for module in (auth, overview, anomalies, scans, packages, live, labels, exports):
         # Blueprints are module-level and outlive one app: add the handlers only once.
@@ -75,9 +78,10 @@ def init_app(app: Flask) -> None:
     def _template_globals():
         if request.blueprint not in BLUEPRINTS:
             return {}
-        from .clock import as_of
+        from .clock import as_of, zone_label
 
         return {"principal": guard.current_principal(), "csrf_token": guard.csrf_token,
-                "lang": select_locale(), "languages": LANGUAGES, "as_of": as_of()}
+                "lang": select_locale(), "languages": LANGUAGES, "as_of": as_of(),
+                "zone": zone_label()}
 
     register_filters(app)

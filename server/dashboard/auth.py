@@ -58,13 +58,14 @@ def language(code: str):
 @bp.route("/as-of")
 def choose_as_of():
     """Look at the situation at another instant (or now) and go back where the user was."""
-    from .clock import parse
+    from .clock import typed
 
     raw = (request.args.get("as_of") or "").strip()
     if raw == "now" or not raw:
         session["as_of"] = "now"
-    elif parse(raw) is not None:
-        session["as_of"] = parse(raw).isoformat(timespec="minutes")
+    elif typed(raw) is not None:
+        # Typed in the display zone (WIB); kept as naive UTC, as the queries take it.
+        session["as_of"] = typed(raw).isoformat(timespec="minutes")
     else:
         flash(_("Not a date and time: %(value)s", value=raw[:40]), "error")
     return redirect(safe_next(request.args.get("next")))

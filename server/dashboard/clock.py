@@ -5,6 +5,9 @@ their session); ``DASHBOARD_AS_OF`` sets the default for an instance replaying
 a past distribution, and an instance holding the demo (``demo-planted.json``)
 defaults to the demo's own "now" so its planted problems are not buried under
 deadlines that passed since.
+
+People read and type times in ``DISPLAY_TIMEZONE`` (WIB by default); the
+queries take naive UTC, so every typed time goes through ``typed``.
 """
 
 from __future__ import annotations
@@ -15,19 +18,44 @@ from pathlib import Path
 
 from flask import current_app, session
 
+from .. import reports
 
-def parse(raw: str | None) -> dt.datetime | None:
-    """Return a naive UTC instant from ISO text (an offset is honoured), or None if unreadable."""
+
+def display_zone() -> dt.tzinfo:
+    """Return the zone this instance shows times in (``DISPLAY_TIMEZONE``)."""
+    return reports.zone(current_app.config.get("DISPLAY_TIMEZONE"))
+
+
+def zone_label() -> str:
+    """Return the abbreviation of the display zone now (WIB, WITA, WIT or UTC+hh:mm)."""
+    return reports.zone_label(display_zone())
+
+
+def parse(raw: str | None, tz: dt.tzinfo = reports.UTC) -> dt.datetime | None:
+    """Return a naive UTC instant from ISO text read in ``tz`` (an offset is honoured), or None."""
     raw = (raw or "").strip()
     if not raw:
         return None
     try:
         value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
+    try:
+        return reports.to_utc(value, tz)
+    except OverflowError:  # year 1 or 9999 pushed over the edge by the offset
+        return None
+
+
+def typed(raw: str | None) -> dt.datetime | None:
+    """Return a time a user typed (in the display zone) as naive UTC, or None if unreadable."""
+    return parse(raw, display_zone())
+
+
+def for_input(value: dt.datetime | None) -> str:
+    """Return a stored instant as a datetime-local field's value in the display zone."""
+    if value is None:
+        return ""
+    return reports.local(value, display_zone()).replace(tzinfo=None).isoformat(timespec="minutes")
 
 
 def _demo_now() -> dt.datetime | None:

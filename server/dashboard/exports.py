@@ -14,7 +14,7 @@ from .. import reports
 from ..db import get_session
 from ..models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
 from . import domain
-from .clock import as_of
+from .clock import as_of, display_zone
 from .guard import current_principal, region_or_abort
 from .scans import filter_from_args
 
@@ -47,8 +47,8 @@ def _download(chunks, filename: str, mimetype: str) -> Response:
 
 
 def _stamp() -> str:
-    """Return a compact UTC timestamp for file names."""
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M")
+    """Return a compact local timestamp for file names."""
+    return dt.datetime.now(display_zone()).strftime("%Y%m%d-%H%M")
 
 
 @bp.route("/")
@@ -63,7 +63,7 @@ def index():
 def scans_csv():
     """Stream the filtered scan log as CSV."""
     f, shown = filter_from_args(request.args)
-    return _download(reports.scan_log_csv(get_session(), f),
+    return _download(reports.scan_log_csv(get_session(), f, tz=display_zone()),
                      f"jejak-scans-{shown['region'].code}-{_stamp()}.csv", "text/csv")
 
 
@@ -72,7 +72,7 @@ def scans_xlsx():
     """Stream the filtered scan log as an XLSX workbook."""
     f, shown = filter_from_args(request.args)
     rows = reports.scan_log_rows(get_session(), f)
-    return _download(reports.xlsx_chunks(reports.SCAN_HEADER, rows, "scans"),
+    return _download(reports.xlsx_chunks(reports.SCAN_HEADER, rows, "scans", tz=display_zone()),
                      f"jejak-scans-{shown['region'].code}-{_stamp()}.xlsx", XLSX)
 
 
@@ -101,7 +101,7 @@ def _anomaly_rows():
 def anomalies_csv():
     """Stream the filtered anomalies as CSV."""
     code, rows = _anomaly_rows()
-    return _download(reports.csv_chunks(reports.ANOMALY_HEADER, rows),
+    return _download(reports.csv_chunks(reports.ANOMALY_HEADER, rows, tz=display_zone()),
                      f"jejak-anomalies-{code}-{_stamp()}.csv", "text/csv")
 
 
@@ -109,7 +109,8 @@ def anomalies_csv():
 def anomalies_xlsx():
     """Stream the filtered anomalies as an XLSX workbook."""
     code, rows = _anomaly_rows()
-    return _download(reports.xlsx_chunks(reports.ANOMALY_HEADER, rows, "anomalies"),
+    return _download(reports.xlsx_chunks(reports.ANOMALY_HEADER, rows, "anomalies",
+                                         tz=display_zone()),
                      f"jejak-anomalies-{code}-{_stamp()}.xlsx", XLSX)
 
 
@@ -127,7 +128,7 @@ def bast_form():
     session = get_session()
     receiver = _location(request.args["to"]) if request.args.get("to") else None
     sender = receiver.parent if receiver is not None else None
-    days = reports.receipt_days(session, receiver) if receiver is not None else []
+    days = reports.receipt_days(session, receiver, display_zone()) if receiver is not None else []
     return render_template("exports/bast.html", receiver=receiver, sender=sender, days=days)
 
 
@@ -146,11 +147,11 @@ def bast_pdf():
             day = dt.date.fromisoformat(request.args["date"])
         except ValueError:
             abort(400, description="date")
-    data = reports.bast_data(get_session(), sender, receiver, day)
+    data = reports.bast_data(get_session(), sender, receiver, day, tz=display_zone())
     out = io.BytesIO()
     from . import select_locale
 
-    reports.bast_pdf(data, out, translate=gettext, lang=select_locale())
+    reports.bast_pdf(data, out, translate=gettext, lang=select_locale(), tz=display_zone())
     out.seek(0)
     name = f"BAST-{sender.code}-{receiver.code}-{day.isoformat() if day else 'all'}.pdf"
     return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=name)

@@ -7,6 +7,8 @@ import datetime as dt
 from flask import Flask, g
 from flask_babel import format_decimal, lazy_gettext as _l
 
+from ..reports import local_text
+
 KIND_NAMES = {
     "missing": _l("missing"),
     "duplicate_scan": _l("duplicate scan"),
@@ -72,7 +74,9 @@ TEPAT = (
 
 
 def when(value) -> str:
-    """Format a stored (naive UTC) time, or a dash for none."""
+    """Format a stored (naive UTC) time in the display zone with its abbreviation, or a dash."""
+    from .clock import display_zone
+
     if value is None or value == "":
         return "-"
     if isinstance(value, str):
@@ -80,9 +84,7 @@ def when(value) -> str:
             value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+    return local_text(value, display_zone())
 
 
 def number(value) -> str:
@@ -108,7 +110,10 @@ def _namer(table: dict):
 
 def register_filters(app: Flask) -> None:
     """Make the formatters available to templates."""
+    from .clock import for_input
+
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["for_input"] = for_input
     app.jinja_env.filters["number"] = number
     app.jinja_env.filters["kind"] = _namer(KIND_NAMES)
     app.jinja_env.filters["action"] = _namer(ACTION_NAMES)

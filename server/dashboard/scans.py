@@ -12,6 +12,7 @@ from ..db import get_session
 from ..models import ACTIONS, Device, Location
 from ..reports import ScanFilter, scan_log_page
 from . import queries
+from .clock import typed
 from .guard import current_principal, region_or_abort
 
 bp = Blueprint("scans", __name__, url_prefix="/scans")
@@ -20,16 +21,13 @@ FILTER_ARGS = ("region", "location", "device", "operator", "action", "since", "u
 
 
 def parse_time(raw: str, name: str) -> dt.datetime | None:
-    """Return a UTC time from a date or datetime-local field, 400 when unreadable."""
+    """Return a date or datetime-local field, typed in the display zone, as naive UTC; 400 when unreadable."""
     raw = (raw or "").strip()
     if not raw:
         return None
-    try:
-        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+    value = typed(raw)
+    if value is None:
         abort(400, description=name)
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return value
 
 

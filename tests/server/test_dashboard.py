@@ -151,7 +151,7 @@ def test_package_timeline_shows_each_handoff(client, story):
     data.login(client)
     page = client.get("/packages/3513010001001-KOTAK").get_data(as_text=True)
     for expected in ("Kabupaten Probolinggo", "Sukapura", "Ngadisari", "gudang", "ppk-sukapura",
-                     "pps-ngadisari", "hp-ngadisari", "luring", "rusak", "2024-02-10 10:00:00"):
+                     "pps-ngadisari", "hp-ngadisari", "luring", "rusak", "2024-02-10 17:00:00 WIB"):
         assert expected in page, expected
     assert page.index("gudang") < page.index("pps-ngadisari")  # oldest first
     assert "Diserahkan dari Sukapura (ppk-sukapura) kepada pps-ngadisari" in page

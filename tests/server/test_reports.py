@@ -14,25 +14,47 @@ from server import reports
 from server.reports import ScanFilter
 from tests.server import dashboard_data as data
 
+WIB = reports.zone("Asia/Jakarta")
+
 
 def test_csv_streams_in_chunks_and_round_trips():
     rows = ((i, f"name,{i}", dt.datetime(2024, 2, 9, 8, 0), i % 2 == 0, None) for i in range(5000))
-    chunks = list(reports.csv_chunks(("id", "name", "at", "flag", "none"), rows))
+    chunks = list(reports.csv_chunks(("id", "name", "at", "flag", "none"), rows, tz=WIB))
     assert len(chunks) >= 3  # streamed, not one big string
     text = b"".join(chunks).decode("utf-8-sig")
     read = list(csv.reader(io.StringIO(text)))
     assert read[0] == ["id", "name", "at", "flag", "none"]
-    assert read[1] == ["0", "name,0", "2024-02-09 08:00:00", "1", ""]
+    # Stored 08:00 UTC is written as local time with its offset: unambiguous for a machine.
+    assert read[1] == ["0", "name,0", "2024-02-09T15:00:00+07:00", "1", ""]
     assert len(read) == 5001
 
 
 def test_xlsx_is_a_workbook_with_every_row():
     rows = [(i, f"pkg-{i}", dt.datetime(2024, 2, 9, 8, i % 60), True) for i in range(300)]
-    blob = b"".join(reports.xlsx_chunks(("id", "package", "at", "offline"), iter(rows), "scans"))
+    blob = b"".join(reports.xlsx_chunks(("id", "package", "at", "offline"), iter(rows), "scans",
+                                        tz=WIB))
     ws = load_workbook(io.BytesIO(blob), read_only=True)["scans"]
     got = list(ws.values)
     assert got[0] == ("id", "package", "at", "offline")
-    assert len(got) == 301 and got[1][:2] == (0, "pkg-0")
+    assert len(got) == 301 and got[1][:3] == (0, "pkg-0", "2024-02-09T15:00:00+07:00")
+
+
+@pytest.mark.parametrize("name, label", [("Asia/Jakarta", "WIB"), ("Asia/Makassar", "WITA"),
+                                         ("Asia/Jayapura", "WIT"), ("Asia/Kolkata", "UTC+05:30"),
+                                         ("UTC", "UTC")])
+def test_times_read_in_the_zone_people_use(name, label):
+    at = dt.datetime(2024, 2, 12, 5, 0)
+    assert reports.local_text(at, reports.zone(name)).endswith(" " + label)
+    assert reports.local_text(at, WIB) == "2024-02-12 12:00:00 WIB"
+    # A typed 12:00 WIB is 05:00 UTC; a local day starts at 17:00 UTC the day before.
+    assert reports.to_utc(dt.datetime(2024, 2, 12, 12, 0), WIB) == at
+    assert reports.day_bounds(dt.date(2024, 2, 12), WIB) == (dt.datetime(2024, 2, 11, 17, 0),
+                                                           dt.datetime(2024, 2, 12, 17, 0))
+
+
+def test_an_unknown_time_zone_is_refused_by_name():
+    with pytest.raises(ValueError, match="Asia/Jakartaa"):
+        reports.zone("Asia/Jakartaa")
 
 
 def test_scan_log_keeps_to_the_region_and_pages_without_overlap(session):
@@ -81,6 +103,14 @@ def test_bast_counts_by_item_type_and_lists_discrepancies(session):
     # Another day: nothing was received, and nothing had been dispatched yet either.
     before = reports.bast_data(session, region["351301"], region["3513010001"], dt.date(2024, 2, 9))
     assert before["received"] == 0 and before["not_arrived"] == []
+    # Days are local: the receipts of 10:00 UTC fall on 10 February in WIB but on the 11th
+    # in a zone 14 hours ahead.
+    assert reports.receipt_days(session, region["3513010001"], WIB) == [dt.date(2024, 2, 10)]
+    assert reports.receipt_days(session, region["3513010001"],
+                                reports.zone("Pacific/Kiritimati")) == [dt.date(2024, 2, 11)]
+    kiri = reports.bast_data(session, region["351301"], region["3513010001"], dt.date(2024, 2, 11),
+                             tz=reports.zone("Pacific/Kiritimati"))
+    assert kiri["received"] == d["received"] == 3
 
 
 def _pdf_text(blob: bytes, tmp_path) -> str:
@@ -95,9 +125,10 @@ def test_bast_pdf_reads_as_a_handover_report(session, tmp_path):
     region = story["region"]
     d = reports.bast_data(session, region["351301"], region["3513010001"], dt.date(2024, 2, 10))
     out = io.BytesIO()
-    reports.bast_pdf(d, out, made_at=dt.datetime(2024, 2, 10, 12, 0))
+    reports.bast_pdf(d, out, made_at=dt.datetime(2024, 2, 10, 12, 0), tz=WIB)
     text = _pdf_text(out.getvalue(), tmp_path)
     for expected in ("HANDOVER REPORT", "Sukapura (351301)", "Ngadisari (3513010001)", "2024-02-10",
+                     "2024-02-10 17:00:00 WIB", "2024-02-10 19:00 WIB",
                      "Surat suara DPR", "3513010001002-KOTAK", "dispatched, not received",
                      "kotak suara penyok", "First party (hands over)", "Second party (receives)"):
         assert expected in text, expected
@@ -121,9 +152,11 @@ def test_bast_item_names_follow_the_language(session, tmp_path, lang):
 def test_scan_log_csv_is_the_same_on_every_database(session):
     story = data.build(session)
     f = ScanFilter(region_path=story["region"]["3513"].path, action="receive")
-    direct = b"".join(reports.csv_chunks(reports.SCAN_HEADER, reports.scan_log_rows(session, f)))
+    direct = b"".join(reports.csv_chunks(reports.SCAN_HEADER, reports.scan_log_rows(session, f),
+                                         tz=WIB))
     # On PostgreSQL scan_log_csv has the server write the CSV (COPY); it must read the same.
-    served = b"".join(reports.scan_log_csv(session, f))
+    served = b"".join(reports.scan_log_csv(session, f, tz=WIB))
+    assert b",2024-02-09T18:00:00+07:00,2024-02-09T18:01:00+07:00,351301," in served
     assert list(csv.reader(io.StringIO(served.decode("utf-8-sig")))) == \
         list(csv.reader(io.StringIO(direct.decode("utf-8-sig"))))
     assert served.count(b"\n") == 10  # header and nine receipts
