@@ -38,6 +38,7 @@ REQUIRED = ("id", "code", "location", "action", "scanned_at")
 BOOL_FIELDS = ("offline",)
 # Attempts when two uploads of the same backlog race on the same UUIDs.
 ATTEMPTS = 3
+DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 RETRY_AFTER_SECONDS = 5
 
 
@@ -176,6 +177,10 @@ def _ingest(principal, scans: list) -> list[dict]:
                                 "recorded", code="invalid_body") from None
         except DBAPIError as exc:
             session.rollback()
+            if getattr(exc.orig, "sqlstate", None) == DEADLOCK and attempt < ATTEMPTS:
+                # Two batches locked the same containers in opposite orders
+                # (server/ingest_locks.py); PostgreSQL failed this one: run it again.
+                continue
             log.warning("scan batch not recorded, database error: %s", type(exc.orig).__name__)
             raise _unavailable() from None
         return results

@@ -38,7 +38,8 @@ from labels.payload import (BadSignature, PayloadError, UnknownKey, parse, parse
 from . import label_registry, ledger
 from .anomaly_rules import Ev, Pkg, duplicate_signature
 from .models import ACTIONS, DISPOSITIONS, Anomaly, LabelKey, ScanEvent, utc_now
-from .reconcile import judge, lock_writes
+from .ingest_locks import lock_batch, lock_more, per_package
+from .reconcile import judge
 from .timelines import (bulk_insert, chunks, containers_of, contents_of, dict_to_ev, load_closure,
                         load_locations, load_packages, load_scans, member, new_context)
 
@@ -338,7 +339,13 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
     if not understood:
         return results
 
-    lock_writes(session)
+    # The packages the batch names and the label anomalies it may extend are locked
+    # (PostgreSQL: per package, so batches of other packages run side by side).
+    named = {r.pkg.id for r in (*codes.values(), *boxes.values()) if r is not None and r.pkg}
+    label_keys = {_label_key(r.kind, r, text) for it in understood
+                  for r, text in ((codes[it.index], it.code), (boxes[it.index], it.container))
+                  if r is not None and r.kind is not None}
+    lock_batch(session, named, label_keys)
     fresh = _not_yet_recorded(session, understood, results)
     if not fresh:
         return results
@@ -346,8 +353,7 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
     boxes = {it.uuid: boxes[it.index] for it in fresh if boxes[it.index] is not None}
     batch_ids = {r.pkg.id for r in codes.values() if r.pkg} | {
         r.pkg.id for r in boxes.values() if r.pkg}
-    loaded: set[int] = set()
-    load_scans(session, ctx, batch_ids, loaded)
+    loaded = _load_locked(session, ctx, batch_ids, set(named))
     rows = _rows(ctx, fresh, codes, boxes, batch_ids, principal, now)
     new_evs = _insert(session, rows)
     for ev in new_evs:
@@ -375,6 +381,33 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
     for it in fresh:
         results[it.index].update(status="recorded", anomalies=kinds[it.uuid])
     return results
+
+
+def _load_locked(session, ctx, batch_ids: set[int], locked: set[int]) -> set[int]:
+    """Load the scans of the batch's packages and, on PostgreSQL, lock their whole closure.
+
+    The closure (containers they travelled in, what was packed in those) is only
+    known once their scans are read; what it adds is locked, and everything is
+    read again under the locks, until nothing new turns up.  Returns the
+    packages whose scans are loaded.
+    """
+    loaded: set[int] = set()
+    load_scans(session, ctx, batch_ids, loaded)
+    if not per_package(session):
+        return loaded
+    while True:
+        affected = set(batch_ids) | contents_of(ctx, batch_ids)
+        load_closure(session, ctx, affected, loaded)
+        extra = (affected | containers_of(ctx, affected)) - locked
+        if not extra:
+            return loaded
+        lock_more(session, extra)
+        locked |= extra
+        # Read before their lock, their scans may be stale: read everything again.
+        ctx.scans_of.clear()
+        ctx.packed_into.clear()
+        loaded.clear()
+        load_scans(session, ctx, batch_ids, loaded)
 
 
 def _authorised(session, ctx, items: list[Item], principal, results) -> list[Item]:

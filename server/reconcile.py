@@ -32,8 +32,9 @@ from .reconcile_state import STATE_COLUMNS, STATE_LEVELS, DeadlineSweep, Package
 from .timelines import bulk_insert, chunks, load_closure, load_packages, member, new_context
 
 SYSTEM = "system"
-# Any constant: every writer of the scan log and anomalies takes this lock, so the
-# ledger's chain order is the commit order (PostgreSQL; SQLite serialises writers).
+# Any constant: every writer of the scan log and anomalies takes this lock - ingest in
+# shared mode, with row locks on the packages it touches (server/ingest_locks.py), the
+# sweep, rebuilds and resolutions exclusively (PostgreSQL; SQLite serialises writers).
 WRITE_LOCK_KEY = 0x4A454A414B
 RESOLVE_STATUSES = ("resolved", "acknowledged")
 SWEEP_CHUNK = 1000
