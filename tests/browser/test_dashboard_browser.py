@@ -30,7 +30,7 @@ def test_log_in_and_drill_down_from_regency_to_a_package_timeline(page, live):
     page.wait_for_selector("ol.timeline li")
     assert "Rantai penguasaan" in page.content()
     assert page.locator("ol.timeline li").count() >= 3  # warehouse, district, village at least
-    assert re.search(r"Waktu perangkat 2024-02-\d\d", page.inner_text("ol.timeline"))
+    assert re.search(r"Waktu perangkat 2024-02-\d\d \d\d:\d\d:\d\d WIB", page.inner_text("ol.timeline"))
 
 
 def test_find_a_planted_problem_and_resolve_it_with_a_note(page, live, planted):
@@ -127,5 +127,35 @@ def test_overview_fits_a_phone_screen(browser, live):
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390  # wide tables scroll inside their box, the page does not
         assert page.locator("table.progress").is_visible()
+    finally:
+        context.close()
+
+
+def test_regency_overview_fits_a_laptop_screen(browser, live):
+    context = browser.new_context(viewport={"width": 1366, "height": 860})
+    page = context.new_page()
+    try:
+        log_in(page, live)
+        box = page.evaluate("""() => { const w = document.querySelector('.table-wrap');
+                                       return [w.clientWidth, w.scrollWidth]; }""")
+        assert box[1] <= box[0]  # nothing of the table is cut off to the right
+        chips = page.locator("table.progress td.chips").first.bounding_box()
+        assert chips["x"] + chips["width"] <= 1366  # the open anomalies column is in view
+    finally:
+        context.close()
+
+
+def test_first_column_stays_in_view_when_a_table_scrolls_on_a_phone(browser, live):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        log_in(page, live)
+        place = page.locator("table.progress tbody td.place").first
+        before = place.bounding_box()["x"]
+        page.evaluate("document.querySelector('.table-wrap').scrollLeft = 600")
+        page.wait_for_timeout(100)
+        assert page.evaluate("document.querySelector('.table-wrap').scrollLeft") > 0
+        assert abs(place.bounding_box()["x"] - before) < 2  # sticky: the place names stay
+        assert place.is_visible()
     finally:
         context.close()
