@@ -9,13 +9,16 @@ signed labels for regency 3513, starts gunicorn (``--workers``, default 4) and p
 package's handoffs (regency receive/dispatch, district, village, TPS receipt) through HTTP
 from ``--clients`` threads: first ``--scans`` scans in batches of ``--batch`` (500), then
 ``--baseline`` scans one per request (one commit each), and prints both rates and their
-ratio, measured in the same run.  Then, in-process: the share of ingest time spent in the
-ledger (``append_scans``), the bytes per scan of ``scan_events`` and ``ledger_entries`` with
+ratio, measured in the same run, with the server side's CPU seconds per 1,000 scans (gunicorn
+master and workers plus their PostgreSQL backends, from /proc: less sensitive than wall time to
+a machine shared with others).  Then, in-process: the share of ingest time spent in the
+ledger (``append_scan_contents``), the bytes per scan of ``scan_events`` and ``ledger_entries`` with
 their indexes, and the time of ``verify-log``.
 
 ``queries`` runs on a province loaded by ``benchmarks/province.py --load`` (East Java: 1.69 M
-packages, 8.4 M scans): for ``--regency`` (default 3513) it times GET anomalies (first call,
-which runs the missing sweep, then warm calls), GET progress, and GET packages/<id> (chain of
+packages, 8.4 M scans): with ``--sweep`` it first runs the missing sweep to the end (what
+``jejak-server sweep`` does from cron) and times it; then for ``--regency`` (default 3513) it
+times GET anomalies (first call, then warm calls), GET progress, and GET packages/<id> (chain of
 custody) for random packages, through the app in-process (no HTTP: query time only).  It
 writes an admin token and the sweep's anomalies into that database.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import queue
 import random
 import statistics
@@ -76,6 +80,52 @@ def route_scans(labels: dict[str, str]) -> list[dict]:
     return scans
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """Return a process's user + system CPU seconds (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(session_id: int, database_url: str) -> list[int]:
+    """Return the gunicorn processes (master and workers) and the PostgreSQL backends serving them."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3]) == session_id:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    db = Database(database_url)
+    with db.engine.connect() as conn:
+        pids += list(conn.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                       "AND pid <> pg_backend_pid()")))
+    db.dispose()
+    return pids
+
+
+class ServerCpu:
+    """CPU seconds spent by the server side (gunicorn and its PostgreSQL backends) over a phase."""
+
+    def __init__(self, session_id: int, database_url: str):
+        """Remember whose CPU to count, and read the counters now."""
+        self.session_id, self.url = session_id, database_url
+        self.start = self._read()
+
+    def _read(self) -> dict[int, float]:
+        """Return {pid: CPU seconds} of the server's processes now."""
+        return {pid: cpu for pid in server_pids(self.session_id, self.url)
+                if (cpu := _cpu_seconds(pid)) is not None}
+
+    def spent(self) -> float:
+        """Return the CPU seconds spent since start (processes born since count in full)."""
+        now = self._read()
+        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in now.items())
+
+
 def post_all(url: str, token: str, bodies: list[list[dict]], clients: int) -> float:
     """POST every batch from `clients` threads; return the wall time. Any non-200 aborts."""
     work: queue.Queue = queue.Queue()
@@ -110,13 +160,13 @@ def post_all(url: str, token: str, bodies: list[list[dict]], clients: int) -> fl
 
 
 def ledger_share(app, token_scans: list[dict], batch: int) -> tuple[float, float]:
-    """Ingest some batches in-process; return (total seconds, seconds inside append_scans)."""
+    """Ingest some batches in-process; return (total seconds, seconds inside the ledger append)."""
     from server import ingest, ledger
     from server.access import principal_for_token
 
     db = app.extensions["jejak.db"]
     spent = [0.0]
-    real = ledger.append_scans
+    real = ledger.append_scan_contents
 
     def timed(session, rows):
         t = time.perf_counter()
@@ -124,7 +174,7 @@ def ledger_share(app, token_scans: list[dict], batch: int) -> tuple[float, float
         spent[0] += time.perf_counter() - t
 
     token, scans = token_scans
-    ingest.ledger.append_scans = timed
+    ingest.ledger.append_scan_contents = timed
     try:
         started = time.perf_counter()
         with app.app_context():
@@ -135,7 +185,7 @@ def ledger_share(app, token_scans: list[dict], batch: int) -> tuple[float, float
                     s.commit()
         return time.perf_counter() - started, spent[0]
     finally:
-        ingest.ledger.append_scans = real
+        ingest.ledger.append_scan_contents = real
 
 
 def sizes(db) -> dict[str, tuple[int, int]]:
@@ -179,19 +229,27 @@ def ingest_benchmark(args) -> int:
     served.start(world.token, timeout=120)
     try:
         bodies = [batched[i:i + args.batch] for i in range(0, len(batched), args.batch)]
+        cpu = ServerCpu(served.proc.pid, args.database_url)
         seconds = post_all(served.url, world.token, bodies, args.clients)
+        batch_cpu = 1000 * cpu.spent() / len(batched)
         batch_rate = len(batched) / seconds
-        print(f"batches of {args.batch}: {len(batched)} scans in {seconds:.1f} s = {batch_rate:,.0f} scans/s")
+        print(f"batches of {args.batch}: {len(batched)} scans in {seconds:.1f} s = {batch_rate:,.0f} scans/s; "
+              f"server CPU {batch_cpu:.2f} s per 1,000 scans (gunicorn + PostgreSQL backends; "
+              f"{2000 / batch_cpu:,.0f} scans/s if 2 cores were ours alone)")
+        cpu = ServerCpu(served.proc.pid, args.database_url)
         seconds = post_all(served.url, world.token, [[s] for s in single], args.clients)
+        single_cpu = 1000 * cpu.spent() / len(single)
         single_rate = len(single) / seconds
-        print(f"one scan per request: {len(single)} scans in {seconds:.1f} s = {single_rate:,.0f} scans/s")
-        print(f"ratio batched / single: {batch_rate / single_rate:.1f}x")
+        print(f"one scan per request: {len(single)} scans in {seconds:.1f} s = {single_rate:,.0f} scans/s; "
+              f"server CPU {single_cpu:.2f} s per 1,000 scans")
+        print(f"ratio batched / single: {batch_rate / single_rate:.1f}x wall, "
+              f"{single_cpu / batch_cpu:.1f}x server CPU per scan")
     finally:
         served.kill()
     if inproc:
         spent, in_ledger = ledger_share(app, (world.token, inproc), args.batch)
         print(f"in-process ingest of {len(inproc)} scans: {len(inproc) / spent:,.0f} scans/s, "
-              f"ledger append_scans {100 * in_ledger / spent:.1f}% of it "
+              f"ledger append_scan_contents {100 * in_ledger / spent:.1f}% of it "
               f"({1e6 * in_ledger / len(inproc):.0f} us a scan)")
     db = app.extensions["jejak.db"]
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -244,10 +302,18 @@ def queries_benchmark(args) -> int:
         s.commit()
     print(f"{packages:,} packages, ~{scans:,} scans; regency {args.regency}")
     client = app.test_client()
+    if args.sweep:
+        from server.reconcile import sweep_all
+
+        with db.session() as s:
+            t, cpu = time.perf_counter(), time.process_time()
+            judged = sweep_all(s)
+            print(f"jejak-server sweep: {judged:,} packages judged in {time.perf_counter() - t:,.0f} s "
+                  f"({time.process_time() - cpu:,.0f} s CPU in Python)")
     first = timed_get(client, f"/api/v1/anomalies?region={args.regency}", token, 1)[0]
     warm = timed_get(client, f"/api/v1/anomalies?region={args.regency}", token, args.repeat)
-    print(f"anomalies?region={args.regency}: first call (runs the missing sweep) {first:,.0f} ms; "
-          f"then median {statistics.median(warm):.0f} ms, max {max(warm):.0f} ms")
+    print(f"anomalies?region={args.regency}: first call {first:,.0f} ms (a read sweeps only when at most "
+          f"1,000 packages are due); then median {statistics.median(warm):.0f} ms, max {max(warm):.0f} ms")
     for kind in ("missing", "late"):
         ms = timed_get(client, f"/api/v1/anomalies?region={args.regency}&kind={kind}", token, args.repeat)
         print(f"anomalies?region={args.regency}&kind={kind}: median {statistics.median(ms):.0f} ms")
@@ -277,6 +343,7 @@ def main(argv=None) -> int:
     q.add_argument("--regency", default="3513")
     q.add_argument("--repeat", type=int, default=5)
     q.add_argument("--packages", type=int, default=50)
+    q.add_argument("--sweep", action="store_true", help="run the missing sweep to the end first (jejak-server sweep)")
     args = parser.parse_args(argv)
     return ingest_benchmark(args) if args.what == "ingest" else queries_benchmark(args)
 
