@@ -241,6 +241,7 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
     if all_or_nothing and limit is not None and _too_much(session, todo, done, limit):
         return 0
     candidates: set[int] = set()
+    last_of: dict[int, int] = {}  # per row, its highest candidate
     for row, conds in todo:
         query = _candidates(row) if conds is None else _candidates(row).where(or_(*conds))
         if limit is not None:
@@ -248,7 +249,10 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
             # then every candidate up to the last of them, whichever row it comes from, and
             # a union of at most `limit` means no row was cut short.
             query = query.order_by(Package.id).limit(limit + 1)
-        candidates.update(session.scalars(query))
+        found = list(session.scalars(query))
+        candidates.update(found)
+        if found:
+            last_of[row.id] = max(found)
     ordered = sorted(candidates)
     if all_or_nothing and limit is not None and len(ordered) > limit:
         return 0
@@ -264,7 +268,10 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
         load_packages(session, ctx, ids=part)
         load_closure(session, ctx, set(part), set())
         judge(session, ctx, set(part))
-    pending = {row.id for row, _conds in todo} if reached is not None else set()
+    # Rows with a candidate left over: the others are done, even when the batch is cut
+    # short (else every batch scans again the packages of rows with nothing left).
+    pending = {row.id for row, _conds in todo
+               if reached is not None and last_of.get(row.id, 0) > reached}
     for row in rows:
         sweep = done.get(row.id)
         # A row cut short is marked as swept up to `reached`: the packages above it

@@ -67,3 +67,20 @@ def test_the_sweep_command_raises_what_a_read_would_have(session, region, label_
     session.expire_all()
     assert stored_missing(session) == set(UNSEEN)
     assert runner.invoke(args=["sweep"]).output.strip() == "sweep done: 0 packages judged"
+
+
+def test_a_cut_short_sweep_marks_done_the_deadlines_with_nothing_left(session, region, label_key):
+    from server.models import Deadline
+    from server.reconcile_state import DeadlineSweep
+
+    world = unseen_world(session, region, label_key)
+    for package_id in UNSEEN:  # all of them reached the district, none the village
+        world.post(world.journey(package_id, upto="351301"))
+    assert sweep_missing(session, limit=2) == 2
+    session.commit()
+    marks = dict(session.execute(select(Deadline.level, DeadlineSweep.max_package_id)
+                                 .join(DeadlineSweep, DeadlineSweep.deadline_id == Deadline.id)).all())
+    last = session.scalar(select(Package.id).order_by(Package.id.desc()).limit(1))
+    second = session.scalar(select(Package.id).where(Package.package_id == UNSEEN[1]))
+    assert marks["regency"] == marks["district"] == last
+    assert marks["village"] == marks["tps"] == second
