@@ -2,10 +2,12 @@
 
 ``ingest_batch`` is the whole write path of ``POST /api/v1/scans`` without
 HTTP.  For a batch it costs a fixed number of queries whatever its size: the
-write lock, the batch's locations, the UUIDs already recorded, the packages its
-labels name, the trusted keys, the prior scans of those packages and their
-containers, one bulk insert, the stored anomalies and states of the packages
-it touched.  The caller commits; this module only flushes.
+batch's locations, the packages its labels name, the trusted keys, the locks
+(``server.ingest_locks``: on PostgreSQL per package, so batches of different
+packages run side by side), the UUIDs already recorded, the prior scans of
+those packages and their containers, one bulk insert, the stored anomalies and
+states of the packages it touched, the ledger append.  The caller commits; this
+module only flushes.
 
 What is recorded and what is rejected:
 * ``rejected`` only for an item that cannot be understood (not an object, bad

@@ -16,7 +16,8 @@ checkpoint entry signs the chain head with the server's Ed25519 ledger key
 that history up to it was not rewritten, even by someone who can write to
 the database, as long as the key stays off the database host.
 
-Order: ingest and resolution call :func:`append_scans` / :func:`append_resolution`
+Order: ingest and resolution call :func:`append_scan_contents` (or
+:func:`append_scans`, which reads the rows back) / :func:`append_resolution`
 inside their transaction, just before commit.  On PostgreSQL the append takes
 the transaction-scoped advisory lock :data:`LOCK_KEY` and holds it to commit,
 so the chain order is the commit order and the head it reads is the last
