@@ -149,3 +149,10 @@ def post(session, scans: list, who=None, now=None) -> list[dict]:
     results = ingest_batch(session, scans, who or principal(), now=now)
     session.commit()
     return results
+
+
+def tamper(text: str, position: int = -10) -> str:
+    """Return a label text with one signature character changed (always a different one)."""
+    chars = list(text)
+    chars[position] = "B" if chars[position] == "A" else "A"
+    return "".join(chars)

@@ -289,11 +289,11 @@ def post(client, tok, scans):
 
 
 def test_scans_and_resolutions_through_the_api_are_chained_and_verify(cli, client, db, world, tmp_path):
-    from tests.factories import scan
+    from tests.factories import scan, tamper
 
     texts = list(world["labels"].values())
     batch = [scan(t, "3513") for t in texts] + [scan(texts[0], "3513"),  # duplicate_scan
-                                                 scan(texts[1][:-5] + "AAAAA", "3513")]  # forged
+                                                 scan(tamper(texts[1]), "3513")]  # forged
     assert {r["status"] for r in post(client, world["operator"], batch)} == {"recorded"}
     assert {r["status"] for r in post(client, world["operator"], batch)} == {"already_recorded"}
     post(client, world["operator"], [scan(texts[2], "351301", at=dt.datetime(2024, 2, 11, tzinfo=dt.timezone.utc))])
