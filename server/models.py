@@ -248,6 +248,9 @@ class Anomaly(Base):
         Index("ix_anomalies_location", "location_id", "status"),
         Index("ix_anomalies_package", "package_id"),
         Index("ix_anomalies_detected", "detected_at"),
+        # A region's anomalies: one index range per branch of its filter (0006).
+        Index("ix_anomalies_location_path", "location_path", "id"),
+        Index("ix_anomalies_destination_path", "destination_path", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -269,6 +272,12 @@ class Anomaly(Base):
     resolution_note: Mapped[str] = mapped_column(Text, default="")
     # missing only: device time the episode ended (package received); see migration 0002.
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Copies of the path of location_id and of the package's destination (neither moves),
+    # filled on insert (server.reconcile) so a region filter needs no join; migration 0006.
+    location_path: Mapped[str | None] = mapped_column(
+        String(300).with_variant(String(300, collation="C"), "postgresql"))
+    destination_path: Mapped[str | None] = mapped_column(
+        String(300).with_variant(String(300, collation="C"), "postgresql"))
 
     package: Mapped[Package | None] = relationship()
     location: Mapped[Location | None] = relationship()
