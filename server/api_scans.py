@@ -176,7 +176,7 @@ def _ingest(principal, scans: list) -> list[dict]:
             raise ApiError(400, "a value in the batch was refused by the database; nothing was "
                                 "recorded", code="invalid_body") from None
         except DBAPIError as exc:
-            session.rollback()
+            _rollback(session)
             if getattr(exc.orig, "sqlstate", None) == DEADLOCK and attempt < ATTEMPTS:
                 # Two batches locked the same containers in opposite orders
                 # (server/ingest_locks.py); PostgreSQL failed this one: run it again.
@@ -185,6 +185,14 @@ def _ingest(principal, scans: list) -> list[dict]:
             raise _unavailable() from None
         return results
     raise _unavailable()  # pragma: no cover - the loop always returns or raises
+
+
+def _rollback(session) -> None:
+    """Roll back after a database error; if the connection is gone, discard it."""
+    try:
+        session.rollback()
+    except DBAPIError:
+        session.invalidate()
 
 
 def _unavailable() -> ApiError:

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -90,8 +91,15 @@ def get_session() -> Session:
 def close_session(_exc=None) -> None:
     """Close the request's session, rolling back anything uncommitted."""
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()
+    except DBAPIError:
+        # The connection died mid-request (database restart): the request has
+        # already been answered; drop the connection instead of failing again.
+        current_app.logger.warning("database connection lost; discarding it")
+        session.invalidate()
 
 
 def init_app(app: Flask) -> None:

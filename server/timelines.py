@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Iterable
 
 from sqlalchemy import any_, bindparam, or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -187,10 +188,22 @@ def bulk_insert(session: Session, table, rows: list[dict]) -> None:
     names = list(rows[0])
     raw = session.connection().connection.driver_connection
     columns = ", ".join(f'"{n}"' for n in names)
-    with raw.cursor() as cursor:
-        with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([row[n] for n in names])
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    import psycopg  # only on PostgreSQL, whose driver this is
+
+    try:
+        with raw.cursor() as cursor:
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row([row[n] for n in names])
+    except psycopg.Error as exc:
+        # COPY runs on the driver's own connection, so its errors arrive unwrapped:
+        # wrap them like every other statement's, so callers handle one family
+        # (a lost connection is then a retryable 503, not a 500).
+        if raw.broken:
+            session.connection().invalidate(exc)
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error,
+                                  dialect=session.get_bind().dialect) from exc
 
 
 def new_context(session: Session, now: dt.datetime, clock_skew_minutes: int = 10) -> Context:
