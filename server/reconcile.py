@@ -478,6 +478,16 @@ def list_anomalies(session: Session, region: Location, kind=None, status=None, a
         raise ValueError(f"kind {kind!r} is not one of {', '.join(ANOMALY_KINDS)}")
     if status is not None and status not in ANOMALY_STATUSES:
         raise ValueError(f"status {status!r} is not one of {', '.join(ANOMALY_STATUSES)}")
+    return _evaluated_at(session, as_of, clock_skew_minutes,
+                         lambda at, _now: _page(session, region, kind, status, at, after_id, limit))
+
+
+def _evaluated_at(session: Session, as_of, clock_skew_minutes: int, read):
+    """Sweep what is due now, then return read(instant, now) for as_of (default now).
+
+    A future instant is answered hypothetically: swept up to it inside a
+    savepoint that is rolled back afterwards.
+    """
     now = utc_now()
     sweep_missing(session, now, clock_skew_minutes, limit=READ_SWEEP_LIMIT,
                   all_or_nothing=True)
@@ -486,11 +496,10 @@ def list_anomalies(session: Session, region: Location, kind=None, status=None, a
         try:
             sweep_missing(session, as_of, clock_skew_minutes, limit=READ_SWEEP_LIMIT,
                           all_or_nothing=True)
-            return _page(session, region, kind, status, as_of, after_id, limit)
+            return read(as_of, now)
         finally:
             savepoint.rollback()
-    return _page(session, region, kind, status, as_of if as_of is not None else now,
-                 after_id, limit)
+    return read(as_of if as_of is not None else now, now)
 
 
 def _page(session, region, kind, status, as_of, after_id, limit):
@@ -557,18 +566,8 @@ def progress(session: Session, region: Location, as_of=None, *,
 
     ``as_of`` as in ``list_anomalies`` (a future instant is answered hypothetically).
     """
-    now = utc_now()
-    sweep_missing(session, now, clock_skew_minutes, limit=READ_SWEEP_LIMIT,
-                  all_or_nothing=True)
-    if as_of is not None and as_of > now:
-        savepoint = session.begin_nested()
-        try:
-            sweep_missing(session, as_of, clock_skew_minutes, limit=READ_SWEEP_LIMIT,
-                          all_or_nothing=True)
-            return _progress(session, region, as_of, now)
-        finally:
-            savepoint.rollback()
-    return _progress(session, region, as_of if as_of is not None else now, now)
+    return _evaluated_at(session, as_of, clock_skew_minutes,
+                         lambda at, now: _progress(session, region, at, now))
 
 
 def _progress(session: Session, region: Location, as_of: dt.datetime, now: dt.datetime) -> dict:
