@@ -108,6 +108,23 @@ def _namer(table: dict):
     return name
 
 
+def item_type_name(code: str) -> str:
+    """Name an item type in the request's language (a regency may extend the catalogue)."""
+    names = g.get("item_type_names")
+    if names is None:
+        from flask_babel import get_locale
+        from sqlalchemy import select
+
+        from ..db import get_session
+        from ..models import ItemType
+
+        english = str(get_locale()) == "en"
+        names = {it.code: it.name_en if english else it.name_id
+                 for it in get_session().scalars(select(ItemType))}
+        g.item_type_names = names
+    return names.get(code, code)
+
+
 def register_filters(app: Flask) -> None:
     """Make the formatters available to templates."""
     from .clock import for_input
@@ -121,3 +138,4 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["status"] = _namer(STATUS_NAMES)
     app.jinja_env.filters["disposition"] = _namer(DISPOSITION_NAMES)
     app.jinja_env.filters["role"] = _namer(ROLE_NAMES)
+    app.jinja_env.filters["item_type"] = item_type_name

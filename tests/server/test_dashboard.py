@@ -155,6 +155,10 @@ def test_package_timeline_shows_each_handoff(client, story):
         assert expected in page, expected
     assert page.index("gudang") < page.index("pps-ngadisari")  # oldest first
     assert "Diserahkan dari Sukapura (ppk-sukapura) kepada pps-ngadisari" in page
+    assert "Kotak suara" in page  # the item type in words, in the page's language
+    client.get("/lang/en")
+    page = client.get("/packages/3513010001001-KOTAK").get_data(as_text=True)
+    assert "Ballot box" in page and "Kotak suara" not in page
 
 
 def test_scan_log_pages_by_key_and_filters(app, client, story):
