@@ -72,8 +72,10 @@ bench-labels: setup
 bench-decode: setup
 	$(PY) benchmarks/decode.py
 
+# PostgreSQL database for the server benchmark (created if absent; must hold no scans).
+BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/jejak_bench
 bench-server: setup
-	$(PY) benchmarks/server.py
+	$(PY) benchmarks/server.py ingest --database-url $(BENCH_DATABASE_URL)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
