@@ -44,10 +44,6 @@ class PresentationTracker:
         """Forget a text, so its next sighting starts a new presentation."""
         self._last_seen.pop(text, None)
 
-    def in_view(self, t: float) -> list[str]:
-        """Return the texts whose presentation is still going on at time t."""
-        return [text for text, last in self._last_seen.items() if t - last < self.gap]
-
     def _forget(self, t: float) -> None:
         """Drop texts out of view for longer than the gap."""
         # Keep memory bounded on a station that runs all day; a text not seen for a gap would

@@ -63,14 +63,6 @@ def parse_command(text: str) -> Command:
     return Command(kind, value)
 
 
-def command_text(kind: str, value: str = "") -> str:
-    """Return the code text of a command (what the command sheet prints)."""
-    for text, (k, v) in sheet.COMMANDS.items():
-        if (k, v) == (("container", "end") if kind == "end-container" else (kind, value)):
-            return text
-    raise CommandError(f"no command sheet code for {kind} {value!r}")
-
-
 @dataclass
 class Session:
     """Operator, location, action, disposition and open container of a scanning station."""
