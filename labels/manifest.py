@@ -115,16 +115,12 @@ def _columns(path, header: list[str], required, optional=()) -> dict[str, int]:
 
 
 def _whole_number(value: str, column: str, errors: list[str], where: str) -> int | None:
-    """Parse a positive whole number, recording an error for anything else."""
+    """Parse a whole number, recording an error for anything else (its range is the payload's rule)."""
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
         errors.append(f"{where}, column {column}: {value!r} is not a whole number")
         return None
-    if number < 1:
-        errors.append(f"{where}, column {column}: {value!r} must be at least 1")
-        return None
-    return number
 
 
 def read_packages(path, dapils: dict[str, tuple[str, ...]] | None = None) -> list[PackageRow]:
@@ -169,19 +165,15 @@ def read_packages(path, dapils: dict[str, tuple[str, ...]] | None = None) -> lis
         if dapil and listed and dapil not in listed:
             errors.append(f"{where}, column dapil: {dapil!r} is not a dapil of TPS {destination} "
                           f"({', '.join(listed)})")
-        if len(errors) > before or quantity is None or version is None:
-            # Still check the other columns' format so every problem is reported at once.
-            _check_format(package_id or "X", item_type, value["destination"].upper(), dapil,
-                          errors, where)
-            continue
-        row = PackageRow(package_id, item_type, quantity, value["destination"].upper(), dapil,
-                         version)
+        row = PackageRow(package_id, item_type, quantity, destination, dapil, version)
         try:
             row.label()
         except PayloadError:
-            _check_format(package_id, item_type, row.destination, dapil, errors, where)
+            # Report every column the payload format rejects, so all problems show at once.
+            _check_format(row, errors, where)
             continue
-        packages.append(row)
+        if len(errors) == before:
+            packages.append(row)
     if errors:
         raise ManifestError(path, errors)
     if not packages and not errors:
@@ -189,15 +181,22 @@ def read_packages(path, dapils: dict[str, tuple[str, ...]] | None = None) -> lis
     return packages
 
 
-def _check_format(package_id, item_type, destination, dapil, errors, where) -> None:
-    """Record a column-level error for each field the payload format rejects."""
-    for column, field, value in (("package_id", "package_id", package_id),
-                                 ("item_type", "item_type", item_type),
-                                 ("destination", "destination", destination),
-                                 ("dapil", "dapil", dapil)):
+def _check_format(row: PackageRow, errors: list[str], where: str) -> None:
+    """Record a column-level error for each field of ``row`` the payload format rejects.
+
+    Each field is checked alone against :class:`Label`'s own rules (the others
+    set to a valid placeholder); a field already reported (empty id, not a
+    number) is skipped.
+    """
+    placeholder = {"package_id": "X", "item_type": "X", "destination": "X", "quantity": 1}
+    for column, field in (("package_id", "package_id"), ("item_type", "item_type"),
+                          ("destination", "destination"), ("dapil", "dapil"),
+                          ("quantity", "quantity"), ("label_version", "version")):
+        value = getattr(row, field)
+        if value is None or (field == "package_id" and not value):
+            continue  # already reported: not a whole number, or an empty id
         try:
-            Label(**{"package_id": "X", "item_type": "X", "destination": "X", "quantity": 1,
-                     field: value})
+            Label(**{**placeholder, field: value})
         except PayloadError as exc:
             errors.append(f"{where}, column {column}: {exc}")
 

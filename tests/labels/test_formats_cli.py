@@ -104,12 +104,13 @@ def test_bad_manifest_is_rejected_whole_with_every_bad_row(tmp_path, capsys, key
                    "P-2,KOTAK,lima,3513010001001,\n"
                    "P-1,KOTAK,5,3513010001001,\n"
                    "P-4,SS-DPR,300,35 13,\n"
-                   "P-5,KOTAK,0,3513010001001,DPR-JATIM-2\n", encoding="utf-8")
+                   "P-5,KOTAK,0,3513010001001,DPR-JATIM-2\n"
+                   "P-6,KOTAK,99999999,3513010001001,\n", encoding="utf-8")
     code, out, err = run(capsys, "render", bad, "-o", tmp_path / "x.pdf", "--key", key_files[0])
     assert code == 2 and not (tmp_path / "x.pdf").exists()
     for expected in ("line 3, column quantity: 'lima'", "line 4, column package_id: 'P-1' already on line 2",
                      "line 5, column destination", "line 5, column dapil", "line 6, column quantity",
-                     "line 6, column dapil"):
+                     "line 6, column dapil", "line 7, column quantity"):
         assert expected in err, err
     assert "Traceback" not in err
 
