@@ -43,11 +43,6 @@ def encode(text: str) -> np.ndarray:
     return image == 0
 
 
-def version_of(matrix: np.ndarray) -> int:
-    """Return the QR version of a module matrix."""
-    return (matrix.shape[0] - 17) // 4
-
-
 def pdf_path(matrix: np.ndarray) -> str:
     """Return PDF path operators filling the dark modules, in module units, y up from the bottom.
 

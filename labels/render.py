@@ -53,11 +53,6 @@ def _symbol(text: str) -> tuple[int, str]:
     return qr.modules_with_quiet_zone(matrix), pdf_qrfont.text_ops(matrix)
 
 
-def _symbols(texts: list[str]):
-    """Yield _symbol() of every text in order."""
-    return map(_symbol, texts)
-
-
 def part_paths(out, count: int, per_file: int) -> list[Path]:
     """Return the output file names: out itself, or out-part001.pdf... when split."""
     out = Path(out)
@@ -107,7 +102,7 @@ def render_pdf(packages, signed, out, template: Template, *, start: int = 0,
 
     names = names or {}
     paths = part_paths(out, len(packages), max_per_file)
-    symbols = _symbols([s.text for s in signed])
+    symbols = map(_symbol, (s.text for s in signed))
     bar = _progress(len(packages), progress, "labels")
     index = 0
     try:
