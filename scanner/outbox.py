@@ -209,11 +209,12 @@ class Outbox:
         row = self._db.execute("SELECT * FROM scans WHERE uuid = ?", (scan_uuid,)).fetchone()
         return _scan(row) if row else None
 
-    def scans(self, state: str | None = None, limit: int | None = None) -> list[StoredScan]:
-        """Return scans (of one state, if given) oldest first."""
-        sql, args = "SELECT * FROM scans", []
+    def scans(self, state: str | None = None, limit: int | None = None,
+              after_seq: int = 0) -> list[StoredScan]:
+        """Return scans (of one state, if given; after a sequence number, if given) oldest first."""
+        sql, args = "SELECT * FROM scans WHERE seq > ?", [after_seq]
         if state:
-            sql += " WHERE state = ?"
+            sql += " AND state = ?"
             args.append(state)
         sql += " ORDER BY seq"
         if limit:

@@ -158,15 +158,16 @@ class Uploader:
     def upload_once(self) -> UploadReport:
         """Try every pending batch once, stopping at the first network or server failure."""
         report = UploadReport()
-        sent_uuids: set[str] = set()
+        # Scans left pending by a batch (not answered) wait for the next pass: read on from
+        # after the last one sent, rather than re-reading every earlier row at each batch.
+        last_seq = 0
         try:
             while True:
-                batch = [s for s in self.outbox.scans("pending", limit=self.batch_size + len(sent_uuids))
-                         if s.uuid not in sent_uuids][: self.batch_size]
+                batch = self.outbox.scans("pending", limit=self.batch_size, after_seq=last_seq)
                 if not batch:
                     break
                 self._post(batch, report)
-                sent_uuids.update(s.uuid for s in batch)
+                last_seq = batch[-1].seq
         except AuthError:
             raise
         except ServerError as exc:

@@ -109,6 +109,30 @@ def test_whole_batch_refused_is_split_until_the_bad_scan_is_alone(outbox):
     assert rejected.code == "POISON" and rejected.error == "bad scan"
 
 
+def test_scan_the_server_left_unanswered_stays_pending_and_goes_in_the_next_pass(outbox):
+    for i in range(5):
+        _add(outbox, f"CODE-{i}")
+    posted: list[list[str]] = []
+
+    def handler(request):
+        scans = json.loads(request.read())["scans"]
+        posted.append([s["code"] for s in scans])
+        # The first answer leaves CODE-0 out; every later one answers everything.
+        answered = scans[1:] if len(posted) == 1 else scans
+        return httpx.Response(200, json={"results": [
+            {"id": s["id"], "status": "recorded", "anomalies": []} for s in answered]})
+
+    client = make_client("http://x", "t", transport=httpx.MockTransport(handler))
+    uploader = Uploader(outbox, client, batch_size=2)
+    first = uploader.upload_once()
+    assert (first.delivered, first.pending) == (4, 1)
+    assert posted == [["CODE-0", "CODE-1"], ["CODE-2", "CODE-3"], ["CODE-4"]]
+    second = uploader.upload_once()
+    assert (second.delivered, second.pending) == (1, 0)
+    assert posted[3:] == [["CODE-0"]]
+    assert [s.code for s in outbox.scans("sent")] == [f"CODE-{i}" for i in range(5)]
+
+
 def test_refused_token_stops_the_upload_and_keeps_the_scans(outbox):
     _add(outbox, "CODE")
     client = make_client("http://x", "t", transport=httpx.MockTransport(
