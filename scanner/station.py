@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable
 
-from .checks import ACCEPTED, PROBLEM, RESCAN, Checker, as_manual_entry
+from .checks import ACCEPTED, PROBLEM, RESCAN, Checker
 from .feedback import Feedback, Window
 from .outbox import Outbox, OutboxError, StoredScan
 from .presentation import DEFAULT_GAP, DEFAULT_REPEAT_WINDOW, PresentationTracker
@@ -70,7 +70,7 @@ class Station:
     def _open_container(self, text: str) -> None:
         """Open the container that following pack/unpack scans go into."""
         verdict = self.checker.check(text, self.session.location, "container")
-        if verdict.label is None and not as_manual_entry(text):
+        if verdict.package_id is None:  # neither a label nor a manual entry
             self.signals[text] = (PROBLEM, "not a container label")
             self.feedback.note(f"{text[:40]!r} is not a label; scan the container's label "
                                "to open it")
@@ -136,7 +136,7 @@ class Station:
             self._note_at(t, f"{len(commands)} command codes in view: "
                              "show the camera one command at a time")
         new = self.frame_tracker.frame(texts, t)
-        labels = [x for x in new if not is_command(x)]
+        labels = [x for x in new if x not in commands]
         if self.session.needs_container and len(labels) > 1:
             # Which of these is the container?  Unknowable: wait until one is shown alone.
             for text in labels:
