@@ -156,11 +156,13 @@ def render_packages(packages, out, key, template: str | None = None, fmt: str = 
                     start: int = 0, offset_x: float = 0.0, offset_y: float = 0.0,
                     names=None, lang: str = i18n.DEFAULT_LANGUAGE,
                     max_per_file: int = DEFAULT_MAX_PER_FILE, progress: bool | None = None,
-                    item_names=None) -> list[Path]:
+                    item_names=None, signed: list[SignedLabel] | None = None) -> list[Path]:
     """Sign and render labels for packages (objects with .label() and the label fields).
 
     ``names`` maps destination codes to names, ``item_names`` item type codes
-    to words (default: the built-in catalogue in ``lang``); ``out`` is the file to write
+    to words (default: the built-in catalogue in ``lang``); ``signed``, when a
+    caller needs the signed labels too, is :func:`sign_all` of the same packages
+    (so they are signed once); ``out`` is the file to write
     (PDF runs above ``max_per_file`` labels become ``<stem>-partNNN.pdf``).
     Returns the paths written.
     """
@@ -178,7 +180,10 @@ def render_packages(packages, out, key, template: str | None = None, fmt: str = 
     packages = list(packages)
     if not packages:
         raise RenderError("no packages to label")
-    signed = sign_all(packages, key)
+    if signed is None:
+        signed = sign_all(packages, key)
+    elif len(signed) != len(packages):
+        raise RenderError(f"{len(signed)} signed label(s) for {len(packages)} package(s)")
     if fmt == "codes":
         return write_codes(packages, signed, out)
     if fmt == "zpl":

@@ -87,15 +87,16 @@ def check_key_trusted(session, private_key) -> str:
     return key_id
 
 
-def render_to(rows, out, key, options: dict, names: dict, items: dict) -> list[Path]:
-    """Render into a temporary folder next to out; return the temporary paths (not yet moved)."""
-    from labels.render import render_packages
+def render_to(rows, out, key, options: dict, names: dict, items: dict) -> tuple[list, list[Path]]:
+    """Sign and render into a temporary folder next to out; return (signed labels, temporary paths)."""
+    from labels.render import render_packages, sign_all
 
     out = Path(out)
+    signed = sign_all(rows, key)
     folder = Path(tempfile.mkdtemp(prefix=".jejak-labels-", dir=out.parent if str(out.parent) else "."))
     try:
-        return render_packages(rows, folder / out.name, key, names=names, item_names=items,
-                               **options)
+        return signed, render_packages(rows, folder / out.name, key, names=names, item_names=items,
+                                       signed=signed, **options)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -119,20 +120,17 @@ def print_labels(session, key, out, *, region=None, package_ids=(), container=No
     check_key_trusted(session, key)
     packages = select_packages(session, region, package_ids, container)
     rows, names, items = rows_for(session, packages, options.get("lang", "id"))
-    temp_paths = render_to(rows, out, key, options, names, items)
-    _commit_registered(session, packages, rows, key, temp_paths)
+    signed, temp_paths = render_to(rows, out, key, options, names, items)
+    _commit_registered(session, packages, signed, temp_paths)
     return publish(temp_paths, out)
 
 
-def _commit_registered(session, packages, rows, key, temp_paths) -> None:
+def _commit_registered(session, packages, signed, temp_paths) -> None:
     """Register the rendered labels' codes and commit; on failure remove the output."""
-    from labels.payload import sign
-
     from .label_registry import register_signed
 
     try:
-        # Ed25519 signatures are deterministic: signing again gives the rendered labels.
-        register_signed(session, packages, [sign(r.label(), key) for r in rows])
+        register_signed(session, packages, signed)
         session.commit()
     except BaseException:
         session.rollback()
@@ -157,11 +155,11 @@ def reprint(session, key, out, package_ids, **options) -> list[Path]:
     session.flush()
     rows, names, items = rows_for(session, packages, options.get("lang", "id"))
     try:
-        temp_paths = render_to(rows, out, key, options, names, items)
+        signed, temp_paths = render_to(rows, out, key, options, names, items)
     except BaseException:
         session.rollback()
         raise
-    _commit_registered(session, packages, rows, key, temp_paths)
+    _commit_registered(session, packages, signed, temp_paths)
     return publish(temp_paths, out)
 
 
