@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from labels.payload import verification_code
-from scanner.checks import Checker, manual_code
+from scanner.checks import Checker
 from scanner.cli import main
 from tests.scanner.conftest import DISTRICT, TPS_1, TPS_OTHER_DISTRICT, ServerDown, make_label
 
@@ -63,13 +63,13 @@ def test_wrong_route_is_caught_even_without_an_expected_list(outbox, forger_key)
     assert verdict.signal == "problem" and "wrong route" in verdict.reason
 
 
-def test_manual_entry_is_sent_as_m_code_and_checked_against_the_plan(cached_outbox, label_key):
+def test_manual_entry_is_sent_in_canonical_form_and_checked_against_the_plan(cached_outbox,
+                                                                              label_key):
     checker = Checker(cached_outbox)
     signature = make_label(label_key, "P-1").rsplit(".", 1)[1]
     code = verification_code(signature)
     verdict = checker.check(f"p-1 {code.lower()}", DISTRICT, "receive")
-    assert verdict.signal == "accepted" and verdict.code == manual_code("P-1", code)
-    assert verdict.code == f"P-1 {code}"
+    assert verdict.signal == "accepted" and verdict.code == f"P-1 {code}"
     assert checker.check(f"P-404 {code}", DISTRICT, "receive").signal == "problem"
 
 
