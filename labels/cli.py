@@ -42,24 +42,39 @@ def _private_key(path):
         raise click.UsageError(str(exc)) from None
 
 
+# The layout options of `jejak-labels render`, shared with the server's print-labels and
+# reprint so the two spell them, and their defaults, the same way.
+_LAYOUT_OPTIONS = (
+    click.option("--template", default=None,
+                 help="a4-3x8 (pdf default), a4-2x7, thermal-100x150 (zpl default), thermal-50x30"),
+    click.option("--format", "fmt", default="pdf", show_default=True,
+                 type=click.Choice(["pdf", "zpl", "codes"])),
+    click.option("--start", default=0, show_default=True,
+                 help="skip the first N positions of the first sheet"),
+    click.option("--offset-x", default=0.0, show_default=True, help="shift right, mm (printer calibration)"),
+    click.option("--offset-y", default=0.0, show_default=True, help="shift down, mm (printer calibration)"),
+    click.option("--lang", default=i18n.DEFAULT_LANGUAGE, show_default=True,
+                 type=click.Choice(list(i18n.LANGUAGES))),
+    click.option("--max-per-file", default=5000, show_default=True,
+                 help="split bigger PDF runs into OUT-part001.pdf, ..."),
+)
+
+
+def layout_options(f):
+    """Add --template, --format, --start, --offset-x/-y, --lang and --max-per-file to a command."""
+    for option in reversed(_LAYOUT_OPTIONS):
+        f = option(f)
+    return f
+
+
 @cli.command()
 @click.argument("packages", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", required=True, help="output file ('-' = stdout for zpl/codes)")
 @click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
               help="private key PEM (from keygen)")
-@click.option("--template", default=None,
-              help="a4-3x8 (pdf default), a4-2x7, thermal-100x150 (zpl default), thermal-50x30")
-@click.option("--format", "fmt", default="pdf", show_default=True,
-              type=click.Choice(["pdf", "zpl", "codes"]))
-@click.option("--start", default=0, show_default=True, help="skip the first N positions of the first sheet")
-@click.option("--offset-x", default=0.0, show_default=True, help="shift right, mm (printer calibration)")
-@click.option("--offset-y", default=0.0, show_default=True, help="shift down, mm (printer calibration)")
+@layout_options
 @click.option("--locations", type=click.Path(dir_okay=False),
               help="locations CSV/XLSX (code,name,...) for destination names")
-@click.option("--lang", default=i18n.DEFAULT_LANGUAGE, show_default=True,
-              type=click.Choice(list(i18n.LANGUAGES)))
-@click.option("--max-per-file", default=5000, show_default=True,
-              help="split bigger PDF runs into OUT-part001.pdf, ...")
 def render(packages, out, key_path, template, fmt, start, offset_x, offset_y, locations, lang,
            max_per_file):
     """Sign and render labels for every package in PACKAGES (.csv or .xlsx)."""

@@ -164,27 +164,14 @@ def reprint(session, key, out, package_ids, **options) -> list[Path]:
 
 
 def _label_options(f):
-    """Add the template/format options shared with jejak-labels render."""
-    from labels import i18n
+    """Add --out, --key and the layout options shared with jejak-labels render."""
+    from labels.cli import layout_options
 
-    for option in reversed([
-        click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="output file"),
-        click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
-                     help="private key PEM"),
-        click.option("--template", default=None,
-                     help="a4-3x8 (pdf default), a4-2x7, thermal-100x150 (zpl default), thermal-50x30"),
-        click.option("--format", "fmt", default="pdf", show_default=True,
-                     type=click.Choice(["pdf", "zpl", "codes"])),
-        click.option("--start", default=0, show_default=True, help="skip the first N positions"),
-        click.option("--offset-x", default=0.0, show_default=True, help="shift right, mm"),
-        click.option("--offset-y", default=0.0, show_default=True, help="shift down, mm"),
-        click.option("--lang", default=i18n.DEFAULT_LANGUAGE, show_default=True,
-                     type=click.Choice(list(i18n.LANGUAGES))),
-        click.option("--max-per-file", default=5000, show_default=True,
-                     help="split bigger PDF runs into parts"),
-    ]):
-        f = option(f)
-    return f
+    f = layout_options(f)
+    f = click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
+                     help="private key PEM")(f)
+    return click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
+                        help="output file")(f)
 
 
 def _run(action, key_path, out, fmt, template, start, offset_x, offset_y, lang, max_per_file, **kw):
