@@ -14,13 +14,10 @@ from .conftest import decode_both, rasterize
 
 
 @pytest.fixture
-def cli(app, runner, session, region, key_files):
-    """Register the label commands (until server/__init__ wires them), plan packages, trust the key."""
-    from server import label_print
+def cli(runner, session, region, key_files):
+    """Plan packages and trust the key (create_app registers the label commands)."""
     from tests.factories import make_plan
 
-    if "print-labels" not in app.cli.commands:
-        label_print.init_app(app)
     make_plan(session, region)
     session.commit()
     result = runner.invoke(args=["trust-key", str(key_files[1])])
@@ -77,13 +74,10 @@ def test_failed_reprint_changes_nothing(cli, tmp_path_factory, key_files, db):
     assert not list(tmp_path.iterdir())
 
 
-def test_an_untrusted_key_is_refused(app, runner, session, region, tmp_path):
+def test_an_untrusted_key_is_refused(runner, session, region, tmp_path):
     from labels.keys import generate, write_key_pair
-    from server import label_print
     from tests.factories import make_plan
 
-    if "print-labels" not in app.cli.commands:
-        label_print.init_app(app)
     make_plan(session, region)
     session.commit()
     private, _ = write_key_pair(generate(), tmp_path / "k")
