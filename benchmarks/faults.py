@@ -26,13 +26,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from server import create_app  # noqa: E402
 from server.db import Database  # noqa: E402
 from server.models import ScanEvent  # noqa: E402
-from tests.faults.harness import Served, make_world, pending, tally, verify_log  # noqa: E402
+from tests.faults.harness import Served, ensure_database, make_world, pending, tally, verify_log  # noqa: E402
 from tests.faults.scenarios import SCENARIOS, Stage  # noqa: E402
 
 
@@ -41,12 +41,7 @@ def prepare_database(url: str | None, workdir: Path) -> str:
     if url is None:
         url = f"sqlite:///{workdir / 'jejak.sqlite3'}"
     elif url.startswith("postgresql"):
-        parsed = make_url(url)
-        admin = Database(parsed.set(database="postgres").render_as_string(hide_password=False))
-        with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}):
-                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-        admin.dispose()
+        ensure_database(url)
     db = Database(url)
     db.upgrade()
     with db.session() as s:

@@ -43,25 +43,14 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from server import create_app  # noqa: E402
 from server.db import Database  # noqa: E402
 from server.models import ScanEvent  # noqa: E402
-from tests.faults.harness import Served, make_world  # noqa: E402
+from tests.faults.harness import Served, ensure_database, make_world  # noqa: E402
 
 ITEM_TYPES = ("SS-PPWP", "SS-DPR", "SS-DPD", "SS-DPRDP", "SS-DPRDK", "KOTAK", "BILIK")
 START = dt.datetime(2024, 2, 5, 7, 0, tzinfo=dt.timezone.utc)
-
-
-def ensure_database(url: str) -> None:
-    """Create the PostgreSQL database of url if it does not exist."""
-    parsed = make_url(url)
-    admin = Database(parsed.set(database="postgres").render_as_string(hide_password=False))
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}):
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
 
 
 def route_scans(labels: dict[str, str]) -> list[dict]:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from server import create_app
 from server.db import Database
 from server.models import Base
+from tests.faults.harness import ensure_database
 
 PG_URL = os.environ.get("JEJAK_TEST_DATABASE_URL", "")
 
@@ -27,13 +28,9 @@ def _worker_pg_url(worker: str) -> str:
     if worker == "master":
         return PG_URL
     name = f"{url.database}_{worker}"
-    admin = Database(PG_URL)
-    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+    worker_url = url.set(database=name).render_as_string(hide_password=False)
+    ensure_database(worker_url)
+    return worker_url
 
 
 @pytest.fixture(scope="session")

@@ -25,13 +25,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select as sql_select
+from sqlalchemy import func, select as sql_select, text
+from sqlalchemy.engine import make_url
+
+from server.db import Database
 
 BIN = Path(sys.executable).parent
 # Route-wide places of regency 3513 in tests/factories.py, and the actions scanned there.
 PLACES = ("3513", "351301", "3513010001", "3513010001001", "3513010001002", "3513010002",
           "3513010002001", "351302", "3513020001", "3513020001001")
 ACTIONS = ("receive", "dispatch", "inspect")
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database of url if it does not exist (tests and benchmarks share this)."""
+    parsed = make_url(url)
+    admin = Database(parsed.set(database="postgres").render_as_string(hide_password=False))
+    with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}):
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
 
 
 def free_port() -> int:
