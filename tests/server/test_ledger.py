@@ -239,22 +239,30 @@ def test_export_of_an_unknown_region_is_a_usage_error(cli, region, tmp_path):
     assert result.exit_code == 2 and "'9999'" in result.output
 
 
-def test_concurrent_appends_keep_one_unbroken_chain(cli, db, region):
+def run_in_threads(work, n):
+    """Run work(k) for k in range(n) in n threads at once and fail with any thread's error."""
     errors = []
 
-    def worker(k):
+    def guarded(k):
         try:
-            for j in range(8):
-                record(db, region, 5, start=1000 * k + 10 * j)
+            work(k)
         except Exception as exc:  # reported below: a thread's failure must fail the test
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    threads = [threading.Thread(target=guarded, args=(k,)) for k in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_concurrent_appends_keep_one_unbroken_chain(cli, db, region):
+    def worker(k):
+        for j in range(8):
+            record(db, region, 5, start=1000 * k + 10 * j)
+
+    run_in_threads(worker, 4)
     code, lines = verify(cli)
     assert code == 0, lines
     with db.session() as s:
@@ -342,26 +350,16 @@ def test_concurrent_ingest_batches_keep_one_unbroken_chain_in_commit_order(app, 
 
     texts = list(world["labels"].values())
     places = ["3513", "351301", "3513010001", "351302", "3513020001"]
-    errors = []
-
     def device(k):
-        try:
-            with app.app_context():
-                for j in range(6):
-                    batch = [scan(texts[(k + i) % len(texts)], places[(j + i) % len(places)],
-                                  action=("receive", "dispatch")[i % 2]) for i in range(20)]
-                    with db.session() as s:
-                        ingest_batch(s, batch, principal_for_token(s, world["operator"]))
-                        s.commit()
-        except Exception as exc:  # reported below: a thread's failure must fail the test
-            errors.append(exc)
+        with app.app_context():
+            for j in range(6):
+                batch = [scan(texts[(k + i) % len(texts)], places[(j + i) % len(places)],
+                              action=("receive", "dispatch")[i % 2]) for i in range(20)]
+                with db.session() as s:
+                    ingest_batch(s, batch, principal_for_token(s, world["operator"]))
+                    s.commit()
 
-    threads = [threading.Thread(target=device, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_in_threads(device, 4)
     code, lines = verify(cli)
     assert code == 0, lines
     with db.session() as s:
