@@ -25,17 +25,22 @@ def plan_of(db, region, label_key) -> dict[str, str]:
     return labels
 
 
+def racing(session, scans) -> tuple[threading.Thread, list]:
+    """Start ingesting scans on session in another thread; return it and where its results go."""
+    done = []
+    racer = threading.Thread(target=lambda: done.append(ingest_batch(session, scans, principal())))
+    racer.start()
+    return racer, done
+
+
 def test_a_batch_waits_for_the_one_holding_its_package_then_sees_its_scan(db, region, label_key):
     labels = plan_of(db, region, label_key)
     ballots = labels["3513010001001-SS-DPR"]
     first, second = db.session(), db.session()
     try:
         ingest_batch(first, [scan(ballots, "3513", "receive", at(7))], principal())
-        done = []
         # The same handoff again from another worker, while the first is not committed yet.
-        racer = threading.Thread(target=lambda: done.append(ingest_batch(
-            second, [scan(ballots, "3513", "receive", at(7, 9))], principal())))
-        racer.start()
+        racer, done = racing(second, [scan(ballots, "3513", "receive", at(7, 9))])
         racer.join(1.0)
         assert racer.is_alive(), "the second batch did not wait for the first"
         first.commit()
@@ -56,11 +61,8 @@ def test_batches_of_different_packages_wait_only_for_the_ledger_append(db, regio
     try:
         ingest_batch(first, [scan(labels["3513010001001-SS-DPR"], "3513", "receive", at(7))],
                      principal())
-        done = []
-        racer = threading.Thread(target=lambda: done.append(ingest_batch(
-            second, [scan(labels["3513010001002-SS-DPR"], "3513", "receive", at(7))],
-            principal())))
-        racer.start()
+        racer, done = racing(second, [scan(labels["3513010001002-SS-DPR"], "3513", "receive",
+                                           at(7))])
         if db.engine.dialect.name == "postgresql":  # SQLite has one writer at a time by design
             # Everything but the chain append ran beside the uncommitted first batch.
             assert waiting_for(first) == [("advisory", LOCK_KEY >> 32, LOCK_KEY & 0xFFFFFFFF)]
@@ -99,11 +101,8 @@ def test_a_box_handed_over_while_its_contents_are_scanned_is_judged_with_both(
     try:
         # The box arrives at the district (for the ballots inside it too) ...
         ingest_batch(first, [scan(box, "351301", "receive", at(8))], principal())
-        done = []
         # ... while another device scans the ballots themselves there again.
-        racer = threading.Thread(target=lambda: done.append(ingest_batch(
-            second, [scan(ballots, "351301", "inspect", at(8, 10))], principal())))
-        racer.start()
+        racer, done = racing(second, [scan(ballots, "351301", "inspect", at(8, 10))])
         racer.join(1.0)
         waited = racer.is_alive()
         first.commit()
