@@ -584,7 +584,8 @@ def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, ske
     for key, entry in found.items():
         a = stored.get(key)
         if a is not None:
-            a.evidence = a.evidence + [u for u in entry["uuids"] if u not in set(a.evidence)]
+            have = set(a.evidence)  # once, not per uuid: a much-rescanned forgery has a long list
+            a.evidence = a.evidence + [u for u in entry["uuids"] if u not in have]
             continue
         r: Resolved = entry["resolved"]
         session.add(Anomaly(kind=entry["kind"], dedup_key=key,
