@@ -47,30 +47,27 @@ def run_import(importer, path) -> ImportReport:
     return report
 
 
+IMPORT_COMMANDS = (
+    ("import-locations", import_locations,
+     "Import locations (code,name,level,parent_code,dapil) from a CSV or XLSX file."),
+    ("import-packages", import_packages,
+     "Import packages (package_id,item_type,quantity,destination,dapil) from CSV or XLSX."),
+    ("import-schedule", import_schedule,
+     "Import deadlines (level,deadline[,region]); no UTC offset means WIB (UTC+7)."),
+    ("import-item-types", import_item_types,
+     "Add item types (code,name_id,name_en,has_dapil) to the catalogue."),
+)
+
+
+def _register(app: Flask, name: str, importer, help_text: str) -> None:
+    """Register command name: run importer on its FILE argument and print the summary."""
+    @app.cli.command(name, help=help_text)
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    def command(file):
+        click.echo(run_import(importer, file).summary())
+
+
 def init_app(app: Flask) -> None:
-    """Register the import commands."""
-    path_type = click.Path(exists=True, dir_okay=False)
-
-    @app.cli.command("import-locations")
-    @click.argument("file", type=path_type)
-    def import_locations_command(file):
-        """Import locations (code,name,level,parent_code,dapil) from a CSV or XLSX file."""
-        click.echo(run_import(import_locations, file).summary())
-
-    @app.cli.command("import-packages")
-    @click.argument("file", type=path_type)
-    def import_packages_command(file):
-        """Import packages (package_id,item_type,quantity,destination,dapil) from CSV or XLSX."""
-        click.echo(run_import(import_packages, file).summary())
-
-    @app.cli.command("import-schedule")
-    @click.argument("file", type=path_type)
-    def import_schedule_command(file):
-        """Import deadlines (level,deadline[,region]); no UTC offset means WIB (UTC+7)."""
-        click.echo(run_import(import_schedule, file).summary())
-
-    @app.cli.command("import-item-types")
-    @click.argument("file", type=path_type)
-    def import_item_types_command(file):
-        """Add item types (code,name_id,name_en,has_dapil) to the catalogue."""
-        click.echo(run_import(import_item_types, file).summary())
+    """Register the import commands (one body, four importers)."""
+    for name, importer, help_text in IMPORT_COMMANDS:
+        _register(app, name, importer, help_text)
