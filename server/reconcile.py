@@ -120,8 +120,11 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
                     continue  # a missing episode that ended before anyone looked, or not yet due
                 inserts.append(new_anomaly_row(f, now, *_region_paths(session, ctx, f)))
                 continue
-            merged = a.evidence + [u for u in f.evidence if u not in set(a.evidence)]
-            if not f.deferred and (merged != a.evidence or a.detail != f.detail):
+            # Parsed once: the property decodes JSON, and a duplicate's list grows long.
+            had = a.evidence
+            seen = set(had)
+            merged = had + [u for u in f.evidence if u not in seen]
+            if not f.deferred and (merged != had or a.detail != f.detail):
                 a.evidence = merged
                 a.detail = f.detail
                 changed.append(a)
