@@ -195,6 +195,15 @@ def _chain_entries(seq: int, chain: bytes, items, now) -> tuple[list[dict], int,
     return rows, seq, chain
 
 
+def _append(session: Session, items: list) -> None:
+    """Chain items (as ``_chain_entries`` takes them) onto the head, with any checkpoint due."""
+    seq, chain = _lock_and_head(session)
+    now = utc_now()
+    entries, seq, chain = _chain_entries(seq, chain, items, now)
+    entries += _auto_checkpoint(seq - len(items), seq, chain, now)
+    _insert(session, entries)
+
+
 def append_scans(session: Session, scan_rows) -> None:
     """Chain newly inserted ScanEvent rows (already flushed, in insertion order).
 
@@ -219,12 +228,8 @@ def append_scans(session: Session, scan_rows) -> None:
     missing = [w for w in wanted if w not in found]
     if missing:
         raise LedgerError(f"cannot chain scans that are not in the database: {missing[:5]!r}")
-    seq, chain = _lock_and_head(session)
-    items = [("scan", found[w][0], found[w][1], scan_content(found[w]), False) for w in wanted]
-    now = utc_now()
-    entries, seq, chain = _chain_entries(seq, chain, items, now)
-    entries += _auto_checkpoint(seq - len(items), seq, chain, now)
-    _insert(session, entries)
+    _append(session, [("scan", found[w][0], found[w][1], scan_content(found[w]), False)
+                      for w in wanted])
 
 
 def content_of_scan(row: dict, package: str | None, location: str | None,
@@ -256,12 +261,7 @@ def append_scan_contents(session: Session, contents: list[dict]) -> None:
     """
     if not contents:
         return
-    seq, chain = _lock_and_head(session)
-    items = [("scan", c["id"], c["uuid"], c, False) for c in contents]
-    now = utc_now()
-    entries, seq, chain = _chain_entries(seq, chain, items, now)
-    entries += _auto_checkpoint(seq - len(items), seq, chain, now)
-    _insert(session, entries)
+    _append(session, [("scan", c["id"], c["uuid"], c, False) for c in contents])
 
 
 def _key_of(row) -> tuple[str, object]:
@@ -278,12 +278,7 @@ def append_resolution(session: Session, anomaly: Anomaly) -> None:
     """Chain an anomaly's status change (acknowledged/resolved, by whom, when, note)."""
     session.flush()
     content = resolution_content(session, anomaly)
-    seq, chain = _lock_and_head(session)
-    now = utc_now()
-    entries, seq, chain = _chain_entries(
-        seq, chain, [("resolution", anomaly.id, str(anomaly.id), content, True)], now)
-    entries += _auto_checkpoint(seq - 1, seq, chain, now)
-    _insert(session, entries)
+    _append(session, [("resolution", anomaly.id, str(anomaly.id), content, True)])
 
 
 # --- checkpoints and the ledger key ----------------------------------------------------------
