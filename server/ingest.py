@@ -567,6 +567,7 @@ def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, ske
             key = _label_key(r.kind, r, text)
             entry = found.setdefault(key, {"kind": r.kind, "resolved": r, "uuids": [],
                                            "location_id": by_code[it.location].id,
+                                           "location_path": by_code[it.location].path,
                                            "at": it.scanned_at, "detail": r.detail
                                            + ("" if what == "code" else " (container label)")})
             entry["uuids"].append(it.uuid)
@@ -591,5 +592,7 @@ def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, ske
         session.add(Anomaly(kind=entry["kind"], dedup_key=key,
                             package_id=r.about.id if r.about else None,
                             claimed_package=r.claimed[:80], location_id=entry["location_id"],
+                            # Known here: spares the insert hook one query per new anomaly.
+                            location_path=entry["location_path"],
                             detected_at=entry["at"], evidence_json=json.dumps(entry["uuids"]),
                             detail=entry["detail"], status="open"))
