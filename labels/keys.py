@@ -38,10 +38,16 @@ def public_pem(public_key) -> str:
                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 
 
-def write_key_pair(private_key, out_dir) -> tuple[Path, Path]:
-    """Write a key pair into out_dir and return (private_path, public_path)."""
+def private_pem(private_key) -> bytes:
+    """Return the unencrypted PKCS#8 PEM bytes of a private key."""
     from cryptography.hazmat.primitives import serialization
 
+    return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption())
+
+
+def write_key_pair(private_key, out_dir) -> tuple[Path, Path]:
+    """Write a key pair into out_dir and return (private_path, public_path)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     key_id = key_id_for(private_key.public_key())
@@ -49,8 +55,7 @@ def write_key_pair(private_key, out_dir) -> tuple[Path, Path]:
     public_path = out / f"jejak-label-{key_id}-public.pem"
     if private_path.exists():
         raise KeyFileError(f"{private_path} already exists; refusing to overwrite a signing key")
-    data = private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())
+    data = private_pem(private_key)
     # Create with 0600 from the start so the key is never readable by others.
     fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:

@@ -344,8 +344,7 @@ def key_path(app) -> Path:
 
 def load_or_create_key(path: Path, create: bool = True):
     """Return the Ed25519 ledger key at path, creating it (mode 0600) when create and absent."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from labels.keys import KeyFileError, generate, load_private_key, private_pem
 
     path = Path(path)
     with _keys_lock:
@@ -353,24 +352,17 @@ def load_or_create_key(path: Path, create: bool = True):
             return _keys[str(path)]
         if create and not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            data = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption())
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
                 pass  # another worker made it first
             else:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
+                    fh.write(private_pem(generate()))
         try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except OSError as exc:
-            raise LedgerError(f"cannot read ledger key {str(path)!r}: {exc.strerror}") from None
-        except (ValueError, TypeError) as exc:
-            raise LedgerError(f"{str(path)!r} is not a PEM private key: {exc}") from None
-        if not isinstance(key, Ed25519PrivateKey):
-            raise LedgerError(f"{str(path)!r} holds a {type(key).__name__}, not an Ed25519 key")
+            key = load_private_key(path)
+        except KeyFileError as exc:
+            raise LedgerError(f"ledger key: {exc}") from None
         _keys[str(path)] = key
         return key
 
