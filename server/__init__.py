@@ -18,25 +18,25 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_path = test_config["INSTANCE_PATH"]
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
 
-    from . import config
+    from server import config
     config.load(app, test_config)
 
-    from . import access, cli, db, errors
+    from server import access, cli, db, errors
     db.init_app(app)
     errors.init_app(app)
     access.init_app(app)
     cli.init_app(app)
 
-    from . import demo, importers, label_print, ledger_cli, reconcile
+    from server import demo, importers, label_print, ledger_cli, reconcile
     importers.init_app(app)
     reconcile.init_app(app)
     demo.init_app(app)
     label_print.init_app(app)
     ledger_cli.init_app(app)
 
-    from . import api
+    from server import api
     api.init_app(app)
 
-    from . import dashboard
+    from server import dashboard
     dashboard.init_app(app)
     return app

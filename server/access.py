@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .errors import ApiError
-from .models import PATH_END, ROLES, ApiToken, Device, Location, User, utc_now
+from server.errors import ApiError
+from server.models import PATH_END, ROLES, ApiToken, Device, Location, User, utc_now
 
 TOKEN_PREFIX = "jjk_"
 READ_ROLES = frozenset(ROLES)
@@ -168,7 +168,7 @@ def current_api_principal() -> Principal:
     cached = g.get("api_principal")
     if cached is not None:
         return cached
-    from .db import get_session
+    from server.db import get_session
 
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -199,7 +199,7 @@ def region_location(session: Session, principal: Principal, code: str | None) ->
 
 
 def _session_from_app() -> Session:
-    from .db import get_db
+    from server.db import get_db
 
     return get_db().session()
 

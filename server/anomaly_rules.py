@@ -19,7 +19,7 @@ import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .models import LEVELS
+from server.models import LEVELS
 
 # Actions at which a scan of a container stands for everything packed in it.
 HANDOFF_ACTIONS = frozenset({"receive", "dispatch", "handover", "return", "inspect"})

@@ -13,11 +13,11 @@ import logging
 from flask import Blueprint, Flask, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from . import api_reads, api_scans
-from .api_request import HeaderedError
-from .db import get_session
-from .errors import error_response
-from .ratelimit import SlidingWindowLimiter
+from server import api_reads, api_scans
+from server.api_request import HeaderedError
+from server.db import get_session
+from server.errors import error_response
+from server.ratelimit import SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ ROUTES = [
 
 def openapi_json():
     """Serve the OpenAPI 3 description of this API (no token needed)."""
-    from .openapi import document
+    from server.openapi import document
 
     return jsonify(document())
 

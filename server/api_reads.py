@@ -16,12 +16,12 @@ from flask import current_app, jsonify, request
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from .access import RESOLVE_ROLES, SCAN_ROLES, region_location, require
-from .api_request import (MAX_ROW_ID, HeaderedError, authenticate, choice, cursor, instant,
+from server.access import RESOLVE_ROLES, SCAN_ROLES, region_location, require
+from server.api_request import (MAX_ROW_ID, HeaderedError, authenticate, choice, cursor, instant,
                           json_object, json_type, page_limit, query_args, to_json, unstorable)
-from .db import get_session
-from .errors import ApiError
-from .models import ANOMALY_KINDS, ANOMALY_STATUSES, Anomaly, LabelKey, Location, Package
+from server.db import get_session
+from server.errors import ApiError
+from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Anomaly, LabelKey, Location, Package
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def location_expected(code: str):
         raise ApiError(404, f"no location with code {code!r}")
     if not principal.covers(loc.path):
         raise ApiError(403, f"location {code!r} is outside your region {principal.region_code!r}")
-    from .reconcile import expected_at
+    from server.reconcile import expected_at
 
     packages = expected_at(session, loc, after=after, limit=limit + 1)
     body = {"location": {"code": loc.code, "name": loc.name, "level": loc.level,
@@ -135,7 +135,7 @@ def package(package_id: str):
     # 404, not 403, outside the region: existence must not leak across regions.
     if destination is None or not principal.covers(destination):
         raise ApiError(404, f"no package {package_id!r} in your region")
-    from .custody import chain
+    from server.custody import chain
 
     result = chain(session, package_id)
     if result is None:
@@ -170,7 +170,7 @@ def anomalies():
     limit = page_limit(args)
     session = get_session()
     region = region_param(session, principal, args)
-    from .reconcile import list_anomalies
+    from server.reconcile import list_anomalies
 
     items, last_id = list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
                                     after_id=after, limit=limit, clock_skew_minutes=_skew())
@@ -222,7 +222,7 @@ def resolve_anomaly(anomaly_id: int):
                        code="invalid_body", details={"field": "status"})
     if anomaly_id > MAX_ROW_ID:
         raise ApiError(404, f"no anomaly {anomaly_id}")
-    from .reconcile import resolve
+    from server.reconcile import resolve
 
     session = get_session()
     try:
@@ -252,7 +252,7 @@ def progress():
     as_of = instant(args, "as_of")
     session = get_session()
     region = region_param(session, principal, args)
-    from .reconcile import progress as region_progress
+    from server.reconcile import progress as region_progress
 
     result = region_progress(session, region, as_of=as_of, clock_skew_minutes=_skew())
     session.commit()  # keeps what the missing-deadline sweep found on the way

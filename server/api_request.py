@@ -15,8 +15,8 @@ import re
 
 from flask import current_app, request
 
-from .access import Principal, current_api_principal
-from .errors import ApiError, error_response
+from server.access import Principal, current_api_principal
+from server.errors import ApiError, error_response
 
 # Characters no text column can hold: NUL (PostgreSQL refuses it) and lone
 # UTF-16 surrogates (which cannot be encoded as UTF-8 at all).

@@ -17,12 +17,12 @@ import logging
 from flask import current_app, jsonify
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from .access import SCAN_ROLES, require
-from .api_request import (HeaderedError, authenticate, json_object, json_type, query_args,
+from server.access import SCAN_ROLES, require
+from server.api_request import (HeaderedError, authenticate, json_object, json_type, query_args,
                           unstorable)
-from .db import get_session
-from .errors import ApiError
-from .ingest import MAX_CODE, MAX_TEXT, ingest_batch
+from server.db import get_session
+from server.errors import ApiError
+from server.ingest import MAX_CODE, MAX_TEXT, ingest_batch
 
 log = logging.getLogger(__name__)
 

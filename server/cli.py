@@ -18,7 +18,7 @@ from labels.payload import key_id_for
 
 def main(args=None) -> int:
     """Run the jejak-server command group."""
-    from . import create_app
+    from server import create_app
 
     group = FlaskGroup(create_app=create_app, add_version_option=False,
                        help="Jejak server: scan log, reconciliation, dashboard.")
@@ -27,8 +27,8 @@ def main(args=None) -> int:
 
 def init_app(app: Flask) -> None:
     """Register init-db and trust-key."""
-    from .db import get_db
-    from .models import LabelKey
+    from server.db import get_db
+    from server.models import LabelKey
 
     @app.cli.command("init-db")
     def init_db_command():

@@ -8,9 +8,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .anomaly_rules import timeline
-from .models import Device, Package, ScanEvent, utc_now
-from .timelines import load_closure, load_locations, load_packages, new_context
+from server.anomaly_rules import timeline
+from server.models import Device, Package, ScanEvent, utc_now
+from server.timelines import load_closure, load_locations, load_packages, new_context
 
 
 def chain(session: Session, package_id: str) -> dict | None:

@@ -31,8 +31,8 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from .demo_data import PROVINCE, REGENCY, SCALES, build_region
-from .demo_scans import DEMO_NOW, WIB, Planted, build_scans
+from server.demo_data import PROVINCE, REGENCY, SCALES, build_region
+from server.demo_scans import DEMO_NOW, WIB, Planted, build_scans
 
 DEMO_PASSWORD = "demo-probolinggo"
 USERS = (("admin", "admin", PROVINCE[0]), ("supervisor", "supervisor", REGENCY[0]),
@@ -121,7 +121,7 @@ def _key(session, instance: Path):
     from labels.keys import generate, public_pem, write_key_pair
     from labels.payload import key_id_for
 
-    from .models import LabelKey
+    from server.models import LabelKey
 
     key = generate()
     write_key_pair(key, instance / "demo-keys")
@@ -136,13 +136,13 @@ def load_demo(session, instance: Path, seed: int = 2024, scale: str = "full",
     """Load the demo region, plan, users, devices and scans; commits as it goes."""
     from sqlalchemy import func, select, update
 
-    from .access import create_device, create_user, principal_for_token
-    from .importers import import_locations, import_packages, import_schedule
-    from .models import Anomaly, Location, Package
-    from .reconcile import sweep_missing
+    from server.access import create_device, create_user, principal_for_token
+    from server.importers import import_locations, import_packages, import_schedule
+    from server.models import Anomaly, Location, Package
+    from server.reconcile import sweep_missing
 
     try:
-        from .ingest import ingest_batch
+        from server.ingest import ingest_batch
     except ImportError as exc:  # the scan ingest is its own change; say so plainly
         raise DemoError(f"server.ingest is not available ({exc}); the demo records its scans "
                         "through it") from None
@@ -247,7 +247,7 @@ def init_app(app: Flask) -> None:
                   help="full: all 24 kecamatan; small: two kecamatan (for tests)")
     def demo_command(seed, scale):
         """Load the Kabupaten Probolinggo demo into an empty database."""
-        from .db import get_db
+        from server.db import get_db
 
         instance = Path(app.instance_path)
         instance.mkdir(parents=True, exist_ok=True)

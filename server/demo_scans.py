@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .demo_data import District, Tps
+from server.demo_data import District, Tps
 
 WIB = dt.timezone(dt.timedelta(hours=7))
 DEMO_NOW = dt.datetime(2024, 2, 12, 12, 0, tzinfo=WIB)

@@ -14,9 +14,9 @@ import click
 from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
-from .importers_locations import ImportReport, import_locations, read_locations
-from .importers_plan import import_item_types, import_packages, import_schedule
-from .importers_read import ImportFileError, Problem
+from server.importers_locations import ImportReport, import_locations, read_locations
+from server.importers_plan import import_item_types, import_packages, import_schedule
+from server.importers_read import ImportFileError, Problem
 
 __all__ = ["ImportFileError", "ImportRejected", "ImportReport", "Problem", "import_item_types",
            "import_locations", "import_packages", "import_schedule", "read_locations", "run_import"]
@@ -30,7 +30,7 @@ class ImportRejected(click.ClickException):
 
 def run_import(importer, path) -> ImportReport:
     """Run one importer in its own transaction; commit on success, raise ImportRejected otherwise."""
-    from .db import get_db
+    from server.db import get_db
 
     with get_db().session() as session:
         try:

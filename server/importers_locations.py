@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .importers_read import (CODE_RULE, CODE_RULE_TEXT, ImportFileError, Problems, check_extension,
+from server.importers_read import (CODE_RULE, CODE_RULE_TEXT, ImportFileError, Problems, check_extension,
                              read_table)
-from .models import LEVELS
+from server.models import LEVELS
 
 LOCATION_REQUIRED = ("code", "name", "level", "parent_code")
 LOCATION_OPTIONAL = ("dapil",)
@@ -181,7 +181,7 @@ def existing_locations(session) -> dict[str, tuple]:
     """Return every location in the database as code -> (id, level, path, dapil), in one query."""
     from sqlalchemy import select
 
-    from .models import Location
+    from server.models import Location
 
     result = session.execute(select(Location.code, Location.id, Location.level, Location.path,
                                     Location.dapil))
@@ -195,7 +195,7 @@ def import_locations(session, path) -> ImportReport:
     """
     from sqlalchemy import insert
 
-    from .models import Location
+    from server.models import Location
 
     problems = Problems()
     check_extension(path)
@@ -234,7 +234,7 @@ def _ids_for(session, level: str) -> dict[str, tuple[int, str]]:
     """Return code -> (id, path) of every location of one level."""
     from sqlalchemy import select
 
-    from .models import Location
+    from server.models import Location
 
     result = session.execute(select(Location.code, Location.id, Location.path)
                              .where(Location.level == level))

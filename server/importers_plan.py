@@ -23,11 +23,11 @@ import datetime as dt
 import hashlib
 from collections import Counter
 
-from .importers_locations import ImportReport, check_code, existing_locations
-from .importers_read import (ITEM_TYPE_RULE, ITEM_TYPE_RULE_TEXT, PACKAGE_ID_RULE,
+from server.importers_locations import ImportReport, check_code, existing_locations
+from server.importers_read import (ITEM_TYPE_RULE, ITEM_TYPE_RULE_TEXT, PACKAGE_ID_RULE,
                              PACKAGE_ID_RULE_TEXT, ImportFileError, Problems, check_extension,
                              read_table)
-from .models import LEVELS
+from server.models import LEVELS
 
 PACKAGE_REQUIRED = ("item_type", "quantity", "destination")
 PACKAGE_OPTIONAL = ("package_id", "dapil")
@@ -75,8 +75,8 @@ def import_packages(session, path) -> ImportReport:
     """Check a packages file against the catalogue and the locations, then insert it."""
     from sqlalchemy import func, select
 
-    from .models import ItemType, Package, utc_now
-    from .timelines import bulk_insert
+    from server.models import ItemType, Package, utc_now
+    from server.timelines import bulk_insert
 
     problems = Problems()
     check_extension(path)
@@ -161,7 +161,7 @@ def _taken_ids(session, package_ids: list[str]) -> list[str]:
     """Return which of these package ids are already in the database (a query per 900 ids)."""
     from sqlalchemy import select
 
-    from .models import Package
+    from server.models import Package
 
     taken = []
     for start in range(0, len(package_ids), IN_CHUNK):
@@ -220,7 +220,7 @@ def import_schedule(session, path) -> ImportReport:
     """Check a schedule file and store its deadlines, replacing those of the same level and region."""
     from sqlalchemy import delete, insert
 
-    from .models import Deadline
+    from server.models import Deadline
 
     problems = Problems()
     check_extension(path)
@@ -281,7 +281,7 @@ def import_item_types(session, path) -> ImportReport:
     """Check an item-type file and add its types to the catalogue."""
     from sqlalchemy import insert, select
 
-    from .models import ItemType
+    from server.models import ItemType
 
     problems = Problems()
     check_extension(path)

@@ -37,12 +37,12 @@ from labels.keys import load_public_key_pem
 from labels.payload import (BadSignature, PayloadError, UnknownKey, parse, parse_manual_entry,
                             verify)
 
-from . import label_registry, ledger
-from .anomaly_rules import Ev, Pkg, duplicate_signature
-from .models import ACTIONS, DISPOSITIONS, Anomaly, LabelKey, ScanEvent, utc_now
-from .ingest_locks import lock_batch, lock_more, per_package
-from .reconcile import judge
-from .timelines import (bulk_insert, chunks, containers_of, contents_of, dict_to_ev, load_closure,
+from server import label_registry, ledger
+from server.anomaly_rules import Ev, Pkg, duplicate_signature
+from server.models import ACTIONS, DISPOSITIONS, Anomaly, LabelKey, ScanEvent, utc_now
+from server.ingest_locks import lock_batch, lock_more, per_package
+from server.reconcile import judge
+from server.timelines import (bulk_insert, chunks, containers_of, contents_of, dict_to_ev, load_closure,
                         load_locations, load_packages, load_scans, member, new_context)
 
 MAX_CODE = 1000

@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from .reconcile import WRITE_LOCK_KEY, lock_writes
+from server.reconcile import WRITE_LOCK_KEY, lock_writes
 
 # The int4 namespace of the two-key advisory locks of label dedup keys.
 LABEL_SPACE = 0x4A4B

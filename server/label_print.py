@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from labels.manifest import PackageRow
 
-from .models import PATH_END, ItemType, LabelKey, Location, Package
+from server.models import PATH_END, ItemType, LabelKey, Location, Package
 
 MAX_VERSION = 9999  # the payload's version field holds 4 digits
 
@@ -127,7 +127,7 @@ def print_labels(session, key, out, *, region=None, package_ids=(), container=No
 
 def _commit_registered(session, packages, signed, temp_paths) -> None:
     """Register the rendered labels' codes and commit; on failure remove the output."""
-    from .label_registry import register_signed
+    from server.label_registry import register_signed
 
     try:
         register_signed(session, packages, signed)
@@ -181,7 +181,7 @@ def _run(action, key_path, out, fmt, template, start, offset_x, offset_y, lang, 
     from labels.render import RenderError
     from labels.templates import TemplateError
 
-    from .db import get_db
+    from server.db import get_db
 
     try:
         key = load_private_key(key_path)
@@ -202,7 +202,7 @@ def _run(action, key_path, out, fmt, template, start, offset_x, offset_y, lang, 
 
 def init_app(app: Flask) -> None:
     """Register print-labels, reprint and import-labels."""
-    from . import label_registry
+    from server import label_registry
 
     label_registry.init_app(app)
 

@@ -32,8 +32,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from labels.payload import BadSignature, PayloadError, SignedLabel, UnknownKey, parse, verify
 
-from .models import Base, Package, utc_now
-from .timelines import chunks, member
+from server.models import Base, Package, utc_now
+from server.timelines import chunks, member
 
 SOURCES = ("print", "import", "scan")
 IMPORT_CHUNK = 2000
@@ -202,8 +202,8 @@ def init_app(app: Flask) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False))
     def import_labels_command(file):
         """Register the labels of a `jejak-labels render --format codes` file (all or nothing)."""
-        from .db import get_db
-        from .ingest import trusted_keys
+        from server.db import get_db
+        from server.ingest import trusted_keys
 
         with get_db().session() as session:
             keys = trusted_keys(session)

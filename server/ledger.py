@@ -40,7 +40,7 @@ from sqlalchemy import (BigInteger, DateTime, Index, Integer, LargeBinary, Strin
                         text)
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
-from .models import Anomaly, Base, Location, Package, ScanEvent, utc_now
+from server.models import Anomaly, Base, Location, Package, ScanEvent, utc_now
 
 GENESIS = bytes(32)
 # Transaction-scoped advisory lock that serialises appends (PostgreSQL); "JEJAKLG".
@@ -177,7 +177,7 @@ def _lock_and_head(session: Session) -> tuple[int, bytes]:
 
 def _insert(session: Session, entries: list[dict]) -> None:
     """Insert ledger rows in one go (COPY on PostgreSQL, one executemany elsewhere)."""
-    from .timelines import bulk_insert
+    from server.timelines import bulk_insert
 
     bulk_insert(session, LedgerEntry.__table__, entries)
 

@@ -19,7 +19,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import inspect
 
-from .ledger import LedgerError, _public_raw, checkpoint, key_id_of, key_path, load_or_create_key
+from server.ledger import LedgerError, _public_raw, checkpoint, key_id_of, key_path, load_or_create_key
 
 
 def _pinned(paths) -> set[str] | None:
@@ -65,9 +65,9 @@ def _ledger_key(create: bool = True):
 
 def init_app(app: Flask) -> None:
     """Register the ledger commands."""
-    from .db import get_db
-    from .ledger_verify import public_keys_of, verify_database, verify_export, write_export
-    from .models import Location
+    from server.db import get_db
+    from server.ledger_verify import public_keys_of, verify_database, verify_export, write_export
+    from server.models import Location
 
     @app.cli.command("verify-log")
     @click.option("--file", "export_file", type=click.Path(dir_okay=False),
@@ -136,7 +136,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("chain-backfill")
     def chain_backfill_command():
         """Chain scans that predate the ledger (bulk loads, databases older than migration 0003)."""
-        from .ledger import backfill
+        from server.ledger import backfill
 
         with get_db().session() as session:
             count = backfill(session, progress=lambda n: click.echo(f"{n} scans chained", err=True)

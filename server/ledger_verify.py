@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
-from .ledger import (GENESIS, RESOLUTION_LIVE_FIELDS, SCAN_COLUMNS, LedgerEntry, _Box, _Pkg,
+from server.ledger import (GENESIS, RESOLUTION_LIVE_FIELDS, SCAN_COLUMNS, LedgerEntry, _Box, _Pkg,
                      checkpoint_problem, digest_of, key_id_of, link, live_resolution_fields,
                      scan_content)
-from .models import PATH_END, Anomaly, Location, ScanEvent, utc_now
+from server.models import PATH_END, Anomaly, Location, ScanEvent, utc_now
 
 EXPORT_FORMAT = "jejak-ledger-export-v1"
 MAX_LISTED = 200  # problems kept in the report; the count goes on

@@ -7,11 +7,11 @@ runs schemathesis against it.
 
 from __future__ import annotations
 
-from .api_reads import (EXPECTED_PAGE, MAX_EXPECTED_PAGE, MAX_NOTE, MAX_PACKAGE_ID,
+from server.api_reads import (EXPECTED_PAGE, MAX_EXPECTED_PAGE, MAX_NOTE, MAX_PACKAGE_ID,
                         RESOLVE_STATUSES)
-from .api_request import MAX_CURSOR_DIGITS, MAX_PAGE, MAX_ROW_ID
-from .api_scans import BOOL_FIELDS, REQUIRED, TEXT_FIELDS
-from .models import ACTIONS, ANOMALY_KINDS, ANOMALY_STATUSES, DISPOSITIONS, LEVELS
+from server.api_request import MAX_CURSOR_DIGITS, MAX_PAGE, MAX_ROW_ID
+from server.api_scans import BOOL_FIELDS, REQUIRED, TEXT_FIELDS
+from server.models import ACTIONS, ANOMALY_KINDS, ANOMALY_STATUSES, DISPOSITIONS, LEVELS
 
 API_VERSION = "1.0.0"
 

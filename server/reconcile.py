@@ -24,12 +24,12 @@ import json
 from sqlalchemy import and_, case, event, func, or_, select, text, union, update
 from sqlalchemy.orm import Session
 
-from . import ledger
-from .anomaly_rules import (DERIVED_KINDS, LEVEL_DEPTH, Context, Derived, Ev, derive, fmt)
-from .models import (ANOMALY_KINDS, ANOMALY_STATUSES, LEVELS, PATH_END, Anomaly, Deadline,
+from server import ledger
+from server.anomaly_rules import (DERIVED_KINDS, LEVEL_DEPTH, Context, Derived, Ev, derive, fmt)
+from server.models import (ANOMALY_KINDS, ANOMALY_STATUSES, LEVELS, PATH_END, Anomaly, Deadline,
                      Location, Package, ScanEvent, utc_now)
-from .reconcile_state import STATE_COLUMNS, STATE_LEVELS, DeadlineSweep, PackageState
-from .timelines import bulk_insert, chunks, load_closure, load_packages, member, new_context
+from server.reconcile_state import STATE_COLUMNS, STATE_LEVELS, DeadlineSweep, PackageState
+from server.timelines import bulk_insert, chunks, load_closure, load_packages, member, new_context
 
 SYSTEM = "system"
 # Any constant: every writer of the scan log and anomalies takes this lock - ingest in
@@ -655,7 +655,7 @@ def expected_at(session: Session, location: Location, *, after: str | None = Non
     ``verification_code`` is that of the current label version when it is
     registered (the newest registered if several keys printed it), else None.
     """
-    from .label_registry import LabelRecord
+    from server.label_registry import LabelRecord
 
     low, high = _region_range(location)
     code = (select(LabelRecord.verification_code)
@@ -703,7 +703,7 @@ def init_app(app) -> None:
     @app.cli.command("sweep")
     def sweep_command():
         """Raise `missing` for packages past a deadline (run it every few minutes from cron)."""
-        from .db import get_db
+        from server.db import get_db
 
         with get_db().session() as session:
             total = sweep_all(session, echo=click.echo)

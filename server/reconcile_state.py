@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import DateTime, ForeignKey, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .models import Base
+from server.models import Base
 
 # Levels whose first receipt time PackageState keeps, as columns "<level>_at".
 STATE_LEVELS = ("province", "regency", "district", "village", "tps")

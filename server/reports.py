@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Integer, and_, cast, func, select, text, true
 from sqlalchemy.orm import Session, aliased
 
-from .models import PATH_END, Anomaly, Device, ItemType, Location, Package, ScanEvent
+from server.models import PATH_END, Anomaly, Device, ItemType, Location, Package, ScanEvent
 
 
 def N_(text: str) -> str:

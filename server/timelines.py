@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from .anomaly_rules import Context, DeadlineBook, Ev, Loc, Pkg, ancestor_paths
-from .models import Deadline, Location, Package, ScanEvent
+from server.anomaly_rules import Context, DeadlineBook, Ev, Loc, Pkg, ancestor_paths
+from server.models import Deadline, Location, Package, ScanEvent
 
 # Larger IN lists are split: SQLite allows 32,766 parameters, and plans stay sane.
 CHUNK = 2000

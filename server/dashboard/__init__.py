@@ -14,8 +14,8 @@ from flask import Flask, request, session
 from flask_babel import Babel, lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from . import guard
-from .formatting import register_filters
+from server.dashboard import guard
+from server.dashboard.formatting import register_filters
 
 LANGUAGES = ("id", "en")
 ERROR_PAGES = {
@@ -51,10 +51,10 @@ def error_page(exc: HTTPException):
 
 def init_app(app: Flask) -> None:
     """Register the dashboard's blueprints, translations, CSRF check and template helpers."""
-    from . import anomalies, auth, exports, labels, live, overview, packages, scans
+    from server.dashboard import anomalies, auth, exports, labels, live, overview, packages, scans
 
     app.config.setdefault("WTF_CSRF_ENABLED", True)
-    from ..reports import zone
+    from server.reports import zone
 
     zone(app.config.get("DISPLAY_TIMEZONE"))  # an unknown zone fails at start, quoting the name
     Babel(app, locale_selector=select_locale)
@@ -78,7 +78,7 @@ def init_app(app: Flask) -> None:
     def _template_globals():
         if request.blueprint not in BLUEPRINTS:
             return {}
-        from .clock import as_of, zone_label
+        from server.dashboard.clock import as_of, zone_label
 
         return {"principal": guard.current_principal(), "csrf_token": guard.csrf_token,
                 "lang": select_locale(), "languages": LANGUAGES, "as_of": as_of(),

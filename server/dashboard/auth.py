@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from ..access import authenticate_user
-from ..db import get_session
-from .guard import current_principal, safe_next
+from server.access import authenticate_user
+from server.db import get_session
+from server.dashboard.guard import current_principal, safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -48,7 +48,7 @@ def logout():
 @bp.route("/lang/<code>")
 def language(code: str):
     """Switch the dashboard's language and go back where the user was."""
-    from . import LANGUAGES
+    from server.dashboard import LANGUAGES
 
     if code in LANGUAGES:
         session["lang"] = code
@@ -58,7 +58,7 @@ def language(code: str):
 @bp.route("/as-of")
 def choose_as_of():
     """Look at the situation at another instant (or now) and go back where the user was."""
-    from .clock import typed
+    from server.dashboard.clock import typed
 
     raw = (request.args.get("as_of") or "").strip()
     if raw == "now" or not raw:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flask import current_app, session
 
-from .. import reports
+from server import reports
 
 
 def display_zone() -> dt.tzinfo:

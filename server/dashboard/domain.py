@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from .. import custody, reconcile
+from server import custody, reconcile
 
 
 def progress(session, region, as_of=None) -> dict:

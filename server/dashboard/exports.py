@@ -10,13 +10,13 @@ from flask import (Blueprint, Response, abort, render_template, request, send_fi
 from flask_babel import gettext
 from sqlalchemy import select
 
-from .. import reports
-from ..db import get_session
-from ..models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
-from . import domain
-from .clock import as_of, display_zone
-from .guard import current_principal, region_or_abort
-from .scans import filter_from_args
+from server import reports
+from server.db import get_session
+from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
+from server.dashboard import domain
+from server.dashboard.clock import as_of, display_zone
+from server.dashboard.guard import current_principal, region_or_abort
+from server.dashboard.scans import filter_from_args
 
 bp = Blueprint("exports", __name__, url_prefix="/reports")
 
@@ -149,7 +149,7 @@ def bast_pdf():
             abort(400, description="date")
     data = reports.bast_data(get_session(), sender, receiver, day, tz=display_zone())
     out = io.BytesIO()
-    from . import select_locale
+    from server.dashboard import select_locale
 
     reports.bast_pdf(data, out, translate=gettext, lang=select_locale(), tz=display_zone())
     out.seek(0)

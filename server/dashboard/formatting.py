@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Flask, g
 from flask_babel import format_decimal, lazy_gettext as _l
 
-from ..reports import local_text
+from server.reports import local_text
 
 KIND_NAMES = {
     "missing": _l("missing"),
@@ -75,7 +75,7 @@ TEPAT = (
 
 def when(value) -> str:
     """Format a stored (naive UTC) time in the display zone with its abbreviation, or a dash."""
-    from .clock import display_zone
+    from server.dashboard.clock import display_zone
 
     if value is None or value == "":
         return "-"
@@ -115,8 +115,8 @@ def item_type_name(code: str) -> str:
         from flask_babel import get_locale
         from sqlalchemy import select
 
-        from ..db import get_session
-        from ..models import ItemType
+        from server.db import get_session
+        from server.models import ItemType
 
         english = str(get_locale()) == "en"
         names = {it.code: it.name_en if english else it.name_id
@@ -127,7 +127,7 @@ def item_type_name(code: str) -> str:
 
 def register_filters(app: Flask) -> None:
     """Make the formatters available to templates."""
-    from .clock import for_input
+    from server.dashboard.clock import for_input
 
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["for_input"] = for_input

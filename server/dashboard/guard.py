@@ -16,9 +16,9 @@ from functools import wraps
 from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
 
-from ..access import Principal, principal_for_user
-from ..db import get_session
-from ..models import Location, User
+from server.access import Principal, principal_for_user
+from server.db import get_session
+from server.models import Location, User
 
 CSRF_FIELD = "csrf_token"
 

@@ -15,9 +15,9 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from ..db import get_session
-from ..models import PATH_END, Location, Package
-from .guard import current_principal, region_or_abort
+from server.db import get_session
+from server.models import PATH_END, Location, Package
+from server.dashboard.guard import current_principal, region_or_abort
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")
 
@@ -67,7 +67,7 @@ def index():
         abort(403)  # printing labels is logistics work, not oversight
     from labels.keys import KeyFileError, load_private_key
 
-    from ..label_print import LabelPrintError, print_labels
+    from server.label_print import LabelPrintError, print_labels
 
     session = get_session()
     container = (request.form.get("container") or "").strip() or None
@@ -94,7 +94,7 @@ def index():
         return _page(region, _("The server has no label signing key: set LABEL_KEY_FILE."), 400)
     folder = Path(tempfile.mkdtemp(prefix="jejak-labels-"))
     out = folder / f"labels-{region.code}{'-' + container if container else ''}.pdf"
-    from . import select_locale
+    from server.dashboard import select_locale
 
     try:
         paths = print_labels(session, key, out, region=None if container else region.code,

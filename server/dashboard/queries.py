@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from ..models import PATH_END, Anomaly, Device, Location, Package, ScanEvent
+from server.models import PATH_END, Anomaly, Device, Location, Package, ScanEvent
 
 
 def breadcrumbs(session: Session, loc: Location, top_path: str) -> list[Location]:
