@@ -23,10 +23,10 @@ the row count).
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import time
-import resource
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select  # noqa: E402
 
 from server import create_app  # noqa: E402
-from server.reports import ScanFilter, scan_log_rows  # noqa: E402
+from server.reports.scanlog import ScanFilter, scan_log_rows  # noqa: E402
 
 PASSWORD = "bench-password"
 TARGET_MS = 500

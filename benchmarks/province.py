@@ -11,7 +11,7 @@ Writes into ``--out``:
   regencies (real names and BPS codes), 666 districts, 8,494 villages and
   120,666 TPS, parents before children;
 * ``packages.csv`` (``package_id,item_type,quantity,destination,dapil``): the
-  14 packages of ``server.demo_data.tps_equipment`` per TPS, ~1.69 M rows;
+  14 packages of ``server.demo.region.tps_equipment`` per TPS, ~1.69 M rows;
 * ``schedule.csv`` (``level,deadline``): the February 2024 deadlines;
 * with ``--scans``, ``scans.csv`` (``uuid,package_id,location,action,scanned_at,
   raw_code``): five handoffs per package (regency receive and dispatch,
@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from server.demo_data import KECAMATAN, apportion, tps_equipment  # noqa: E402
+from server.demo.region import KECAMATAN, apportion, tps_equipment  # noqa: E402
 
 # (BPS code, name, kecamatan count) - the 38 regencies and cities of East Java.
 REGENCIES = [
@@ -177,7 +177,7 @@ def load(out: Path, url: str) -> dict:
     from sqlalchemy.engine import make_url
 
     from server.db import Database
-    from server.importers_plan import parse_deadline
+    from server.importers.plan import parse_deadline
 
     sa_url = make_url(url)
     if sa_url.drivername == "postgresql":
@@ -228,7 +228,7 @@ def load(out: Path, url: str) -> dict:
                     cp.write_row((n, row["uuid"], package, row["package_id"], 1, row["raw_code"],
                                   location, row["action"], "ok", "", "", "generator", at, at,
                                   False, True))
-                    # The derived state ingest would keep (server/reconcile_state.py):
+                    # The derived state ingest would keep (server/models.py):
                     # first receipt per level, first dispatch, last sighting.
                     state = states.setdefault(package, [None, None, None, None, None, None])
                     if row["action"] == "receive":

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 
-from server import create_app  # noqa: E402
+from server import create_app
 from server.db import Database  # noqa: E402
 from server.models import ScanEvent  # noqa: E402
 from tests.faults.harness import Served, ensure_database, make_world  # noqa: E402
@@ -150,12 +150,14 @@ def post_all(url: str, token: str, bodies: list[list[dict]], clients: int) -> fl
 
 def ledger_share(app, token_scans: list[dict], batch: int) -> tuple[float, float]:
     """Ingest some batches in-process; return (total seconds, seconds inside the ledger append)."""
-    from server import ingest, ledger
     from server.access import principal_for_token
+    from server.ingest.batch import ingest_batch
+    from server.ledger.chain import append_scan_contents
+    from server.UNKNOWN import ledger
 
     db = app.extensions["jejak.db"]
     spent = [0.0]
-    real = ledger.append_scan_contents
+    real = append_scan_contents
 
     def timed(session, rows):
         t = time.perf_counter()
@@ -163,18 +165,18 @@ def ledger_share(app, token_scans: list[dict], batch: int) -> tuple[float, float
         spent[0] += time.perf_counter() - t
 
     token, scans = token_scans
-    ingest.ledger.append_scan_contents = timed
+    ledger.append_scan_contents = timed
     try:
         started = time.perf_counter()
         with app.app_context():
             for i in range(0, len(scans), batch):
                 with db.session() as s:
                     principal = principal_for_token(s, token)
-                    ingest.ingest_batch(s, scans[i:i + batch], principal)
+                    ingest_batch(s, scans[i:i + batch], principal)
                     s.commit()
         return time.perf_counter() - started, spent[0]
     finally:
-        ingest.ledger.append_scan_contents = real
+        ledger.append_scan_contents = real
 
 
 def sizes(db) -> dict[str, tuple[int, int]]:
@@ -246,7 +248,7 @@ def ingest_benchmark(args) -> int:
         conn.execute(text("VACUUM ANALYZE ledger_entries"))
     for table, (rows, size) in sizes(db).items():
         print(f"{table}: {rows} rows, {size / 1e6:.1f} MB, {size / max(rows, 1):.0f} B a row with indexes")
-    from server.ledger_verify import verify_database
+    from server.ledger.verify import verify_database
 
     with db.session() as s:
         t = time.perf_counter()
@@ -292,7 +294,7 @@ def queries_benchmark(args) -> int:
     print(f"{packages:,} packages, ~{scans:,} scans; regency {args.regency}")
     client = app.test_client()
     if args.sweep:
-        from server.reconcile import sweep_all
+        from server.reconcile.sweep import sweep_all
 
         with db.session() as s:
             t, cpu = time.perf_counter(), time.process_time()

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from flask.cli import FlaskGroup
+
+from server import api, cli, config, dashboard, db, errors
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -18,25 +21,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_path = test_config["INSTANCE_PATH"]
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
 
-    from server import config
     config.load(app, test_config)
-
-    from server import access, cli, db, errors
     db.init_app(app)
     errors.init_app(app)
-    access.init_app(app)
     cli.init_app(app)
-
-    from server import demo, importers, label_print, ledger_cli, reconcile
-    importers.init_app(app)
-    reconcile.init_app(app)
-    demo.init_app(app)
-    label_print.init_app(app)
-    ledger_cli.init_app(app)
-
-    from server import api
     api.init_app(app)
-
-    from server import dashboard
     dashboard.init_app(app)
     return app
+
+
+def main(args=None) -> int:
+    """Run the jejak-server command group (the console script)."""
+    group = FlaskGroup(create_app=create_app, add_version_option=False,
+                       help="Jejak server: scan log, reconciliation, dashboard.")
+    return group.main(args=args, prog_name="jejak-server")

@@ -18,8 +18,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-import click
-from flask import Flask, g, request
+from flask import g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -28,8 +27,14 @@ from server.errors import ApiError
 from server.models import PATH_END, ROLES, ApiToken, Device, Location, User, utc_now
 
 TOKEN_PREFIX = "jjk_"
+
+
 READ_ROLES = frozenset(ROLES)
+
+
 RESOLVE_ROLES = frozenset({"supervisor", "admin"})
+
+
 SCAN_ROLES = frozenset({"operator", "admin"})
 
 
@@ -196,73 +201,3 @@ def region_location(session: Session, principal: Principal, code: str | None) ->
     if not principal.covers(loc.path):
         raise ApiError(403, f"region {code!r} is outside your region {principal.region_code!r}")
     return loc
-
-
-def _session_from_app() -> Session:
-    from server.db import get_db
-
-    return get_db().session()
-
-
-def _read_password() -> str:
-    import sys
-
-    if sys.stdin.isatty():
-        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    line = sys.stdin.readline()
-    return line.rstrip("\r\n")
-
-
-def init_app(app: Flask) -> None:
-    """Register the create-user, create-token and create-device commands."""
-
-    @app.cli.command("create-user")
-    @click.argument("username")
-    @click.option("--role", required=True, type=click.Choice(ROLES))
-    @click.option("--region", required=True, help="code of the region the user sees")
-    def create_user_command(username, role, region):
-        """Create a dashboard user; the password is read from standard input or prompted."""
-        password = _read_password()
-        with _session_from_app() as session:
-            try:
-                create_user(session, username, password, role, region)
-            except AccessError as exc:
-                raise click.UsageError(str(exc)) from None
-            session.commit()
-        click.echo(f"created {role} {username!r} for region {region}")
-
-    @app.cli.command("create-token")
-    @click.option("--role", required=True, type=click.Choice(ROLES))
-    @click.option("--region", required=True, help="code of the region the token reaches")
-    @click.option("--name", default="", help="who holds it, shown in the scan log")
-    @click.option("--ttl-days", type=int, default=None,
-                  help="days until it expires (default: TOKEN_TTL_DAYS; 0: never)")
-    def create_token_command(role, region, name, ttl_days):
-        """Create an API token and print it alone on the last line."""
-        ttl = app.config["TOKEN_TTL_DAYS"] if ttl_days is None else ttl_days
-        with _session_from_app() as session:
-            try:
-                token = create_token(session, role, region, name=name, ttl_days=ttl or None)
-            except AccessError as exc:
-                raise click.UsageError(str(exc)) from None
-            session.commit()
-        click.echo(f"{role} token for region {region} (shown once; store it safely):", err=True)
-        click.echo(token)
-
-    @app.cli.command("create-device")
-    @click.option("--location", required=True, help="code of the location the device scans at")
-    @click.option("--name", default="", help="a name for the device, shown in the scan log")
-    @click.option("--ttl-days", type=int, default=None,
-                  help="days until its token expires (default: TOKEN_TTL_DAYS; 0: never)")
-    def create_device_command(location, name, ttl_days):
-        """Register a scanning device and print its token alone on the last line."""
-        ttl = app.config["TOKEN_TTL_DAYS"] if ttl_days is None else ttl_days
-        with _session_from_app() as session:
-            try:
-                device, token = create_device(session, location, name, ttl_days=ttl or None)
-            except AccessError as exc:
-                raise click.UsageError(str(exc)) from None
-            session.commit()
-            click.echo(f"device {device.id} ({device.name}) at {location}; its token (shown once):",
-                       err=True)
-        click.echo(token)

@@ -17,8 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import (Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 LEVELS = ("province", "regency", "district", "village", "tps")
@@ -308,3 +318,76 @@ ITEM_TYPES = [
     ("DPT", "Daftar pemilih tetap", "Voter list", False),
     ("LAINNYA", "Perlengkapan lainnya", "Other equipment", False),
 ]
+
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import mapped_column
+
+from server.models import Base, utc_now
+
+# Levels whose first receipt time PackageState keeps, as columns "<level>_at".
+STATE_LEVELS = ("province", "regency", "district", "village", "tps")
+
+STATE_COLUMNS = tuple(f"{level}_at" for level in STATE_LEVELS) + (
+    "dispatched_at", "last_location_id", "last_scanned_at")
+
+class PackageState(Base):
+    """What the scan log says about one package, by device time."""
+
+    __tablename__ = "package_states"
+
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id"), primary_key=True)
+    province_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    regency_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    district_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    village_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    tps_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    last_scanned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+class DeadlineSweep(Base):
+    """The last time the missing sweep judged one deadline row, and for which plan size."""
+
+    __tablename__ = "deadline_sweeps"
+
+    deadline_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deadline: Mapped[dt.datetime] = mapped_column(DateTime)
+    max_package_id: Mapped[int] = mapped_column(Integer)
+    max_scan_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    swept_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+class LedgerEntry(Base):
+    """One link of the chain: a scan, a resolution or a signed checkpoint."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_kind_row", "kind", "row_id"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    # scan_events.id or anomalies.id (null for checkpoints)
+    row_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    # scan uuid or anomaly id: names the record even after its row is gone
+    ref: Mapped[str] = mapped_column(String(64), default="")
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32))
+    chain: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # the canonical JSON of resolutions and checkpoints (scans: null, read from the row)
+    content: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+class LabelRecord(Base):
+    """One label that was printed, imported or scanned: its package, version and code."""
+
+    __tablename__ = "label_registry"
+    __table_args__ = (UniqueConstraint("package_id", "verification_code",
+                                       name="uq_label_registry_package_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    verification_code: Mapped[str] = mapped_column(String(9))
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(8))
+    registered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)

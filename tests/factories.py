@@ -144,7 +144,7 @@ def principal(role: str = "admin", region_path: str = "/35/", location_path: str
 
 def post(session, scans: list, who=None, now=None) -> list[dict]:
     """Ingest scans as the API would (admin of the province by default) and commit."""
-    from server.ingest import ingest_batch
+    from server.ingest.batch import ingest_batch
 
     results = ingest_batch(session, scans, who or principal(), now=now)
     session.commit()

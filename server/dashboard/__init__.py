@@ -5,13 +5,14 @@ labels, exports); templates in ``server/templates/<blueprint>/``; one CSS file
 and a little vanilla JavaScript in ``server/static/``.  Indonesian by default,
 English switchable (Flask-Babel, catalogues in ``server/translations/``).
 Views are thin: they check who is asking, call the domain functions of
-``server.reconcile``, ``server.custody`` and ``server.reports``, and render.
+``server.reconcile``, ``server.reconcile.custody`` and ``server.reports``, and render.
 """
 
 from __future__ import annotations
 
 from flask import Flask, request, session
-from flask_babel import Babel, lazy_gettext as _l
+from flask_babel import Babel
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
 from server.dashboard import guard
@@ -54,7 +55,7 @@ def init_app(app: Flask) -> None:
     from server.dashboard import anomalies, auth, exports, labels, live, overview, packages, scans
 
     app.config.setdefault("WTF_CSRF_ENABLED", True)
-    from server.reports import zone
+    from server.reports.localtime import zone
 
     zone(app.config.get("DISPLAY_TIMEZONE"))  # an unknown zone fails at start, quoting the name
     Babel(app, locale_selector=select_locale)

@@ -6,11 +6,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from server.db import get_session
-from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location, Package
 from server.dashboard import domain, queries
 from server.dashboard.clock import as_of
 from server.dashboard.guard import current_principal, region_or_abort, require_resolver
+from server.db import get_session
+from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location, Package
 
 bp = Blueprint("anomalies", __name__, url_prefix="/anomalies")
 

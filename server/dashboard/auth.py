@@ -6,8 +6,8 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 
 from server.access import authenticate_user
-from server.db import get_session
 from server.dashboard.guard import current_principal, safe_next
+from server.db import get_session
 
 bp = Blueprint("auth", __name__)
 

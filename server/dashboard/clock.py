@@ -18,20 +18,21 @@ from pathlib import Path
 
 from flask import current_app, session
 
-from server import reports
+from server.reports import localtime
+from server.reports.localtime import UTC, local, to_utc, zone
 
 
 def display_zone() -> dt.tzinfo:
     """Return the zone this instance shows times in (``DISPLAY_TIMEZONE``)."""
-    return reports.zone(current_app.config.get("DISPLAY_TIMEZONE"))
+    return zone(current_app.config.get("DISPLAY_TIMEZONE"))
 
 
 def zone_label() -> str:
     """Return the abbreviation of the display zone now (WIB, WITA, WIT or UTC+hh:mm)."""
-    return reports.zone_label(display_zone())
+    return localtime.zone_label(display_zone())
 
 
-def parse(raw: str | None, tz: dt.tzinfo = reports.UTC) -> dt.datetime | None:
+def parse(raw: str | None, tz: dt.tzinfo = UTC) -> dt.datetime | None:
     """Return a naive UTC instant from ISO text read in ``tz`` (an offset is honoured), or None."""
     raw = (raw or "").strip()
     if not raw:
@@ -41,7 +42,7 @@ def parse(raw: str | None, tz: dt.tzinfo = reports.UTC) -> dt.datetime | None:
     except (ValueError, OverflowError):
         return None
     try:
-        return reports.to_utc(value, tz)
+        return to_utc(value, tz)
     except OverflowError:  # year 1 or 9999 pushed over the edge by the offset
         return None
 
@@ -55,7 +56,7 @@ def for_input(value: dt.datetime | None) -> str:
     """Return a stored instant as a datetime-local field's value in the display zone."""
     if value is None:
         return ""
-    return reports.local(value, display_zone()).replace(tzinfo=None).isoformat(timespec="minutes")
+    return local(value, display_zone()).replace(tzinfo=None).isoformat(timespec="minutes")
 
 
 def _demo_now() -> dt.datetime | None:

@@ -1,24 +1,24 @@
 """The domain functions the dashboard calls: one place naming them, so pages never re-implement them.
 
-``server.reconcile`` (progress, anomalies, resolution) and ``server.custody``
-(chain of custody) are the single source of truth; the API calls the same ones.
+``server.reconcile`` (progress, anomalies, resolution, chain of custody) are the single source of truth; the API calls the same ones.
 """
 
 from __future__ import annotations
 
-from server import custody, reconcile
+from server.reconcile import anomalies, custody
+from server.reconcile import progress as progress_reads
 
 
 def progress(session, region, as_of=None) -> dict:
     """Return the per-child progress of a region."""
-    report = reconcile.progress(session, region, as_of=as_of)
+    report = progress_reads.progress(session, region, as_of=as_of)
     keep_sweep(session)
     return report
 
 
 def list_anomalies(session, region, kind=None, status=None, as_of=None, after_id=None, limit=200):
     """Return (anomalies, last id or None) in a region, oldest first."""
-    page = reconcile.list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
+    page = anomalies.list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
                                     after_id=after_id, limit=limit)
     keep_sweep(session)
     return page
@@ -27,7 +27,7 @@ def list_anomalies(session, region, kind=None, status=None, as_of=None, after_id
 def keep_sweep(session) -> None:
     """Commit what the reads' missing-sweep recorded.
 
-    Reads first sweep deadlines that have passed (``reconcile.sweep_missing``)
+    Reads first sweep deadlines that have passed (``server.reconcile.sweep``)
     and remember it in ``deadline_sweeps``; left uncommitted, every page view
     would redo a sweep that takes seconds on a regency.
     """
@@ -37,7 +37,7 @@ def keep_sweep(session) -> None:
 
 def resolve(session, anomaly_id, principal, note, status="resolved") -> dict:
     """Acknowledge or resolve an anomaly (the caller commits)."""
-    return reconcile.resolve(session, anomaly_id, principal, note, status=status)
+    return anomalies.resolve(session, anomaly_id, principal, note, status=status)
 
 
 def chain(session, package_id: str) -> dict | None:

@@ -5,18 +5,28 @@ from __future__ import annotations
 import datetime as dt
 import io
 
-from flask import (Blueprint, Response, abort, render_template, request, send_file,
-                   stream_with_context)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+)
 from flask_babel import gettext
 from sqlalchemy import select
 
-from server import reports
-from server.db import get_session
-from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
 from server.dashboard import domain
 from server.dashboard.clock import as_of, display_zone
 from server.dashboard.guard import current_principal, region_or_abort
 from server.dashboard.scans import filter_from_args
+from server.db import get_session
+from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
+from server.reports import bast
+from server.reports.bast import bast_data, receipt_days
+from server.reports.scanlog import SCAN_HEADER, scan_log_csv, scan_log_rows
+from server.reports.tables import ANOMALY_HEADER, anomaly_rows, csv_chunks, xlsx_chunks
 
 bp = Blueprint("exports", __name__, url_prefix="/reports")
 
@@ -63,7 +73,7 @@ def index():
 def scans_csv():
     """Stream the filtered scan log as CSV."""
     f, shown = filter_from_args(request.args)
-    return _download(reports.scan_log_csv(get_session(), f, tz=display_zone()),
+    return _download(scan_log_csv(get_session(), f, tz=display_zone()),
                      f"jejak-scans-{shown['region'].code}-{_stamp()}.csv", "text/csv")
 
 
@@ -71,8 +81,8 @@ def scans_csv():
 def scans_xlsx():
     """Stream the filtered scan log as an XLSX workbook."""
     f, shown = filter_from_args(request.args)
-    rows = reports.scan_log_rows(get_session(), f)
-    return _download(reports.xlsx_chunks(reports.SCAN_HEADER, rows, "scans", tz=display_zone()),
+    rows = scan_log_rows(get_session(), f)
+    return _download(xlsx_chunks(SCAN_HEADER, rows, "scans", tz=display_zone()),
                      f"jejak-scans-{shown['region'].code}-{_stamp()}.xlsx", XLSX)
 
 
@@ -94,14 +104,14 @@ def _anomaly_rows():
         return domain.list_anomalies(session, region, kind=kind, status=status, as_of=moment,
                                      after_id=after, limit=limit)
 
-    return region.code, reports.anomaly_rows(page)
+    return region.code, anomaly_rows(page)
 
 
 @bp.route("/anomalies.csv")
 def anomalies_csv():
     """Stream the filtered anomalies as CSV."""
     code, rows = _anomaly_rows()
-    return _download(reports.csv_chunks(reports.ANOMALY_HEADER, rows, tz=display_zone()),
+    return _download(csv_chunks(ANOMALY_HEADER, rows, tz=display_zone()),
                      f"jejak-anomalies-{code}-{_stamp()}.csv", "text/csv")
 
 
@@ -109,7 +119,7 @@ def anomalies_csv():
 def anomalies_xlsx():
     """Stream the filtered anomalies as an XLSX workbook."""
     code, rows = _anomaly_rows()
-    return _download(reports.xlsx_chunks(reports.ANOMALY_HEADER, rows, "anomalies",
+    return _download(xlsx_chunks(ANOMALY_HEADER, rows, "anomalies",
                                          tz=display_zone()),
                      f"jejak-anomalies-{code}-{_stamp()}.xlsx", XLSX)
 
@@ -128,7 +138,7 @@ def bast_form():
     session = get_session()
     receiver = _location(request.args["to"]) if request.args.get("to") else None
     sender = receiver.parent if receiver is not None else None
-    days = reports.receipt_days(session, receiver, display_zone()) if receiver is not None else []
+    days = receipt_days(session, receiver, display_zone()) if receiver is not None else []
     return render_template("exports/bast.html", receiver=receiver, sender=sender, days=days)
 
 
@@ -147,11 +157,11 @@ def bast_pdf():
             day = dt.date.fromisoformat(request.args["date"])
         except ValueError:
             abort(400, description="date")
-    data = reports.bast_data(get_session(), sender, receiver, day, tz=display_zone())
+    data = bast_data(get_session(), sender, receiver, day, tz=display_zone())
     out = io.BytesIO()
     from server.dashboard import select_locale
 
-    reports.bast_pdf(data, out, translate=gettext, lang=select_locale(), tz=display_zone())
+    bast.bast_pdf(data, out, translate=gettext, lang=select_locale(), tz=display_zone())
     out.seek(0)
     name = f"BAST-{sender.code}-{receiver.code}-{day.isoformat() if day else 'all'}.pdf"
     return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=name)

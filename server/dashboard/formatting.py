@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask, g
-from flask_babel import format_decimal, lazy_gettext as _l
+from flask_babel import format_decimal
+from flask_babel import lazy_gettext as _l
 
-from server.reports import local_text
+from server.reports.localtime import local_text
 
 KIND_NAMES = {
     "missing": _l("missing"),

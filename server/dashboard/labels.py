@@ -1,6 +1,6 @@
 """Labels: print the signed labels of a region's packages or a container's contents as one PDF.
 
-The page calls ``server.label_print.print_labels`` - the code behind
+The page calls ``server.labelling.printing.print_labels`` - the code behind
 ``jejak-server print-labels`` and ``jejak-labels render`` - with the server's
 signing key from the ``LABEL_KEY_FILE`` setting.
 """
@@ -15,9 +15,9 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from server.dashboard.guard import current_principal, region_or_abort
 from server.db import get_session
 from server.models import PATH_END, Location, Package
-from server.dashboard.guard import current_principal, region_or_abort
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")
 
@@ -66,8 +66,7 @@ def index():
     if not current_principal().may_resolve:
         abort(403)  # printing labels is logistics work, not oversight
     from labels.keys import KeyFileError, load_private_key
-
-    from server.label_print import LabelPrintError, print_labels
+    from server.labelling.printing import LabelPrintError, print_labels
 
     session = get_session()
     container = (request.form.get("container") or "").strip() or None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request, url_for
 
-from server.db import get_session
 from server.dashboard import queries
 from server.dashboard.formatting import ACTION_NAMES, DISPOSITION_NAMES, KIND_NAMES, when
 from server.dashboard.guard import region_or_abort
+from server.db import get_session
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from server.db import get_session
 from server.dashboard import domain, queries
 from server.dashboard.clock import as_of
 from server.dashboard.formatting import TEPAT
 from server.dashboard.guard import current_principal, region_or_abort
+from server.db import get_session
 
 bp = Blueprint("overview", __name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from server.db import get_session
-from server.models import Anomaly, Location, Package
 from server.dashboard import domain, queries
 from server.dashboard.guard import current_principal
+from server.db import get_session
+from server.models import Anomaly, Location, Package
 
 bp = Blueprint("packages", __name__, url_prefix="/packages")
 

@@ -1,7 +1,7 @@
 """Read-only queries only the dashboard needs: breadcrumbs, a TPS's packages, evidence, the live feed.
 
 The domain answers (progress, anomalies, custody) come from ``server.reconcile``
-and ``server.custody``; this module only adds what a page needs around them,
+and ``server.reconcile.custody``; this module only adds what a page needs around them,
 each as one indexed query (no query per row).
 """
 

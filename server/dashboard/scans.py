@@ -8,12 +8,12 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
-from server.db import get_session
-from server.models import ACTIONS, Device, Location
-from server.reports import ScanFilter, scan_log_page
 from server.dashboard import queries
 from server.dashboard.clock import typed
 from server.dashboard.guard import current_principal, region_or_abort
+from server.db import get_session
+from server.models import ACTIONS, Device, Location
+from server.reports.scanlog import ScanFilter, scan_log_page
 
 bp = Blueprint("scans", __name__, url_prefix="/scans")
 

@@ -45,7 +45,7 @@ def load_demo_into(app, scale: str = "small") -> dict:
     """Load the demo region into the app's (empty) database; return the planted problems."""
     import json
 
-    from server.demo import load_demo
+    from server.demo.load import load_demo
 
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select as sql_select, text
+from sqlalchemy import func, text
+from sqlalchemy import select as sql_select
 from sqlalchemy.engine import make_url
 
 from server.db import Database
@@ -263,7 +264,7 @@ def assert_exactly_once(db, uuids: list[str]) -> Tally:
 def verify_log(app) -> tuple[int, str]:
     """Run ``jejak-server verify-log`` on the app's database; return (exit code, output)."""
     if "verify-log" not in app.cli.commands:
-        from server import ledger_cli
+        from server.cli import ledger as ledger_cli
 
         ledger_cli.init_app(app)
     result = app.test_cli_runner().invoke(args=["verify-log"])

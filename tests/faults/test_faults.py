@@ -18,8 +18,14 @@ from pathlib import Path
 import pytest
 
 from tests.faults.harness import Served, assert_exactly_once, make_world, pending, verify_log
-from tests.faults.scenarios import (Stage, database_restarted, network_dropped,
-                                    same_backlog_twice, scanner_killed, server_killed)
+from tests.faults.scenarios import (
+    Stage,
+    database_restarted,
+    network_dropped,
+    same_backlog_twice,
+    scanner_killed,
+    server_killed,
+)
 
 pytestmark = pytest.mark.slow
 BACKLOG = 3000  # six batches of 500: faults land between and inside them

@@ -11,8 +11,16 @@ import pytest
 
 from labels.cli import main
 from labels.manifest import ManifestError, read_packages
-from labels.payload import (BadSignature, Label, SupersededLabel, UnknownKey, key_id_for, parse,
-                            sign, verify)
+from labels.payload import (
+    BadSignature,
+    Label,
+    SupersededLabel,
+    UnknownKey,
+    key_id_for,
+    parse,
+    sign,
+    verify,
+)
 from labels.render import render_packages
 from labels.templates import DOT_MM, get
 

@@ -8,8 +8,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from labels.keys import generate
-from labels.payload import (Label, PayloadError, SignedLabel, parse, parse_manual_entry, sign,
-                            verify)
+from labels.payload import Label, PayloadError, SignedLabel, parse, parse_manual_entry, sign, verify
 
 KEY = generate()
 OTHER_KEY = generate()

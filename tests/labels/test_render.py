@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labels.manifest import read_locations, read_packages
-from labels.payload import sign, verify
-from labels.payload import key_id_for
+from labels.payload import key_id_for, sign, verify
 from labels.render import render_packages
 from labels.templates import MM, TEMPLATES, get
 

@@ -18,7 +18,7 @@ def _lines(capsys):
 
 def test_a_wrong_typed_code_is_red_offline_once_the_cache_holds_the_printed_codes(
         live, outbox, tmp_path, monkeypatch, capsys):
-    from server.label_print import print_labels
+    from server.labelling.printing import print_labels
     from server.models import Anomaly
 
     pid = live.plan_ids[0]

@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 
 from scanner.cli import main
-from scanner.sources import (KEYMAP, EvdevSource, ImageSource, KeyDecoder, SerialSource, SourceError,
-                             VideoSource, WedgeSource)
+from scanner.sources import (
+    KEYMAP,
+    EvdevSource,
+    ImageSource,
+    KeyDecoder,
+    SerialSource,
+    SourceError,
+    VideoSource,
+    WedgeSource,
+)
 from tests.scanner.conftest import DISTRICT, frame, make_label
 
 

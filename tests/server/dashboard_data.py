@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid as uuidlib
 
-from server.access import create_device, create_user
 from sqlalchemy import select
 
+from server.access import create_device, create_user
 from server.models import Anomaly, ScanEvent
 from tests.factories import make_plan, make_region
 
@@ -111,12 +111,11 @@ def _post(client, token, scans) -> list[dict]:
 
 def _build_through_api(session, client, key, region, plan, device, device_tok) -> dict:
     """Send the story's scans through the API and return what the tests look up."""
-    from server.access import create_token
-    from tests.factories import label_text
-
     from labels.keys import public_pem
     from labels.payload import key_id_for
+    from server.access import create_token
     from server.models import LabelKey
+    from tests.factories import label_text
 
     session.add(LabelKey(key_id=key_id_for(key.public_key()),
                          public_key_pem=public_pem(key.public_key()), name="test"))

@@ -12,12 +12,12 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from server.custody import chain
-from server.ingest import ingest_batch
+from server.ingest.batch import ingest_batch
 from server.models import Package, ScanEvent
-from server.reconcile import list_anomalies, progress
-from tests.factories import (label_text, make_plan, make_schedule, principal, scan,
-                             trust_key)
+from server.reconcile.anomalies import list_anomalies
+from server.reconcile.custody import chain
+from server.reconcile.progress import progress
+from tests.factories import label_text, make_plan, make_schedule, principal, scan, trust_key
 
 UTC = dt.timezone.utc
 SCHEDULE_START = dt.datetime(2024, 2, 8)

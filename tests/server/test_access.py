@@ -15,8 +15,8 @@ from sqlalchemy import select
 from server.access import create_token, hash_token
 from server.models import Anomaly, ApiToken, utc_now
 from tests.factories import device_token, label_text, make_plan, scan, token
-from tests.server.test_api_scans import trust
-from tests.server.test_error_shape import assert_error_shape
+from tests.server.api.test_api_scans import trust
+from tests.server.api.test_error_shape import assert_error_shape
 
 TPS = "3513010001001"
 CALLERS = ("none", "wrong", "expired", "revoked", "other_region", "device", "operator",
@@ -90,7 +90,7 @@ def request_for(client, endpoint, world, headers):
 
 
 def test_the_table_covers_every_api_endpoint(app):
-    from tests.server.test_error_shape import SAMPLES
+    from tests.server.api.test_error_shape import SAMPLES
 
     covered = {f"api.{e}" for e in TABLE} | {"api.package", "api.expected"}
     assert set(SAMPLES) <= covered

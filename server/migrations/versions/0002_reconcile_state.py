@@ -11,7 +11,7 @@ Operational notes:
   from it; progress reads it instead of aggregating 7.5 million scans.  About 80
   bytes a package (~120 MB for a province).  On a database that already holds
   scans it starts empty and fills as scans of each package arrive; rebuild it
-  from the log with ``server.reconcile.rebuild_states`` after the upgrade.
+  from the log with ``server.reconcile.sweep.rebuild_states`` after the upgrade.
 * ``deadline_sweeps`` remembers which deadline (and which plan size and scan
   log position) the ``missing`` sweep has already judged, so reads sweep only
   when a deadline has passed, packages were added, or (incrementally) for the

@@ -1,0 +1,85 @@
+"""The JSON API under /api/v1: one Blueprint, its routes and what every request goes through.
+
+The views live in ``api_scans`` (the batch upload) and ``api_reads`` (everything
+else); request checking in ``server.api.parsing``; the OpenAPI document in ``openapi``.
+Errors are raised as ``ApiError`` and answered by ``server.errors`` in the one
+error shape; docs/api.md describes every endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, jsonify, request
+from sqlalchemy.exc import DBAPIError
+
+from server.api import reads as api_reads
+from server.api import scans as api_scans
+from server.api.parsing import HeaderedError
+from server.db import get_session
+from server.errors import error_response
+from server.ratelimit import SlidingWindowLimiter
+
+log = logging.getLogger(__name__)
+
+
+PREFIX = "/api/v1"
+
+
+# (rule, endpoint, view, methods): the route table the OpenAPI document is checked against.
+ROUTES = [
+    ("/health", "health", api_reads.health, ["GET"]),
+    ("/me", "me", api_reads.me, ["GET"]),
+    ("/scans", "scans", api_scans.post_scans, ["POST"]),
+    ("/packages/<package_id>", "package", api_reads.package, ["GET"]),
+    ("/anomalies", "anomalies", api_reads.anomalies, ["GET"]),
+    ("/anomalies/<int:anomaly_id>/resolve", "resolve", api_reads.resolve_anomaly, ["POST"]),
+    ("/progress", "progress", api_reads.progress, ["GET"]),
+    ("/keys", "keys", api_reads.keys, ["GET"]),
+    ("/locations/<code>/expected", "expected", api_reads.location_expected, ["GET"]),
+]
+
+
+def openapi_json():
+    """Serve the OpenAPI 3 description of this API (no token needed)."""
+    from server.api.openapi import document
+
+    return jsonify(document())
+
+
+def make_blueprint() -> Blueprint:
+    """Build the API blueprint with every route of ROUTES and the OpenAPI document."""
+    bp = Blueprint("api", __name__, url_prefix=PREFIX)
+    for rule, endpoint, view, methods in ROUTES:
+        bp.add_url_rule(rule, endpoint, view, methods=methods)
+    bp.add_url_rule("/openapi.json", "openapi", openapi_json, methods=["GET"])
+
+    @bp.errorhandler(HeaderedError)
+    def _headered(exc: HeaderedError):
+        return exc.response()
+
+    @bp.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        # A read or write the database could not do: the client may retry, nothing was kept.
+        get_session().rollback()
+        log.warning("%s %s: database error %s", request.method, request.path,
+                    type(exc.orig).__name__)
+        return error_response(503, "the database is unavailable; nothing was changed, retry "
+                                   "later", code="database_unavailable",
+                              headers={"Retry-After": "5"})
+
+    @bp.after_request
+    def _no_store(response):
+        # Answers depend on the token; no shared cache may keep them.
+        response.headers.setdefault("Cache-Control", "no-store")
+        if response.status_code == 401:
+            response.headers.setdefault("WWW-Authenticate", 'Bearer realm="jejak"')
+        return response
+
+    return bp
+
+
+def init_app(app: Flask) -> None:
+    """Register the API blueprint and the per-token rate limiter."""
+    app.extensions["jejak.ratelimit"] = SlidingWindowLimiter(app.config["RATE_LIMIT_PER_MINUTE"])
+    app.register_blueprint(make_blueprint())

@@ -1,0 +1,418 @@
+"""The OpenAPI 3.0 document of the JSON API, served at /api/v1/openapi.json.
+
+Written by hand from the same facts the views use (field lengths, enums, the
+route table); ``tests/server/api/test_api_openapi.py`` holds the two together and
+runs schemathesis against it.
+"""
+
+from __future__ import annotations
+
+from server.api.parsing import MAX_CURSOR_DIGITS, MAX_PAGE, MAX_ROW_ID
+from server.api.reads import (
+    EXPECTED_PAGE,
+    MAX_EXPECTED_PAGE,
+    MAX_NOTE,
+    MAX_PACKAGE_ID,
+    RESOLVE_STATUSES,
+)
+from server.api.scans import BOOL_FIELDS, REQUIRED, TEXT_FIELDS
+from server.models import ACTIONS, ANOMALY_KINDS, ANOMALY_STATUSES, DISPOSITIONS, LEVELS
+
+API_VERSION = "1.0.0"
+
+
+ERROR_CODES = ["bad_request", "invalid_json", "invalid_body", "invalid_parameter",
+               "unknown_parameter", "invalid_cursor", "unauthorized", "forbidden", "not_found",
+               "method_not_allowed", "conflict", "payload_too_large", "batch_too_large",
+               "unsupported_media_type", "rate_limited", "database_unavailable", "internal_error"]
+
+
+_ERROR_TEXT = {
+    "400": "The request cannot be understood (body, parameter or cursor); the message says why.",
+    "401": "No bearer token, or it is unknown, expired or revoked.",
+    "403": "The token's role may not do this, or the region is outside the token's region.",
+    "404": "No such resource in the caller's region.",
+    "409": "The anomaly cannot take this status change (e.g. it is already resolved).",
+    "413": "The body is larger than MAX_CONTENT_LENGTH, or the batch has more than MAX_BATCH scans.",
+    "415": "The body is not sent as application/json.",
+    "429": "More requests this minute than RATE_LIMIT_PER_MINUTE; wait Retry-After seconds.",
+    "503": "The database is unavailable; nothing was recorded. Retry after Retry-After seconds.",
+}
+
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
+                                "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+
+
+def _error(status: str) -> dict:
+    """Return the response object of an error status, in the common error shape."""
+    response = {"description": _ERROR_TEXT[status],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    if status in ("429", "503"):
+        response["headers"] = _RETRY_AFTER
+    return response
+
+
+def _ok(description: str, schema_ref: str) -> dict:
+    """Return a 200 response object with a JSON body of a component schema."""
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+def _responses(ok: dict, *errors: str) -> dict:
+    """Return an operation's responses: the 200 and the listed error statuses."""
+    out = {"200": ok}
+    for status in errors:
+        out[status] = _error(status)
+    return out
+
+
+def _json_body(schema_ref: str) -> dict:
+    """Return a required JSON request body of a component schema."""
+    return {"required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    """Return an optional query parameter."""
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+def _path(name: str, schema: dict, description: str) -> dict:
+    """Return a path parameter."""
+    return {"name": name, "in": "path", "required": True, "schema": schema,
+            "description": description}
+
+
+_REGION = _query("region", {"type": "string", "minLength": 1, "maxLength": 32},
+                 "Code of the region (default: the token's region); it must lie in the token's region.")
+
+
+_AS_OF = _query("as_of", {"type": "string", "format": "date-time"},
+                "ISO-8601 instant at which deadline-based kinds are judged (default: now); "
+                "without an offset it is UTC.")
+
+
+# Who may call what (documentation; the views enforce it).
+_READERS = "Any role, within the token's region."
+
+
+def _paths() -> dict:
+    """Return the paths object: every route of server.api.ROUTES and the document itself."""
+    auth_errors = ("400", "401", "429")
+    return {
+        "/health": {"get": {
+            "operationId": "health", "summary": "Check that the server can reach its database.",
+            "description": "No token needed. 503 when the database is unreachable.",
+            "security": [],
+            "responses": _responses(_ok("Server and database up.", "Health"), "400", "503"),
+        }},
+        "/me": {"get": {
+            "operationId": "me", "summary": "Show the token's role, region and device location.",
+            "description": _READERS,
+            "responses": _responses(_ok("Who the token is.", "Me"), *auth_errors),
+        }},
+        "/scans": {"post": {
+            "operationId": "postScans", "summary": "Record a batch of scans (idempotent per scan id).",
+            "description": "Roles operator and admin (others: 403). Results come in request "
+                           "order. A retried id is `already_recorded` and changes nothing; a scan "
+                           "that cannot be understood is `rejected` with the reason (the rest of "
+                           "the batch is still recorded); a forged or unknown code is `recorded` "
+                           "with its anomaly. The batch is one transaction: on 503 nothing was kept.",
+            "requestBody": _json_body("ScanBatch"),
+            "responses": _responses(_ok("One result per scan, in request order.", "ScanResults"),
+                                    "400", "401", "403", "413", "415", "429", "503"),
+        }},
+        "/packages/{package_id}": {"get": {
+            "operationId": "getPackage", "summary": "Show a package and its chain of custody.",
+            "description": _READERS + " A package outside the region is 404, so existence "
+                                      "does not leak.",
+            "parameters": [_path("package_id", {"type": "string", "minLength": 1},
+                                 "The package id printed on its label.")],
+            "responses": _responses(_ok("The package and its custody, oldest first.", "Custody"),
+                                    *auth_errors, "404"),
+        }},
+        "/anomalies": {"get": {
+            "operationId": "listAnomalies", "summary": "List a region's anomalies, a page at a time.",
+            "description": _READERS + " `next` is present only when more pages follow; "
+                                      "request it as given.",
+            "parameters": [
+                _REGION,
+                _query("kind", {"type": "string", "enum": list(ANOMALY_KINDS)}, "Only this kind."),
+                _query("status", {"type": "string", "enum": list(ANOMALY_STATUSES)},
+                       "Only this status."),
+                _AS_OF,
+                _query("after", {"type": "string", "pattern": f"^[0-9]{{1,{MAX_CURSOR_DIGITS}}}$"},
+                       "Page cursor: copied from the previous page's `next`."),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                       "Page size (default PAGE_SIZE)."),
+            ],
+            "responses": _responses(_ok("One page of anomalies.", "AnomalyPage"),
+                                    *auth_errors, "403", "404"),
+        }},
+        "/anomalies/{anomaly_id}/resolve": {"post": {
+            "operationId": "resolveAnomaly",
+            "summary": "Acknowledge or resolve an anomaly with a note.",
+            "description": "Roles supervisor and admin (others: 403), within their region. Who "
+                           "and when are recorded; nothing is deleted.",
+            "parameters": [_path("anomaly_id", {"type": "integer", "minimum": 0},
+                                 "The anomaly's id.")],
+            "requestBody": _json_body("Resolution"),
+            "responses": _responses(_ok("The anomaly after the change.", "ResolvedAnomaly"),
+                                    *auth_errors, "403", "404", "409", "413", "415", "503"),
+        }},
+        "/progress": {"get": {
+            "operationId": "progress",
+            "summary": "Show per child region: expected, dispatched, received, open anomalies.",
+            "description": _READERS,
+            "parameters": [_REGION, _AS_OF],
+            "responses": _responses(_ok("Progress of the region's children.", "Progress"),
+                                    *auth_errors, "403", "404"),
+        }},
+        "/keys": {"get": {
+            "operationId": "listKeys", "summary": "List the trusted public label keys.",
+            "description": "Any role. Revoked keys are left out.",
+            "responses": _responses(_ok("The trusted keys.", "Keys"), *auth_errors),
+        }},
+        "/locations/{code}/expected": {"get": {
+            "operationId": "expectedAt",
+            "summary": "Show a location, its ancestors and the packages it should receive.",
+            "description": _READERS + " For a scanner's offline cache, in package id order, "
+                                      "a page at a time: `next` is present only when more "
+                                      "pages follow; request it as given.",
+            "parameters": [_path("code", {"type": "string", "minLength": 1},
+                                 "The location's code."),
+                           _query("after", {"type": "string", "minLength": 1,
+                                            "maxLength": MAX_PACKAGE_ID},
+                                  "Page cursor: copied from the previous page's `next`."),
+                           _query("limit", {"type": "integer", "minimum": 1,
+                                            "maximum": MAX_EXPECTED_PAGE},
+                                  f"Packages per page (default {EXPECTED_PAGE}).")],
+            "responses": _responses(_ok("The location and its expected packages.", "Expected"),
+                                    *auth_errors, "403", "404"),
+        }},
+        "/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "This document.", "security": [],
+            "responses": {"200": {"description": "The OpenAPI document.",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}},
+        }},
+    }
+
+
+def _nullable(schema: dict) -> dict:
+    """Return a schema that also accepts null."""
+    return {**schema, "nullable": True}
+
+
+_TS = {"type": "string", "format": "date-time"}
+
+
+_COUNT = {"type": "integer", "minimum": 0}
+
+
+def _place() -> dict:
+    """Return the schema of a location named in an answer."""
+    return {"type": "object", "required": ["code", "name", "level"],
+            "properties": {"code": {"type": "string"}, "name": {"type": "string"},
+                           "level": {"type": "string", "enum": list(LEVELS)}}}
+
+
+def _package_schema() -> dict:
+    """Return the schema of a package of the plan."""
+    return {"type": "object",
+            "required": ["package_id", "item_type", "quantity", "destination", "dapil",
+                         "label_version"],
+            "properties": {
+                "package_id": {"type": "string"}, "item_type": {"type": "string"},
+                "quantity": {"type": "integer"}, "destination": {"type": "string"},
+                "destination_name": {"type": "string"},
+                "dapil": {"type": "string", "description": "Empty when the item has none."},
+                "label_version": {"type": "integer"},
+                "container": _nullable({"type": "string", "description":
+                                        "The container it travels in now."}),
+                "contents": {"type": "array", "items": {"type": "string"},
+                             "description": "Packages packed in it (a container)."}}}
+
+
+def _expected_package_schema() -> dict:
+    """Return the schema of a package in a scanner's expected list."""
+    schema = _package_schema()
+    return {**schema, "required": [*schema["required"], "verification_code"],
+            "properties": {**schema["properties"], "verification_code": _nullable({
+                "type": "string", "pattern": "^[A-Z2-7]{4}-[A-Z2-7]{4}$",
+                "description": "The code printed under the current label's QR, for checking "
+                               "hand-typed entries offline; null until the server knows "
+                               "that label (printed, imported or scanned)."})}}
+
+
+def _scan_schema() -> dict:
+    """Return the schema of one scan as the scanner sends it."""
+    props = {}
+    for name, longest in TEXT_FIELDS.items():
+        props[name] = {"type": "string", "maxLength": longest}
+    props["id"].update({"format": "uuid", "description": "Client-made UUID: the idempotency key."})
+    props["code"]["description"] = "The raw scanned text (a label, or `PKG XXXX-XXXX`)."
+    props["location"]["description"] = "Code of the location where the scan happened."
+    props["action"].update({"enum": list(ACTIONS)})
+    props["scanned_at"].update({"format": "date-time", "description": "Device time, ISO-8601."})
+    props["container"]["description"] = "Raw text of the container's label (pack/unpack)."
+    props["disposition"].update({"enum": list(DISPOSITIONS)})
+    props["seal"]["description"] = "Seal number on the container (pack, dispatch, receive)."
+    for name in BOOL_FIELDS:
+        props[name] = {"type": "boolean", "description": "Recorded while offline."}
+    props["device"] = {"description": "The scanner's own name for itself (string or number, "
+                                      "at most 100 characters), kept with the scan."}
+    return {"type": "object", "required": list(REQUIRED), "properties": props}
+
+
+def _schemas() -> dict:
+    """Return the component schemas."""
+    return {
+        "Error": {
+            "type": "object", "required": ["error"], "additionalProperties": False,
+            "properties": {"error": {
+                "type": "object", "required": ["status", "code", "message"],
+                "additionalProperties": False,
+                "properties": {
+                    "status": {"type": "integer", "minimum": 400, "maximum": 599},
+                    "code": {"type": "string", "enum": ERROR_CODES},
+                    "message": {"type": "string"},
+                    "details": {"description": "More about the problem, e.g. the parameter."},
+                }}},
+        },
+        "Health": {"type": "object", "required": ["status", "database"],
+                   "properties": {"status": {"type": "string", "enum": ["ok"]},
+                                  "database": {"type": "string", "enum": ["ok"]}}},
+        "Me": {"type": "object",
+               "required": ["role", "name", "region", "device_location", "may_scan", "may_resolve"],
+               "properties": {
+                   "role": {"type": "string", "enum": ["operator", "supervisor", "observer", "admin"]},
+                   "name": {"type": "string"},
+                   "region": {"type": "object", "required": ["code", "name", "level"],
+                              "properties": {"code": {"type": "string"}, "name": {"type": "string"},
+                                             "level": {"type": "string"}}},
+                   "device_location": _nullable({"type": "string"}),
+                   "may_scan": {"type": "boolean"}, "may_resolve": {"type": "boolean"}}},
+        "Scan": _scan_schema(),
+        "ScanBatch": {"type": "object", "required": ["scans"],
+                      "properties": {"scans": {"type": "array", "minItems": 1,
+                                               "items": {"$ref": "#/components/schemas/Scan"}}}},
+        "ScanResult": {
+            "type": "object", "required": ["id", "status", "anomalies", "error"],
+            "properties": {
+                "id": _nullable({"type": "string"}),
+                "status": {"type": "string", "enum": ["recorded", "already_recorded", "rejected"]},
+                "anomalies": {"type": "array", "items": {"type": "string"}},
+                "error": _nullable({"type": "string"}),
+                "note": {"type": "string", "description": "Present when something could not "
+                         "be checked, e.g. 'verification code not checked: label not "
+                         "registered' for a hand-typed code."}}},
+        "ScanResults": {"type": "object", "required": ["results"],
+                        "properties": {"results": {"type": "array",
+                                                   "items": {"$ref": "#/components/schemas/ScanResult"}}}},
+        "Custody": {"type": "object", "required": ["package", "custody"],
+                    "properties": {"package": _package_schema(),
+                                   "custody": {"type": "array",
+                                               "items": {"$ref": "#/components/schemas/CustodyEntry"}}}},
+        "CustodyEntry": {
+            "type": "object",
+            "required": ["scan_id", "action", "location", "scanned_at", "received_at", "offline"],
+            "properties": {
+                "scan_id": {"type": "string", "description": "The scan's UUID."},
+                "action": {"type": "string", "enum": list(ACTIONS)},
+                "location": {"type": "string"}, "location_name": {"type": "string"},
+                "scanned_at": {**_TS, "description": "Device time."},
+                "received_at": {**_TS, "description": "Server time."},
+                "operator": _nullable({"type": "string"}), "device": _nullable({"type": "string"}),
+                "offline": {"type": "boolean"},
+                "disposition": {"type": "string", "enum": list(DISPOSITIONS)},
+                "seal": _nullable({"type": "string"}),
+                "via_container": _nullable({"type": "string", "description":
+                                            "The container scanned instead of the package."}),
+                "counted": {"type": "boolean", "description": "False for a duplicate scan."}}},
+        "Anomaly": {
+            "type": "object",
+            "required": ["id", "kind", "package_id", "location", "detected_at", "status", "evidence"],
+            "properties": {
+                "id": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID},
+                "kind": {"type": "string", "enum": list(ANOMALY_KINDS)},
+                "package_id": _nullable({"type": "string"}),
+                "location": _nullable({"type": "string"}),
+                "detected_at": _TS,
+                "status": {"type": "string", "enum": list(ANOMALY_STATUSES)},
+                "evidence": {"type": "array", "items": {"type": "string"},
+                             "description": "Ids (UUIDs) of the scans that show it."},
+                "detail": {"type": "string"},
+                "acknowledged_at": _nullable(_TS), "acknowledged_by": _nullable({"type": "string"}),
+                "resolved_at": _nullable(_TS), "resolved_by": _nullable({"type": "string"}),
+                "resolution_note": _nullable({"type": "string"})}},
+        "AnomalyPage": {"type": "object", "required": ["anomalies"],
+                        "properties": {
+                            "anomalies": {"type": "array",
+                                          "items": {"$ref": "#/components/schemas/Anomaly"}},
+                            "next": {"type": "string", "pattern": "^/api/v1/"}}},
+        "Resolution": {"type": "object", "required": ["note"],
+                       "properties": {
+                           "note": {"type": "string", "minLength": 1, "maxLength": MAX_NOTE,
+                                    # Something besides spaces, and no NUL.
+                                    "pattern": r"^[^\u0000]*[^\u0000\s][^\u0000]*$"},
+                           "status": {"type": "string", "enum": list(RESOLVE_STATUSES),
+                                      "default": "resolved"}}},
+        "ResolvedAnomaly": {"type": "object", "required": ["anomaly"],
+                            "properties": {"anomaly": {"$ref": "#/components/schemas/Anomaly"}}},
+        "Progress": {
+            "type": "object", "required": ["region", "children"],
+            "properties": {
+                "region": _place(),
+                "children": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["code", "name", "level", "expected", "dispatched", "received",
+                                 "anomalies", "overdue"],
+                    "properties": {
+                        **_place()["properties"],
+                        "expected": _COUNT, "dispatched": _COUNT,
+                        "received": {"type": "object", "additionalProperties": _COUNT,
+                                     "description": "Packages received, per level."},
+                        "anomalies": {"type": "object", "additionalProperties": _COUNT,
+                                      "description": "Open anomalies, per kind."},
+                        "overdue": {"type": "integer", "description":
+                                    "Packages past their deadline and not yet delivered."}}}}}},
+        "Keys": {"type": "object", "required": ["keys"],
+                 "properties": {"keys": {"type": "array", "items": {
+                     "type": "object", "required": ["key_id", "name", "public_key_pem"],
+                     "properties": {"key_id": {"type": "string"}, "name": {"type": "string"},
+                                    "public_key_pem": {"type": "string"}}}}}},
+        "Expected": {
+            "type": "object", "required": ["location", "packages"],
+            "properties": {
+                "location": {"type": "object", "required": ["code", "name", "level", "path", "dapil"],
+                             "properties": {
+                                 "code": {"type": "string"}, "name": {"type": "string"},
+                                 "level": {"type": "string", "enum": list(LEVELS)},
+                                 "path": {"type": "array", "items": {"type": "string"},
+                                          "description": "Codes from the root down to this location."},
+                                 "dapil": {"type": "array", "items": {"type": "string"}}}},
+                "packages": {"type": "array", "items": _expected_package_schema()},
+                "next": {"type": "string", "pattern": "^/api/v1/"}}},
+    }
+
+
+def document() -> dict:
+    """Return the OpenAPI 3.0 document of /api/v1."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Jejak API", "version": API_VERSION,
+                 "description": "Chain of custody for election logistics. Every error has the "
+                                "shape {\"error\": {\"status\", \"code\", \"message\", "
+                                "[\"details\"]}}. See docs/api.md."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearerAuth": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "A token from `jejak-server "
+                                                              "create-token` or `create-device`."}},
+            "schemas": _schemas(),
+        },
+    }

@@ -1,0 +1,220 @@
+"""POST /api/v1/scans: take a batch of scans, all of it or none of it.
+
+The envelope must be right (a JSON object whose ``scans`` is a non-empty array
+of at most MAX_BATCH objects), else the whole request is refused with a 4xx.
+Inside a good envelope each scan stands alone: one whose fields have the wrong
+type, are too long or hold characters no column can store is answered
+``rejected`` with the reason, and the rest go to ``server.ingest``.  The batch
+is committed in one transaction; if the database fails, nothing is kept and
+the answer is 503, so the scanner retries the same UUIDs safely.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from flask import current_app, jsonify
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+
+from server.access import SCAN_ROLES, require
+from server.api.parsing import (
+    HeaderedError,
+    authenticate,
+    json_object,
+    json_type,
+    query_args,
+    unstorable,
+)
+from server.db import get_session
+from server.errors import ApiError
+from server.ingest.batch import ingest_batch
+from server.ingest.scan import MAX_CODE, MAX_TEXT
+
+log = logging.getLogger(__name__)
+
+
+# Text fields and their longest accepted length: those of server.ingest, so a
+# scan refused here would be refused there too, and PostgreSQL never refuses a
+# value a scan was accepted with.
+TEXT_FIELDS = {
+    "id": 64, "code": MAX_CODE, "location": MAX_TEXT["location"], "action": 16,
+    "scanned_at": 64, "container": MAX_CODE, "disposition": 16, "seal": MAX_TEXT["seal"],
+    "operator": MAX_TEXT["operator"],
+}
+
+
+REQUIRED = ("id", "code", "location", "action", "scanned_at")
+
+
+BOOL_FIELDS = ("offline",)
+
+
+# Attempts when two uploads of the same backlog race on the same UUIDs.
+ATTEMPTS = 3
+
+
+DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def scan_problem(scan: dict) -> str | None:
+    """Return why one scan cannot be understood (types, lengths, characters), or None."""
+    for name in REQUIRED:
+        if scan.get(name) is None:
+            return f"field {name!r} is required"
+    for name, longest in TEXT_FIELDS.items():
+        value = scan.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return f"field {name!r} must be a string, not {json_type(value)}"
+        if len(value) > longest:
+            return f"field {name!r} is longer than {longest} characters"
+        if unstorable(value):
+            return f"field {name!r} holds a NUL or an invalid Unicode character"
+    if _out_of_range(scan["scanned_at"]):
+        return f"scanned_at {scan['scanned_at'][:60]!r} is out of range once converted to UTC"
+    device = scan.get("device")
+    if isinstance(device, str) and unstorable(device):
+        return "field 'device' holds a NUL or an invalid Unicode character"
+    for name in BOOL_FIELDS:
+        value = scan.get(name)
+        if value is not None and not isinstance(value, bool):
+            return f"field {name!r} must be true or false, not {json_type(value)}"
+    return None
+
+
+def _out_of_range(value: str) -> bool:
+    """Tell whether an ISO-8601 time with an offset falls outside year 1-9999 in UTC."""
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return False  # not a time at all: ingest says so in its own words
+    if parsed.tzinfo is None:
+        return False
+    try:
+        parsed.astimezone(dt.timezone.utc)
+    except OverflowError:
+        return True
+    return False
+
+
+def _echo_id(scan: dict):
+    """Return the scan's id for its result, or None when it is not a usable string."""
+    value = scan.get("id")
+    if isinstance(value, str) and len(value) <= 200 and not unstorable(value):
+        return value
+    return None
+
+
+def read_batch() -> list:
+    """Return the request's scans after checking the envelope, else raise 4xx."""
+    body = json_object()
+    if "scans" not in body:
+        raise ApiError(400, "the body must have a 'scans' array", code="invalid_body")
+    scans = body["scans"]
+    if not isinstance(scans, list):
+        raise ApiError(400, f"'scans' must be an array, not {json_type(scans)}", code="invalid_body")
+    if not scans:
+        raise ApiError(400, "'scans' is empty; send at least one scan", code="invalid_body")
+    limit = current_app.config["MAX_BATCH"]
+    if len(scans) > limit:
+        raise ApiError(413, f"{len(scans)} scans in one batch; send at most {limit} per request",
+                       code="batch_too_large", details={"max_batch": limit, "scans": len(scans)})
+    not_objects = [i for i, s in enumerate(scans) if not isinstance(s, dict)]
+    if not_objects:
+        raise ApiError(400, f"scans[{not_objects[0]}] is {json_type(scans[not_objects[0]])}; "
+                            f"every scan must be an object", code="invalid_body",
+                       details={"indexes": not_objects[:100]})
+    return scans
+
+
+def post_scans():
+    """Record a batch of scans and answer one result per scan, in request order."""
+    principal = authenticate()
+    require(principal, SCAN_ROLES, "record scans")
+    query_args(())
+    scans = read_batch()
+    results: list[dict | None] = [None] * len(scans)
+    good_index, good = [], []
+    for i, scan in enumerate(scans):
+        problem = scan_problem(scan)
+        if problem:
+            results[i] = {"id": _echo_id(scan), "status": "rejected", "anomalies": [],
+                          "error": problem}
+        else:
+            good_index.append(i)
+            good.append(scan)
+    if good:
+        for i, result in zip(good_index, _ingest(principal, good)):
+            results[i] = _result(result)
+    return jsonify({"results": results})
+
+
+def _result(result: dict) -> dict:
+    """Return one ingest result in the documented shape."""
+    out = {"id": result.get("id"), "status": result.get("status"),
+           "anomalies": list(result.get("anomalies") or []), "error": result.get("error")}
+    if result.get("note"):  # e.g. a hand-typed code the server could not check
+        out["note"] = result["note"]
+    return out
+
+
+def _ingest(principal, scans: list) -> list[dict]:
+    """Ingest and commit the scans in one transaction; 503 (nothing kept) if the database fails."""
+    session = get_session()
+    skew = current_app.config["CLOCK_SKEW_MINUTES"]
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            results = ingest_batch(session, scans, principal, clock_skew_minutes=skew)
+            if len(results) != len(scans):
+                session.rollback()  # never commit scans that were not answered for
+                raise ApiError(500, "the batch was not recorded: ingest answered for "
+                                    f"{len(results)} of {len(scans)} scans")
+            session.commit()
+        except ValueError as exc:  # a domain error about the batch: the client's to fix
+            session.rollback()
+            log.warning("scan batch refused by ingest: %s", exc)
+            raise ApiError(400, str(exc), code="invalid_body") from None
+        except IntegrityError as exc:
+            # Another upload of the same backlog committed these UUIDs first: on
+            # retry they read as already_recorded.
+            session.rollback()
+            if attempt == ATTEMPTS:
+                log.warning("scan batch not recorded after %d attempts, integrity error: %s",
+                            ATTEMPTS, type(exc.orig).__name__)
+                raise _unavailable() from None
+            continue
+        except DataError as exc:
+            session.rollback()
+            log.warning("scan batch refused by the database: %s", type(exc.orig).__name__)
+            raise ApiError(400, "a value in the batch was refused by the database; nothing was "
+                                "recorded", code="invalid_body") from None
+        except DBAPIError as exc:
+            _rollback(session)
+            if getattr(exc.orig, "sqlstate", None) == DEADLOCK and attempt < ATTEMPTS:
+                # Two batches locked the same containers in opposite orders
+                # (server/locks.py); PostgreSQL failed this one: run it again.
+                continue
+            log.warning("scan batch not recorded, database error: %s", type(exc.orig).__name__)
+            raise _unavailable() from None
+        return results
+    raise _unavailable()  # pragma: no cover - the loop always returns or raises
+
+
+def _rollback(session) -> None:
+    """Roll back after a database error; if the connection is gone, discard it."""
+    try:
+        session.rollback()
+    except DBAPIError:
+        session.invalidate()
+
+
+def _unavailable() -> ApiError:
+    """Return the 503 a scanner should answer by retrying the same batch later."""
+    return HeaderedError(503, "the database is unavailable; nothing from this batch was "
+                              "recorded, retry it later", code="database_unavailable",
+                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

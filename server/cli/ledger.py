@@ -1,0 +1,155 @@
+"""The ledger's commands: ``verify-log``, ``export-log``, ``checkpoint``, ``chain-backfill``, ``ledger-key``.
+
+``jejak-server verify-log`` checks the database's log (exit 1 and the problems in
+log order when something is wrong, exit 0 and a summary otherwise);
+``jejak-server verify-log --file EXPORT`` checks an export without any database;
+``jejak-server export-log --region CODE -o FILE`` signs the head and writes the
+region's export; ``jejak-server checkpoint`` signs the head;
+``jejak-server ledger-key`` prints the ledger's public key for the oversight
+body to pin (``verify-log --public-key``); ``jejak-server chain-backfill`` chains
+scans that predate the ledger (bulk loads, databases older than migration 0003).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import inspect
+
+from server.ledger.chain import checkpoint
+from server.ledger.checkpoints import _public_raw, key_id_of, key_path, load_or_create_key
+from server.ledger.content import LedgerError
+
+
+def _pinned(paths) -> set[str] | None:
+    """Return the key ids of the ledger public key files given, or None for none."""
+    from cryptography.hazmat.primitives import serialization
+
+    from labels.keys import KeyFileError, load_public_key
+
+    if not paths:
+        return None
+    ids = set()
+    for path in paths:
+        try:
+            key = load_public_key(path)
+        except KeyFileError as exc:
+            raise click.UsageError(str(exc)) from None
+        ids.add(key_id_of(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)))
+    return ids
+
+
+def _print_report(report, what: str) -> None:
+    """Print a verification report and exit 1 when it found problems."""
+    if report.ok:
+        click.echo(f"{what} verifies: {report.summary()}")
+        return
+    for problem in report.problems:
+        click.echo(str(problem))
+    more = report.problem_count - len(report.problems)
+    if more > 0:
+        click.echo(f"... and {more} more problems")
+    click.echo(f"{what} does NOT verify: {report.problem_count} problems; first: {report.problems[0]}")
+    click.echo(report.summary())
+    raise SystemExit(1)
+
+
+def _ledger_key(create: bool = True):
+    """Return the app's ledger key, turning key file errors into usage errors."""
+    try:
+        return load_or_create_key(key_path(current_app), create=create)
+    except LedgerError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def register(app: Flask) -> None:
+    """Register the ledger commands."""
+    from server.db import get_db
+    from server.ledger.verify import public_keys_of, verify_database, verify_export, write_export
+    from server.models import Location
+
+    @app.cli.command("verify-log")
+    @click.option("--file", "export_file", type=click.Path(dir_okay=False),
+                  help="check this export offline instead of the database")
+    @click.option("--public-key", "public_keys", multiple=True, type=click.Path(dir_okay=False),
+                  help="ledger public key (PEM) checkpoints must be signed with; repeatable")
+    def verify_log_command(export_file, public_keys):
+        """Check the tamper-evident log and name the first record that was changed."""
+        pinned = _pinned(public_keys)
+        if export_file:
+            try:
+                with open(export_file, encoding="utf-8") as fh:  # bad UTF-8: a format problem
+                    report = verify_export(fh, pinned)
+            except OSError as exc:
+                raise click.UsageError(f"cannot read {export_file!r}: {exc.strerror}") from None
+            _print_report(report, f"export {export_file}")
+            return
+        path = key_path(current_app)
+        if path.exists():
+            pinned = (pinned or set()) | set(public_keys_of([_ledger_key(create=False)]))
+        db = get_db()
+        if "ledger_entries" not in inspect(db.engine).get_table_names():
+            raise click.UsageError("this database has no ledger yet: run `jejak-server init-db` "
+                                   "(then `chain-backfill` for the scans it already holds)")
+        with db.session() as session:
+            report = verify_database(session, pinned)
+        _print_report(report, "log")
+
+    @app.cli.command("export-log")
+    @click.option("--region", "region_code", required=True, help="region code, e.g. 3513")
+    @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+                  help="file to write (JSON lines)")
+    def export_log_command(region_code, output):
+        """Sign the log's head and write a region's export for offline checking."""
+        key = _ledger_key()
+        with get_db().session() as session:
+            region = session.query(Location).filter_by(code=region_code).one_or_none()
+            if region is None:
+                raise click.UsageError(f"no location with code {region_code!r}")
+            checkpoint(session, key)
+            session.commit()
+            tmp = Path(f"{output}.tmp{os.getpid()}")
+            try:
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    report = write_export(session, region, fh, public_keys_of([key]))
+                os.replace(tmp, output)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise click.UsageError(f"cannot write {output!r}: {exc.strerror}") from None
+        click.echo(f"wrote {output}: {report.entries} entries, {report.region_records} records of "
+                   f"{region_code}, {report.checkpoints} checkpoints, head {report.head.hex()}")
+
+    @app.cli.command("checkpoint")
+    def checkpoint_command():
+        """Sign the log's current head with the ledger key."""
+        key = _ledger_key()
+        with get_db().session() as session:
+            content = checkpoint(session, key)
+            session.commit()
+        if content is None:
+            click.echo("the log is empty: nothing to sign")
+        else:
+            click.echo(f"checkpoint: seq {content['covers_seq']} head {content['head']} "
+                       f"signed by ledger key {content['key_id']}")
+
+    @app.cli.command("chain-backfill")
+    def chain_backfill_command():
+        """Chain scans that predate the ledger (bulk loads, databases older than migration 0003)."""
+        from server.ledger.chain import backfill
+
+        with get_db().session() as session:
+            count = backfill(session, progress=lambda n: click.echo(f"{n} scans chained", err=True)
+                             if n % 500_000 == 0 else None)
+        click.echo(f"{count} scans chained; run `jejak-server checkpoint` to sign the new head")
+
+    @app.cli.command("ledger-key")
+    def ledger_key_command():
+        """Print the ledger key's id and public key (PEM), for the oversight body to pin."""
+        from labels.keys import public_pem
+
+        key = _ledger_key()
+        click.echo(f"ledger key {key_id_of(_public_raw(key))} ({key_path(current_app)})")
+        click.echo(public_pem(key.public_key()).rstrip())

@@ -1,0 +1,142 @@
+"""What a scanned text names: a signed label, a typed package id and code, or a forgery."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+
+from labels.payload import BadSignature, PayloadError, UnknownKey, parse, parse_manual_entry, verify
+from server.reconcile.rules import Pkg
+
+UNCHECKED = "verification code not checked: label not registered"
+
+
+_VERIFIED_MAX = 100_000
+
+
+# Digests of verified (label text, key) pairs: a label is scanned at every level,
+# an Ed25519 verification costs ~75 us, and the answer never changes for one key.
+# 100,000 entries of ~60 bytes: a few MB per worker.
+_VERIFIED: set[bytes] = set()
+
+
+@dataclass
+class Resolved:
+    """What a scanned text turned out to be."""
+
+    pkg: Pkg | None
+    claimed: str = ""
+    version: int | None = None
+    kind: str | None = None  # forged_label, unknown_package or superseded_label
+    detail: str = ""
+    about: Pkg | None = None  # the planned package a bad label names, if any
+
+
+def _verified(text: str, label, keys: dict) -> None:
+    """Verify a label's signature, remembering good answers per (text, key)."""
+    key = keys.get(label.key_id)
+    digest = hashlib.blake2b(f"{id(key)}:{text}".encode("utf-8"), digest_size=16).digest()
+    if key is not None and digest in _VERIFIED:
+        return
+    verify(label, keys)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED.add(digest)
+
+
+@functools.lru_cache(maxsize=16384)
+def claimed_id(text: str) -> tuple[str, object | None]:
+    """Return the package id a text claims and its parsed label (None if not a label)."""
+    cleaned = text.strip().upper()
+    if cleaned.startswith("J1."):
+        try:
+            label = parse(cleaned)
+        except PayloadError:
+            parts = cleaned.split(".")
+            return (parts[2][:80] if len(parts) > 2 else ""), None
+        return label.package_id, label
+    try:
+        return parse_manual_entry(cleaned)[0], None
+    except PayloadError:
+        return cleaned[:80], None
+
+
+def resolve_text(text: str, keys: dict, plan: dict[str, Pkg], container: bool = False,
+                 registry: dict[int, dict[str, int]] | None = None) -> Resolved:
+    """Tell what a scanned text is: a planned package, or which kind of bad label.
+
+    ``registry`` ({package row id: {verification code: version}}, from
+    ``server.labelling.registry``) checks the code of a hand-typed entry.
+    """
+    cleaned = text.strip().upper()
+    claimed, label = claimed_id(text)
+    about = plan.get(claimed)
+    if cleaned.startswith("J1."):
+        if label is None:
+            try:
+                parse(cleaned)  # only to say what is wrong with it
+            except PayloadError as exc:
+                return Resolved(None, claimed, None, "forged_label", f"unreadable label: {exc}",
+                                about)
+        try:
+            _verified(cleaned, label, keys)
+        except UnknownKey as exc:
+            return Resolved(None, claimed, label.version, "forged_label", str(exc), about)
+        except BadSignature as exc:
+            return Resolved(None, claimed, label.version, "forged_label", str(exc), about)
+        if about is None:
+            return Resolved(None, claimed, label.version, "unknown_package",
+                            f"label for {claimed} is genuine (key {label.key_id}) but the "
+                            "package is not in the plan", None)
+        if label.version < about.label_version:
+            return Resolved(None, claimed, label.version, "superseded_label",
+                            f"label of {claimed} is version {label.version}, superseded by "
+                            f"reprint version {about.label_version}", about)
+        return Resolved(about, claimed, label.version)
+    try:
+        manual_id = parse_manual_entry(cleaned)[0]
+    except PayloadError:
+        manual_id = None
+    if manual_id is not None or (container and cleaned in plan):
+        pid = manual_id or cleaned
+        if pid in plan and manual_id is not None:
+            return typed_code(plan[pid], parse_manual_entry(cleaned)[1], registry or {})
+        if pid in plan:
+            return Resolved(plan[pid], pid, None)
+        return Resolved(None, pid, None, "unknown_package",
+                        f"hand-typed package id {pid} is not in the plan", None)
+    return Resolved(None, claimed if about else cleaned[:80], None, "forged_label",
+                    f"not a Jejak label: {text.strip()[:60]!r}", about)
+
+
+def typed_code(pkg: Pkg, code: str, registry: dict[int, dict[str, int]]) -> Resolved:
+    """Check a hand-typed verification code against the registered labels of its package."""
+    known = registry.get(pkg.id) or {}
+    pid, current = pkg.package_id, pkg.label_version
+    version = known.get(code)
+    if version is not None and version >= current:
+        return Resolved(pkg, pid, version)
+    if version is not None:
+        return Resolved(None, pid, version, "superseded_label",
+                        f"hand-typed code {code} of {pid} is label version {version}, "
+                        f"superseded by reprint version {current}", pkg)
+    if not known:
+        return Resolved(pkg, pid, None, detail=UNCHECKED)
+    if current not in known.values():
+        # Only older labels are known: a current label printed elsewhere and not
+        # imported would be a false alarm, so this code is not judged either.
+        return Resolved(pkg, pid, None, detail=f"{UNCHECKED} (version {current})")
+    return Resolved(None, pid, None, "forged_label",
+                    f"hand-typed code {code} does not match any registered label of {pid} "
+                    f"(current version {current})", pkg)
+
+
+def _label_key(kind: str, resolved: Resolved, text: str) -> str:
+    """Return the dedup key of a label anomaly: one per forged text, unknown id, old version."""
+    if kind == "forged_label":
+        digest = hashlib.sha256(text.strip().upper().encode("utf-8")).hexdigest()[:16]
+        return f"forged_label:{resolved.claimed or '-'}:{digest}"
+    if kind == "superseded_label":
+        return f"superseded_label:{resolved.claimed}:v{resolved.version}"
+    return f"unknown_package:{resolved.claimed}"

@@ -1,0 +1,239 @@
+"""Tamper-evident log: scan events and anomaly resolutions, hash-chained in commit order.
+
+Every recorded scan and every change of an anomaly's resolution gets one
+``ledger_entries`` row::
+
+    digest = sha256(canonical JSON of the record's immutable content)
+    chain  = sha256(previous entry's chain || digest)      (32 zero bytes before seq 1)
+
+Scan content is recomputed from the live ``scan_events`` row when the log is
+verified (the ledger keeps only the digest), so editing, deleting or swapping
+a scan row shows; a resolution's content is kept in the entry, because the
+anomaly row changes as it is acknowledged and resolved.  Every
+``LEDGER_CHECKPOINT_EVERY`` entries, and on ``jejak-server checkpoint``, a
+checkpoint entry signs the chain head with the server's Ed25519 ledger key
+(``LEDGER_KEY_FILE``): whoever holds a checkpoint (or an export) can tell
+that history up to it was not rewritten, even by someone who can write to
+the database, as long as the key stays off the database host.
+
+Order: ingest and resolution call :func:`append_scan_contents` (or
+:func:`append_scans`, which reads the rows back) / :func:`append_resolution`
+inside their transaction, just before commit.  On PostgreSQL the append takes
+the transaction-scoped advisory lock :data:`LOCK_KEY` and holds it to commit,
+so the chain order is the commit order and the head it reads is the last
+committed one; SQLite serialises writers by itself (the transaction already
+holds the write lock once its scans are flushed).  Verification lives in
+``server/ledger/verify.py``, the commands in ``server/cli/ledger.py``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from server.ledger.checkpoints import checkpoint_content, key_path, load_or_create_key
+from server.ledger.content import (
+    GENESIS,
+    LedgerError,
+    _time,
+    canonical,
+    digest_of,
+    link,
+    resolution_content,
+    scan_content,
+    scan_select,
+)
+from server.models import Anomaly, LedgerEntry, ScanEvent, utc_now
+
+# Transaction-scoped advisory lock that serialises appends (PostgreSQL); "JEJAKLG".
+LOCK_KEY = 0x4A454A414B4C47
+
+
+
+def _lock_and_head(session: Session) -> tuple[int, bytes]:
+    """Serialise appenders to commit and return the committed head (seq, chain)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Held until this transaction ends: nobody else appends between our read of the head
+        # and our commit, and (READ COMMITTED) our next statement sees the last commit.
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    head = session.execute(select(LedgerEntry.seq, LedgerEntry.chain)
+                           .order_by(LedgerEntry.seq.desc()).limit(1)).first()
+    return (head.seq, bytes(head.chain)) if head else (0, GENESIS)
+
+
+def _insert(session: Session, entries: list[dict]) -> None:
+    """Insert ledger rows in one go (COPY on PostgreSQL, one executemany elsewhere)."""
+    from server.sql import bulk_insert
+
+    bulk_insert(session, LedgerEntry.__table__, entries)
+
+
+def _chain_entries(seq: int, chain: bytes, items, now) -> tuple[list[dict], int, bytes]:
+    """Turn (kind, row_id, ref, content, keep_content) items into chained rows."""
+    rows = []
+    for kind, row_id, ref, content, keep in items:
+        seq += 1
+        digest = digest_of(content)
+        chain = link(chain, digest)
+        rows.append({"seq": seq, "kind": kind, "row_id": row_id, "ref": ref, "digest": digest,
+                     "chain": chain, "content": canonical(content).decode("ascii") if keep else None,
+                     "recorded_at": now})
+    return rows, seq, chain
+
+
+def _append(session: Session, items: list) -> None:
+    """Chain items (as ``_chain_entries`` takes them) onto the head, with any checkpoint due."""
+    seq, chain = _lock_and_head(session)
+    now = utc_now()
+    entries, seq, chain = _chain_entries(seq, chain, items, now)
+    entries += _auto_checkpoint(seq - len(items), seq, chain, now)
+    _insert(session, entries)
+
+
+def append_scans(session: Session, scan_rows) -> None:
+    """Chain newly inserted ScanEvent rows (already flushed, in insertion order).
+
+    ``scan_rows`` may be ScanEvent objects or mappings with an ``id`` (or, failing that,
+    a ``uuid``).  The content is read back from the database, so it is exactly what
+    verification will recompute.
+    """
+    rows = list(scan_rows)
+    if not rows:
+        return
+    session.flush()
+    keys = [_key_of(r) for r in rows]
+    by_id = "id" if all(k[0] == "id" for k in keys) else "uuid"
+    wanted = [getattr(r, by_id, None) if not isinstance(r, dict) else r.get(by_id) for r in rows]
+    column = ScanEvent.id if by_id == "id" else ScanEvent.uuid
+    found = {}
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start:start + 1000]
+        # Core execution on the session's connection: the ORM's row processing cost more than the query.
+        for row in session.connection().execute(scan_select().where(column.in_(chunk))):
+            found[row[0] if by_id == "id" else row[1]] = row  # SCAN_COLUMNS start with id, uuid
+    missing = [w for w in wanted if w not in found]
+    if missing:
+        raise LedgerError(f"cannot chain scans that are not in the database: {missing[:5]!r}")
+    _append(session, [("scan", found[w][0], found[w][1], scan_content(found[w]), False)
+                      for w in wanted])
+
+
+def content_of_scan(row: dict, package: str | None, location: str | None,
+                    container: str | None) -> dict:
+    """Return a scan's canonical content from the values it was just inserted with.
+
+    ``row`` holds the ``scan_events`` columns (with ``id``); ``package``,
+    ``location`` and ``container`` are the label id, location code and
+    container label id its foreign keys point at.  The result equals what
+    :func:`scan_content` reads back from the database (tests/server/ledger/test_ledger.py).
+    """
+    content = {"id": row["id"], "uuid": row["uuid"], "package": package,
+               "claimed_package": row["claimed_package"], "label_version": row["label_version"],
+               "raw_code": row["raw_code"], "location": location, "action": row["action"],
+               "disposition": row["disposition"], "container": container,
+               "container_raw": row["container_raw"], "seal": row["seal"],
+               "operator": row["operator"], "device_id": row["device_id"],
+               "client_device": row["client_device"], "token_id": row["token_id"],
+               "scanned_at": _time(row["scanned_at"]), "received_at": _time(row["received_at"]),
+               "offline": bool(row["offline"]), "type": "scan"}
+    return content
+
+
+def append_scan_contents(session: Session, contents: list[dict]) -> None:
+    """Chain newly inserted scans from their contents (``content_of_scan``), in insertion order.
+
+    The ingest path: it knows every value it inserted, so nothing is read back;
+    only the chain head is read, under the ledger lock, just before commit.
+    """
+    if not contents:
+        return
+    _append(session, [("scan", c["id"], c["uuid"], c, False) for c in contents])
+
+
+def _key_of(row) -> tuple[str, object]:
+    """Return which identifier a scan row offers: ('id', n) or ('uuid', s)."""
+    get = row.get if isinstance(row, dict) else (lambda k: getattr(row, k, None))
+    if get("id") is not None:
+        return ("id", get("id"))
+    if get("uuid") is not None:
+        return ("uuid", get("uuid"))
+    raise LedgerError(f"a scan row to chain has neither id nor uuid: {row!r}")
+
+
+def append_resolution(session: Session, anomaly: Anomaly) -> None:
+    """Chain an anomaly's status change (acknowledged/resolved, by whom, when, note)."""
+    session.flush()
+    content = resolution_content(session, anomaly)
+    _append(session, [("resolution", anomaly.id, str(anomaly.id), content, True)])
+
+
+def _app_settings():
+    """Return (private key, every) from the current app, or (None, 0) outside one."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return None, 0
+    every = int(current_app.config.get("LEDGER_CHECKPOINT_EVERY") or 0)
+    if every <= 0:
+        return None, 0
+    return load_or_create_key(key_path(current_app)), every
+
+
+def _auto_checkpoint(before: int, seq: int, chain: bytes, now) -> list[dict]:
+    """Return a checkpoint entry when the appended range crossed a multiple of the interval."""
+    key, every = _app_settings()
+    if key is None or seq // every == before // every:
+        return []
+    rows, _seq, _chain = _chain_entries(
+        seq, chain, [("checkpoint", None, "", checkpoint_content(seq, chain, key, now), True)], now)
+    return rows
+
+
+def checkpoint(session: Session, private_key) -> dict | None:
+    """Append a signed checkpoint of the current head; return it (None for an empty log).
+
+    The caller commits.  A log that ends in a checkpoint gets no second one.
+    """
+    seq, chain = _lock_and_head(session)
+    if seq == 0:
+        return None
+    last = session.get(LedgerEntry, seq)
+    if last.kind == "checkpoint":
+        return json.loads(last.content)
+    now = utc_now()
+    content = checkpoint_content(seq, chain, private_key, now)
+    entries, _seq, _chain = _chain_entries(seq, chain, [("checkpoint", None, "", content, True)], now)
+    _insert(session, entries)
+    return content
+
+
+def backfill(session: Session, batch: int = 5000, progress=None) -> int:
+    """Chain the scans that predate the ledger (bulk loads, databases older than 0003_ledger).
+
+    Only scan rows with an id below the first chained scan (all of them on an empty
+    ledger) are chained, in id order, committing every ``batch``: a row inserted behind
+    the ledger's back gets a higher id and stays reported as inserted.  Returns the count.
+    """
+    from sqlalchemy import exists, func
+
+    first = session.scalar(select(func.min(LedgerEntry.row_id)).where(LedgerEntry.kind == "scan"))
+    unchained = ~exists().where(LedgerEntry.kind == "scan", LedgerEntry.row_id == ScanEvent.id)
+    done, last_id = 0, 0
+    while True:
+        query = scan_select().where(unchained, ScanEvent.id > last_id).order_by(ScanEvent.id).limit(batch)
+        if first is not None:
+            query = query.where(ScanEvent.id < first)
+        rows = session.connection().execute(query).all()
+        if not rows:
+            return done
+        seq, chain = _lock_and_head(session)
+        entries, _seq, _chain = _chain_entries(
+            seq, chain, [("scan", r.id, r.uuid, scan_content(r), False) for r in rows], utc_now())
+        _insert(session, entries)
+        session.commit()
+        done += len(rows)
+        last_id = rows[-1].id
+        if progress:
+            progress(done)

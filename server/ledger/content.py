@@ -1,0 +1,118 @@
+"""The ledger's content: the canonical JSON of a scan or a resolution, its digest and the link."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from server.models import Anomaly, Location, Package, ScanEvent
+
+GENESIS = bytes(32)
+
+
+FORMAT = "jejak-ledger-v1"
+
+
+ENTRY_KINDS = ("scan", "resolution", "checkpoint")
+
+
+class LedgerError(ValueError):
+    """The ledger cannot be appended to or checked as asked (bad key file, empty log...)."""
+
+
+def canonical(content: dict) -> bytes:
+    """Return the canonical bytes of a record: sorted keys, no spaces, ASCII only."""
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode("ascii")
+
+
+def digest_of(content: dict) -> bytes:
+    """Return the sha256 digest of a record's canonical content."""
+    return hashlib.sha256(canonical(content)).digest()
+
+
+def link(prev_chain: bytes, digest: bytes) -> bytes:
+    """Return the chain value following prev_chain for an entry with this digest."""
+    return hashlib.sha256(prev_chain + digest).digest()
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    """Return a datetime as fixed-width naive-UTC ISO text (microseconds always shown)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+_Pkg = aliased(Package, name="ledger_pkg")
+
+
+_Box = aliased(Package, name="ledger_box")
+
+
+# What a scan's digest covers: everything the device and the server recorded about it,
+# not the derived `counted` flag (reconciliation may revise it).
+SCAN_COLUMNS = (
+    ScanEvent.id, ScanEvent.uuid, _Pkg.package_id.label("package"), ScanEvent.claimed_package,
+    ScanEvent.label_version, ScanEvent.raw_code, Location.code.label("location"), ScanEvent.action,
+    ScanEvent.disposition, _Box.package_id.label("container"), ScanEvent.container_raw,
+    ScanEvent.seal, ScanEvent.operator, ScanEvent.device_id, ScanEvent.client_device, ScanEvent.token_id,
+    ScanEvent.scanned_at, ScanEvent.received_at, ScanEvent.offline,
+)
+
+
+SCAN_FIELDS = tuple(c.key for c in SCAN_COLUMNS)
+
+
+def scan_select():
+    """Return a SELECT of the columns a scan's content is made of (join it to what you need)."""
+    return (select(*SCAN_COLUMNS, Location.path.label("location_path"))
+            .select_from(ScanEvent)
+            .outerjoin(Location, Location.id == ScanEvent.location_id)
+            .outerjoin(_Pkg, _Pkg.id == ScanEvent.package_id)
+            .outerjoin(_Box, _Box.id == ScanEvent.container_id))
+
+
+def scan_content(row, offset: int = 0) -> dict:
+    """Return the canonical content of a scan from a row whose SCAN_COLUMNS start at offset."""
+    content = dict(zip(SCAN_FIELDS, tuple(row)[offset:offset + len(SCAN_FIELDS)]))
+    for name in ("scanned_at", "received_at"):
+        content[name] = _time(content[name])
+    content["offline"] = bool(content["offline"])
+    content["type"] = "scan"
+    return content
+
+
+def resolution_content(session: Session, anomaly: Anomaly) -> dict:
+    """Return the canonical content of an anomaly's current resolution state."""
+    location = session.get(Location, anomaly.location_id) if anomaly.location_id else None
+    package = session.get(Package, anomaly.package_id) if anomaly.package_id else None
+    return {
+        "type": "resolution", "anomaly": anomaly.id,
+        "package": package.package_id if package else None,
+        "claimed_package": anomaly.claimed_package or "",
+        "location": location.code if location else None,
+        "detected_at": _time(anomaly.detected_at), "evidence": anomaly.evidence,
+        **live_resolution_fields(anomaly),
+    }
+
+
+# Fields of a resolution entry that must still match the live anomaly row.
+RESOLUTION_LIVE_FIELDS = ("kind", "dedup_key", "status", "acknowledged_at", "acknowledged_by",
+                          "resolved_at", "resolved_by", "resolution_note")
+
+
+def live_resolution_fields(anomaly: Anomaly) -> dict:
+    """Return the RESOLUTION_LIVE_FIELDS of an anomaly row as resolution_content writes them."""
+    return {"kind": anomaly.kind, "dedup_key": anomaly.dedup_key, "status": anomaly.status,
+            "acknowledged_at": _time(anomaly.acknowledged_at),
+            "acknowledged_by": anomaly.acknowledged_by or "",
+            "resolved_at": _time(anomaly.resolved_at), "resolved_by": anomaly.resolved_by or "",
+            "resolution_note": anomaly.resolution_note or ""}
+
+

@@ -1,0 +1,65 @@
+"""A package's chain of custody: every scan of it, or of a container holding it, oldest first.
+
+Plain Python over a session (no Flask); ``GET /api/v1/packages/<id>`` renders it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.models import Device, Package, ScanEvent, utc_now
+from server.reconcile.rules import timeline
+from server.reconcile.timelines import load_closure, load_locations, load_packages, new_context
+
+
+def chain(session: Session, package_id: str) -> dict | None:
+    """Return the package and its custody entries (device time order), or None if unknown."""
+    ctx = new_context(session, utc_now())
+    pkg = load_packages(session, ctx, package_ids=[package_id]).get(package_id)
+    if pkg is None:
+        return None
+    load_closure(session, ctx, {pkg.id}, set())
+    entries, _intervals = timeline(pkg.id, ctx)
+    ids = [ev.id for ev, _via in entries]
+    extra = {}
+    if ids:
+        rows = session.execute(
+            select(ScanEvent.id, ScanEvent.operator, ScanEvent.offline, ScanEvent.client_device,
+                   ScanEvent.device_id, Device.name)
+            .outerjoin(Device, Device.id == ScanEvent.device_id).where(ScanEvent.id.in_(ids)))
+        extra = {r[0]: r for r in rows}
+    load_locations(session, ctx, ids={ev.location_id for ev, _via in entries})
+    dest = ctx.locations[pkg.destination_id]
+    container = ctx.packages.get(pkg.container_id) if pkg.container_id else None
+    if pkg.container_id and container is None:
+        load_packages(session, ctx, ids=[pkg.container_id])
+        container = ctx.packages.get(pkg.container_id)
+    contents = list(session.scalars(select(Package.package_id)
+                                    .where(Package.container_id == pkg.id)
+                                    .order_by(Package.package_id)))
+    custody = []
+    for ev, via in entries:
+        loc = ctx.locations[ev.location_id]
+        row = extra.get(ev.id)
+        device = None
+        if row is not None:
+            device = row.name or row.client_device or None
+            if row.name and row.client_device and row.client_device != row.name:
+                device = f"{row.name} ({row.client_device})"
+        custody.append({
+            "scan_id": ev.uuid, "action": ev.action, "location": loc.code,
+            "location_name": loc.name, "scanned_at": ev.scanned_at,
+            "received_at": ev.received_at, "operator": (row.operator if row else "") or None,
+            "device": device, "offline": bool(row.offline) if row else False,
+            "disposition": ev.disposition, "seal": ev.seal or None,
+            "via_container": ctx.packages[via].package_id if via is not None else None,
+            "counted": ev.counted,
+        })
+    return {"package": {"package_id": pkg.package_id, "item_type": pkg.item_type,
+                        "quantity": pkg.quantity, "destination": dest.code,
+                        "destination_name": dest.name, "dapil": pkg.dapil,
+                        "label_version": pkg.label_version,
+                        "container": container.package_id if container else None,
+                        "contents": contents},
+            "custody": custody}
