@@ -11,7 +11,7 @@ import os
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from server import api, cli, config, dashboard, db, errors
+from server import api, cli, config, dashboard, db
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -23,7 +23,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     config.load(app, test_config)
     db.init_app(app)
-    errors.init_app(app)
     cli.init_app(app)
     api.init_app(app)
     dashboard.init_app(app)

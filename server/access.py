@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from server.errors import ApiError
+from server.db import get_session
+from server.errors import ApiError, DomainError
 from server.models import PATH_END, ROLES, ApiToken, Device, Location, User, utc_now
 
 TOKEN_PREFIX = "jjk_"
@@ -38,7 +39,7 @@ RESOLVE_ROLES = frozenset({"supervisor", "admin"})
 SCAN_ROLES = frozenset({"operator", "admin"})
 
 
-class AccessError(ValueError):
+class AccessError(DomainError):
     """A user, token or device could not be made as asked (unknown region, bad role...)."""
 
 
@@ -173,8 +174,6 @@ def current_api_principal() -> Principal:
     cached = g.get("api_principal")
     if cached is not None:
         return cached
-    from server.db import get_session
-
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 # key -> (default, type, one-line description used by docs and `jejak-server config`)
@@ -73,3 +74,40 @@ def _instance_secret(instance: Path) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The settings the domain packages judge and chain by, read from the app in one place.
+
+    Every session a ``server.db.Database`` opens carries them (``rules_of``), so
+    ingest, the sweep, reads and the ledger follow the configuration whoever
+    calls them - the API, the dashboard or a command - without importing Flask.
+    Outside an app (a bare Database) they are these defaults: no automatic
+    checkpoints.
+    """
+
+    clock_skew_minutes: int = 10
+    checkpoint_every: int = 0
+    ledger_key_file: Path | None = None
+
+
+RULES_KEY = "jejak.rules"
+
+
+def ledger_key_path(app) -> Path:
+    """Return the path of the app's ledger signing key (LEDGER_KEY_FILE or the instance's)."""
+    configured = app.config.get("LEDGER_KEY_FILE")
+    return Path(configured) if configured else Path(app.instance_path) / "ledger_key.pem"
+
+
+def rules_for(app) -> Rules:
+    """Return the Rules of an app's configuration."""
+    every = int(app.config.get("LEDGER_CHECKPOINT_EVERY") or 0)
+    return Rules(clock_skew_minutes=int(app.config["CLOCK_SKEW_MINUTES"]),
+                 checkpoint_every=max(every, 0), ledger_key_file=ledger_key_path(app))
+
+
+def rules_of(session) -> Rules:
+    """Return the Rules a session was opened with (the defaults for a bare session)."""
+    return session.info.get(RULES_KEY) or Rules()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from flask import Flask, current_app, g
 from sqlalchemy import create_engine, event
@@ -10,14 +11,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server.config import RULES_KEY, Rules, rules_for
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class Database:
     """An engine and its session factory, made from a URL."""
 
-    def __init__(self, url: str, echo: bool = False):
+    def __init__(self, url: str, echo: bool = False, rules: Callable[[], Rules] = Rules):
         self.url = url
+        self.rules = rules  # called per session: a setting changed before it opens applies
         kwargs = {}
         if url.startswith("sqlite"):
             # Flask may serve requests from several threads.
@@ -36,16 +40,20 @@ class Database:
 
     def session(self) -> Session:
         """Return a new session."""
-        return self.sessionmaker()
+        session = self.sessionmaker()
+        session.info[RULES_KEY] = self.rules()
+        return session
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration."""
+        # Alembic is needed to migrate, not to serve: imported when used.
         from alembic import command
 
         command.upgrade(alembic_config(self), "head")
 
     def current_revision(self) -> str | None:
         """Return the schema's migration revision (None before init-db)."""
+        # Alembic is needed to migrate, not to serve: imported when used.
         from alembic.runtime.migration import MigrationContext
 
         with self.engine.connect() as conn:
@@ -68,6 +76,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 
 def alembic_config(database: Database):
     """Return an Alembic config pointing at our migrations and this database."""
+    # Alembic is needed to migrate, not to serve: imported when used.
     from alembic.config import Config
 
     cfg = Config()
@@ -104,5 +113,6 @@ def close_session(_exc=None) -> None:
 
 def init_app(app: Flask) -> None:
     """Attach the database to the app and close sessions after each request."""
-    app.extensions["jejak.db"] = Database(app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False))
+    app.extensions["jejak.db"] = Database(app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False),
+                                          rules=lambda: rules_for(app))
     app.teardown_appcontext(close_session)

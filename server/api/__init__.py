@@ -13,11 +13,13 @@ import logging
 from flask import Blueprint, Flask, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
+from server.api import errors
 from server.api import reads as api_reads
 from server.api import scans as api_scans
+from server.api.errors import error_response
+from server.api.openapi import document
 from server.api.parsing import HeaderedError
 from server.db import get_session
-from server.errors import error_response
 from server.ratelimit import SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,6 @@ ROUTES = [
 
 def openapi_json():
     """Serve the OpenAPI 3 description of this API (no token needed)."""
-    from server.api.openapi import document
-
     return jsonify(document())
 
 
@@ -80,6 +80,7 @@ def make_blueprint() -> Blueprint:
 
 
 def init_app(app: Flask) -> None:
-    """Register the API blueprint and the per-token rate limiter."""
+    """Register the API blueprint, the app-wide error answers and the per-token rate limiter."""
+    errors.init_app(app)
     app.extensions["jejak.ratelimit"] = SlidingWindowLimiter(app.config["RATE_LIMIT_PER_MINUTE"])
     app.register_blueprint(make_blueprint())

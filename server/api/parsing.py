@@ -16,7 +16,8 @@ import re
 from flask import current_app, request
 
 from server.access import Principal, current_api_principal
-from server.errors import ApiError, error_response
+from server.api.errors import error_response
+from server.errors import ApiError
 
 # Characters no text column can hold: NUL (PostgreSQL refuses it) and lone
 # UTF-16 surrogates (which cannot be encoded as UTF-8 at all).

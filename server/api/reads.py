@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -32,8 +32,12 @@ from server.api.parsing import (
     unstorable,
 )
 from server.db import get_session
-from server.errors import ApiError
+from server.errors import ApiError, DomainError
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Anomaly, LabelKey, Location, Package
+from server.reconcile.anomalies import list_anomalies, resolve
+from server.reconcile.custody import chain
+from server.reconcile.progress import expected_at
+from server.reconcile.progress import progress as region_progress
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +122,6 @@ def location_expected(code: str):
         raise ApiError(404, f"no location with code {code!r}")
     if not principal.covers(loc.path):
         raise ApiError(403, f"location {code!r} is outside your region {principal.region_code!r}")
-    from server.reconcile.progress import expected_at
-
     packages = expected_at(session, loc, after=after, limit=limit + 1)
     body = {"location": {"code": loc.code, "name": loc.name, "level": loc.level,
                          "path": loc.ancestor_codes, "dapil": loc.dapils},
@@ -156,8 +158,6 @@ def package(package_id: str):
     # 404, not 403, outside the region: existence must not leak across regions.
     if destination is None or not principal.covers(destination):
         raise ApiError(404, f"no package {package_id!r} in your region")
-    from server.reconcile.custody import chain
-
     result = chain(session, package_id)
     if result is None:
         raise ApiError(404, f"no package {package_id!r} in your region")
@@ -191,10 +191,8 @@ def anomalies():
     limit = page_limit(args)
     session = get_session()
     region = region_param(session, principal, args)
-    from server.reconcile.anomalies import list_anomalies
-
     items, last_id = list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
-                                    after_id=after, limit=limit, clock_skew_minutes=_skew())
+                                    after_id=after, limit=limit)
     session.commit()  # keeps what the missing-deadline sweep found on the way
     body = {"anomalies": [anomaly_json(a) for a in items]}
     if last_id is not None:
@@ -243,8 +241,6 @@ def resolve_anomaly(anomaly_id: int):
                        code="invalid_body", details={"field": "status"})
     if anomaly_id > MAX_ROW_ID:
         raise ApiError(404, f"no anomaly {anomaly_id}")
-    from server.reconcile.anomalies import resolve
-
     session = get_session()
     try:
         result = resolve(session, anomaly_id, principal, note.strip(), status=status)
@@ -255,7 +251,7 @@ def resolve_anomaly(anomaly_id: int):
     except PermissionError as exc:
         session.rollback()
         raise ApiError(403, str(exc) or f"anomaly {anomaly_id} is outside your region") from None
-    except ValueError as exc:
+    except DomainError as exc:
         session.rollback()
         raise ApiError(409, str(exc), code="conflict") from None
     except DBAPIError as exc:
@@ -273,13 +269,7 @@ def progress():
     as_of = instant(args, "as_of")
     session = get_session()
     region = region_param(session, principal, args)
-    from server.reconcile.progress import progress as region_progress
-
-    result = region_progress(session, region, as_of=as_of, clock_skew_minutes=_skew())
+    result = region_progress(session, region, as_of=as_of)
     session.commit()  # keeps what the missing-deadline sweep found on the way
     return jsonify(to_json(result))
 
-
-def _skew() -> int:
-    """Return CLOCK_SKEW_MINUTES, which the reconciliation needs to judge device clocks."""
-    return current_app.config["CLOCK_SKEW_MINUTES"]

@@ -27,7 +27,7 @@ from server.api.parsing import (
     unstorable,
 )
 from server.db import get_session
-from server.errors import ApiError
+from server.errors import ApiError, DomainError
 from server.ingest.batch import ingest_batch
 from server.ingest.scan import MAX_CODE, MAX_TEXT
 
@@ -166,16 +166,15 @@ def _result(result: dict) -> dict:
 def _ingest(principal, scans: list) -> list[dict]:
     """Ingest and commit the scans in one transaction; 503 (nothing kept) if the database fails."""
     session = get_session()
-    skew = current_app.config["CLOCK_SKEW_MINUTES"]
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            results = ingest_batch(session, scans, principal, clock_skew_minutes=skew)
+            results = ingest_batch(session, scans, principal)
             if len(results) != len(scans):
                 session.rollback()  # never commit scans that were not answered for
                 raise ApiError(500, "the batch was not recorded: ingest answered for "
                                     f"{len(results)} of {len(scans)} scans")
             session.commit()
-        except ValueError as exc:  # a domain error about the batch: the client's to fix
+        except DomainError as exc:  # a mistake in the batch: the client's to fix
             session.rollback()
             log.warning("scan batch refused by ingest: %s", exc)
             raise ApiError(400, str(exc), code="invalid_body") from None

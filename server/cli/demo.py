@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from flask import Flask
 
+from server.db import get_db
 from server.demo.load import DEMO_PASSWORD, USERS, VOTING_DAY, DemoError, DemoResult, load_demo
 from server.demo.region import SCALES
 from server.demo.scans import DEMO_NOW
@@ -34,8 +35,6 @@ def register(app: Flask) -> None:
                   help="full: all 24 kecamatan; small: two kecamatan (for tests)")
     def demo_command(seed, scale):
         """Load the Kabupaten Probolinggo demo into an empty database."""
-        from server.db import get_db
-
         instance = Path(app.instance_path)
         instance.mkdir(parents=True, exist_ok=True)
         with get_db().session() as session:

@@ -14,6 +14,7 @@ import click
 from flask import Flask
 from sqlalchemy.exc import IntegrityError
 
+from server.db import get_db
 from server.importers.locations import ImportReport, import_locations, read_locations
 from server.importers.plan import import_item_types, import_packages, import_schedule
 from server.importers.read import ImportFileError, Problem
@@ -30,8 +31,6 @@ class ImportRejected(click.ClickException):
 
 def run_import(importer, path) -> ImportReport:
     """Run one importer in its own transaction; commit on success, raise ImportRejected otherwise."""
-    from server.db import get_db
-
     with get_db().session() as session:
         try:
             report = importer(session, path)

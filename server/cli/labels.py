@@ -6,11 +6,12 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from labels.keys import KeyFileError, load_public_key, public_pem
+from labels.keys import KeyFileError, load_private_key, load_public_key, public_pem
 from labels.payload import key_id_for
 from server.db import get_db
 from server.labelling.printing import LabelPrintError, print_labels, reprint
 from server.labelling.registry import ImportLabelsError, import_codes
+from server.labelling.trust import trusted_keys
 from server.models import LabelKey
 
 
@@ -21,9 +22,6 @@ def _register_import(app: Flask) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False))
     def import_labels_command(file):
         """Register the labels of a `jejak-labels render --format codes` file (all or nothing)."""
-        from server.db import get_db
-        from server.labelling.trust import trusted_keys
-
         with get_db().session() as session:
             keys = trusted_keys(session)
             if not keys:
@@ -42,6 +40,7 @@ def _register_import(app: Flask) -> None:
 
 def _label_options(f):
     """Add --out, --key and the layout options shared with jejak-labels render."""
+    # labels.cli, .render, .qr and .templates load reportlab: only for the print commands.
     from labels.cli import layout_options
 
     f = layout_options(f)
@@ -53,12 +52,10 @@ def _label_options(f):
 
 def _run(action, key_path, out, fmt, template, start, offset_x, offset_y, lang, max_per_file, **kw):
     """Load the key, run a print action in a session, and turn user mistakes into exit 2."""
-    from labels.keys import KeyFileError, load_private_key
+    # labels.cli, .render, .qr and .templates load reportlab: only for the print commands.
     from labels.qr import QrError
     from labels.render import RenderError
     from labels.templates import TemplateError
-    from server.db import get_db
-
     try:
         key = load_private_key(key_path)
     except KeyFileError as exc:

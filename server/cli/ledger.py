@@ -16,20 +16,22 @@ import os
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives import serialization
 from flask import Flask, current_app
 from sqlalchemy import inspect
 
-from server.ledger.chain import checkpoint
-from server.ledger.checkpoints import _public_raw, key_id_of, key_path, load_or_create_key
+from labels.keys import KeyFileError, load_public_key, public_pem
+from server.config import ledger_key_path
+from server.db import get_db
+from server.ledger.chain import backfill, checkpoint
+from server.ledger.checkpoints import _public_raw, key_id_of, load_or_create_key
 from server.ledger.content import LedgerError
+from server.ledger.verify import public_keys_of, verify_database, verify_export, write_export
+from server.models import Location
 
 
 def _pinned(paths) -> set[str] | None:
     """Return the key ids of the ledger public key files given, or None for none."""
-    from cryptography.hazmat.primitives import serialization
-
-    from labels.keys import KeyFileError, load_public_key
-
     if not paths:
         return None
     ids = set()
@@ -60,17 +62,13 @@ def _print_report(report, what: str) -> None:
 def _ledger_key(create: bool = True):
     """Return the app's ledger key, turning key file errors into usage errors."""
     try:
-        return load_or_create_key(key_path(current_app), create=create)
+        return load_or_create_key(ledger_key_path(current_app), create=create)
     except LedgerError as exc:
         raise click.UsageError(str(exc)) from None
 
 
 def register(app: Flask) -> None:
     """Register the ledger commands."""
-    from server.db import get_db
-    from server.ledger.verify import public_keys_of, verify_database, verify_export, write_export
-    from server.models import Location
-
     @app.cli.command("verify-log")
     @click.option("--file", "export_file", type=click.Path(dir_okay=False),
                   help="check this export offline instead of the database")
@@ -87,7 +85,7 @@ def register(app: Flask) -> None:
                 raise click.UsageError(f"cannot read {export_file!r}: {exc.strerror}") from None
             _print_report(report, f"export {export_file}")
             return
-        path = key_path(current_app)
+        path = ledger_key_path(current_app)
         if path.exists():
             pinned = (pinned or set()) | set(public_keys_of([_ledger_key(create=False)]))
         db = get_db()
@@ -138,8 +136,6 @@ def register(app: Flask) -> None:
     @app.cli.command("chain-backfill")
     def chain_backfill_command():
         """Chain scans that predate the ledger (bulk loads, databases older than migration 0003)."""
-        from server.ledger.chain import backfill
-
         with get_db().session() as session:
             count = backfill(session, progress=lambda n: click.echo(f"{n} scans chained", err=True)
                              if n % 500_000 == 0 else None)
@@ -148,8 +144,6 @@ def register(app: Flask) -> None:
     @app.cli.command("ledger-key")
     def ledger_key_command():
         """Print the ledger key's id and public key (PEM), for the oversight body to pin."""
-        from labels.keys import public_pem
-
         key = _ledger_key()
-        click.echo(f"ledger key {key_id_of(_public_raw(key))} ({key_path(current_app)})")
+        click.echo(f"ledger key {key_id_of(_public_raw(key))} ({ledger_key_path(current_app)})")
         click.echo(public_pem(key.public_key()).rstrip())

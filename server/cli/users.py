@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
 from server.access import AccessError, create_device, create_token, create_user
+from server.db import get_db
 from server.models import ROLES
 
 
 def _session_from_app() -> Session:
-    from server.db import get_db
-
     return get_db().session()
 
 
 def _read_password() -> str:
-    import sys
-
     if sys.stdin.isatty():
         return click.prompt("Password", hide_input=True, confirmation_prompt=True)
     line = sys.stdin.readline()

@@ -10,15 +10,27 @@ Views are thin: they check who is asking, call the domain functions of
 
 from __future__ import annotations
 
-from flask import Flask, request, session
+from flask import Flask, render_template, request
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from server.dashboard import guard
+from server.dashboard import (
+    anomalies,
+    auth,
+    exports,
+    guard,
+    labels,
+    live,
+    overview,
+    packages,
+    scans,
+)
+from server.dashboard.clock import as_of, zone_label
 from server.dashboard.formatting import register_filters
+from server.dashboard.language import LANGUAGES, select_locale  # noqa: F401 (templates, tests)
+from server.reports.localtime import zone
 
-LANGUAGES = ("id", "en")
 ERROR_PAGES = {
     400: (_l("Bad request"), _l("Something in the address or the form is not understood.")),
     401: (_l("Not logged in"), _l("Log in first.")),
@@ -29,21 +41,8 @@ ERROR_PAGES = {
 BLUEPRINTS = ("auth", "overview", "anomalies", "scans", "packages", "live", "labels", "exports")
 
 
-def select_locale() -> str:
-    """Return the language of this request: the user's choice, else the configured default."""
-    from flask import current_app
-
-    chosen = session.get("lang")
-    if chosen in LANGUAGES:
-        return chosen
-    default = current_app.config.get("BABEL_DEFAULT_LOCALE", "id")
-    return default if default in LANGUAGES else "id"
-
-
 def error_page(exc: HTTPException):
     """Answer a dashboard error with a page in the user's language, never a traceback."""
-    from flask import render_template
-
     title, message = ERROR_PAGES.get(exc.code, (exc.name, exc.description))
     if exc.code == 400 and exc.description == "csrf":
         message = _l("The form expired; reload the page and try again.")
@@ -52,11 +51,7 @@ def error_page(exc: HTTPException):
 
 def init_app(app: Flask) -> None:
     """Register the dashboard's blueprints, translations, CSRF check and template helpers."""
-    from server.dashboard import anomalies, auth, exports, labels, live, overview, packages, scans
-
     app.config.setdefault("WTF_CSRF_ENABLED", True)
-    from server.reports.localtime import zone
-
     zone(app.config.get("DISPLAY_TIMEZONE"))  # an unknown zone fails at start, quoting the name
     Babel(app, locale_selector=select_locale)
     for module in (auth, overview, anomalies, scans, packages, live, labels, exports):
@@ -79,8 +74,6 @@ def init_app(app: Flask) -> None:
     def _template_globals():
         if request.blueprint not in BLUEPRINTS:
             return {}
-        from server.dashboard.clock import as_of, zone_label
-
         return {"principal": guard.current_principal(), "csrf_token": guard.csrf_token,
                 "lang": select_locale(), "languages": LANGUAGES, "as_of": as_of(),
                 "zone": zone_label()}

@@ -10,6 +10,7 @@ from server.dashboard import domain, queries
 from server.dashboard.clock import as_of
 from server.dashboard.guard import current_principal, region_or_abort, require_resolver
 from server.db import get_session
+from server.errors import DomainError
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location, Package
 
 bp = Blueprint("anomalies", __name__, url_prefix="/anomalies")
@@ -120,7 +121,7 @@ def resolve(anomaly_id: int):
     except PermissionError:
         session.rollback()
         abort(403)
-    except ValueError as exc:
+    except DomainError as exc:
         session.rollback()
         flash(_("Not changed: %(reason)s", reason=str(exc)), "error")
         return redirect(url_for("anomalies.show", anomaly_id=anomaly_id))

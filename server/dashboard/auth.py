@@ -6,7 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 
 from server.access import authenticate_user
+from server.dashboard.clock import typed
 from server.dashboard.guard import current_principal, safe_next
+from server.dashboard.language import LANGUAGES
 from server.db import get_session
 
 bp = Blueprint("auth", __name__)
@@ -48,8 +50,6 @@ def logout():
 @bp.route("/lang/<code>")
 def language(code: str):
     """Switch the dashboard's language and go back where the user was."""
-    from server.dashboard import LANGUAGES
-
     if code in LANGUAGES:
         session["lang"] = code
     return redirect(safe_next(request.args.get("next")))
@@ -58,8 +58,6 @@ def language(code: str):
 @bp.route("/as-of")
 def choose_as_of():
     """Look at the situation at another instant (or now) and go back where the user was."""
-    from server.dashboard.clock import typed
-
     raw = (request.args.get("as_of") or "").strip()
     if raw == "now" or not raw:
         session["as_of"] = "now"

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from server.dashboard import domain
 from server.dashboard.clock import as_of, display_zone
 from server.dashboard.guard import current_principal, region_or_abort
+from server.dashboard.language import select_locale
 from server.dashboard.scans import filter_from_args
 from server.db import get_session
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
@@ -159,8 +160,6 @@ def bast_pdf():
             abort(400, description="date")
     data = bast_data(get_session(), sender, receiver, day, tz=display_zone())
     out = io.BytesIO()
-    from server.dashboard import select_locale
-
     bast.bast_pdf(data, out, translate=gettext, lang=select_locale(), tz=display_zone())
     out.seek(0)
     name = f"BAST-{sender.code}-{receiver.code}-{day.isoformat() if day else 'all'}.pdf"

@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask, g
-from flask_babel import format_decimal
+from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
+from server.dashboard.clock import display_zone, for_input
+from server.db import get_session
+from server.models import ItemType
 from server.reports.localtime import local_text
 
 KIND_NAMES = {
@@ -76,8 +80,6 @@ TEPAT = (
 
 def when(value) -> str:
     """Format a stored (naive UTC) time in the display zone with its abbreviation, or a dash."""
-    from server.dashboard.clock import display_zone
-
     if value is None or value == "":
         return "-"
     if isinstance(value, str):
@@ -113,12 +115,6 @@ def item_type_name(code: str) -> str:
     """Name an item type in the request's language (a regency may extend the catalogue)."""
     names = g.get("item_type_names")
     if names is None:
-        from flask_babel import get_locale
-        from sqlalchemy import select
-
-        from server.db import get_session
-        from server.models import ItemType
-
         english = str(get_locale()) == "en"
         names = {it.code: it.name_en if english else it.name_id
                  for it in get_session().scalars(select(ItemType))}
@@ -128,8 +124,6 @@ def item_type_name(code: str) -> str:
 
 def register_filters(app: Flask) -> None:
     """Make the formatters available to templates."""
-    from server.dashboard.clock import for_input
-
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["for_input"] = for_input
     app.jinja_env.filters["number"] = number

@@ -15,8 +15,11 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from labels.keys import KeyFileError, load_private_key
 from server.dashboard.guard import current_principal, region_or_abort
+from server.dashboard.language import select_locale
 from server.db import get_session
+from server.labelling.printing import LabelPrintError, print_labels
 from server.models import PATH_END, Location, Package
 
 bp = Blueprint("labels", __name__, url_prefix="/labels")
@@ -26,6 +29,7 @@ MAX_LABELS = 20_000  # one download; bigger runs belong to `jejak-server print-l
 
 def _template_names() -> list[str]:
     """Return the PDF label templates the labels module knows."""
+    # labels.templates loads reportlab: only on the labels page.
     from labels.templates import TEMPLATES
 
     return sorted(name for name in TEMPLATES if not name.startswith("thermal")) + \
@@ -65,9 +69,6 @@ def index():
         return _page(region)
     if not current_principal().may_resolve:
         abort(403)  # printing labels is logistics work, not oversight
-    from labels.keys import KeyFileError, load_private_key
-    from server.labelling.printing import LabelPrintError, print_labels
-
     session = get_session()
     container = (request.form.get("container") or "").strip() or None
     template = request.form.get("template") or "a4-3x8"
@@ -93,8 +94,6 @@ def index():
         return _page(region, _("The server has no label signing key: set LABEL_KEY_FILE."), 400)
     folder = Path(tempfile.mkdtemp(prefix="jejak-labels-"))
     out = folder / f"labels-{region.code}{'-' + container if container else ''}.pdf"
-    from server.dashboard import select_locale
-
     try:
         paths = print_labels(session, key, out, region=None if container else region.code,
                              container=container, template=template, start=int(start),

@@ -29,9 +29,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
+from sqlalchemy import func, select, update
 
+from labels.keys import generate, public_pem, write_key_pair
+from labels.payload import Label, key_id_for, sign
+from server.access import create_device, create_user, principal_for_token
 from server.demo.region import PROVINCE, REGENCY, build_region
 from server.demo.scans import DEMO_NOW, Planted, build_scans
+from server.errors import DomainError
+from server.importers.locations import import_locations
+from server.importers.plan import import_packages, import_schedule
+from server.ingest.batch import ingest_batch
+from server.models import Anomaly, LabelKey, Location, Package
+from server.reconcile.sweep import sweep_missing
 
 DEMO_PASSWORD = "demo-probolinggo"
 
@@ -48,7 +58,7 @@ SCHEDULE = (("regency", "2024-02-08"), ("district", "2024-02-10"), ("village", "
 VOTING_DAY = dt.date(2024, 2, 14)
 
 
-class DemoError(ValueError):
+class DemoError(DomainError):
     """The demo cannot be loaded here (e.g. the database already holds a region)."""
 
 
@@ -78,9 +88,6 @@ class LabelMaker:
     def __call__(self, package_id: str, version: int | None = None, foreign: bool = False,
                  fields: tuple | None = None) -> str:
         """Return the QR text of a package's label (another key's when ``foreign``)."""
-        from labels.keys import generate
-        from labels.payload import Label, sign
-
         version = version or 1
         cache_key = (package_id, version, foreign)
         text = self._cache.get(cache_key)
@@ -123,10 +130,6 @@ def _write_plan(folder: Path, districts) -> dict[str, tuple]:
 
 def _key(session, instance: Path):
     """Generate the demo signing key, keep its private half in the instance, trust its public half."""
-    from labels.keys import generate, public_pem, write_key_pair
-    from labels.payload import key_id_for
-    from server.models import LabelKey
-
     key = generate()
     write_key_pair(key, instance / "demo-keys")
     key_id = key_id_for(key.public_key())
@@ -138,19 +141,6 @@ def _key(session, instance: Path):
 def load_demo(session, instance: Path, seed: int = 2024, scale: str = "full",
               echo=lambda line: None) -> DemoResult:
     """Load the demo region, plan, users, devices and scans; commits as it goes."""
-    from sqlalchemy import func, select, update
-
-    from server.access import create_device, create_user, principal_for_token
-    from server.importers.locations import import_locations
-    from server.importers.plan import import_packages, import_schedule
-    from server.models import Anomaly, Location, Package
-    from server.reconcile.sweep import sweep_missing
-
-    try:
-        from server.ingest.batch import ingest_batch
-    except ImportError as exc:  # the scan ingest is its own change; say so plainly
-        raise DemoError(f"server.ingest is not available ({exc}); the demo records its scans "
-                        "through it") from None
     start = time.perf_counter()
     existing = session.scalar(select(func.count()).select_from(Location))
     if existing:

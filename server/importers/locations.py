@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from sqlalchemy import insert, select
+
 from server.importers.read import (
     CODE_RULE,
     CODE_RULE_TEXT,
@@ -21,7 +23,7 @@ from server.importers.read import (
     check_extension,
     read_table,
 )
-from server.models import LEVELS
+from server.models import LEVELS, Location
 
 LOCATION_REQUIRED = ("code", "name", "level", "parent_code")
 
@@ -195,10 +197,6 @@ def read_locations(path) -> list[dict]:
 
 def existing_locations(session) -> dict[str, tuple]:
     """Return every location in the database as code -> (id, level, path, dapil), in one query."""
-    from sqlalchemy import select
-
-    from server.models import Location
-
     result = session.execute(select(Location.code, Location.id, Location.level, Location.path,
                                     Location.dapil))
     return {code: (id_, level, path, dapil) for code, id_, level, path, dapil in result}
@@ -209,10 +207,6 @@ def import_locations(session, path) -> ImportReport:
 
     Raises :class:`ImportFileError` (nothing written) when any row is wrong.
     """
-    from sqlalchemy import insert
-
-    from server.models import Location
-
     problems = Problems()
     check_extension(path)
     rows, seen = _parse_rows(path, problems)
@@ -248,10 +242,6 @@ def import_locations(session, path) -> ImportReport:
 
 def _ids_for(session, level: str) -> dict[str, tuple[int, str]]:
     """Return code -> (id, path) of every location of one level."""
-    from sqlalchemy import select
-
-    from server.models import Location
-
     result = session.execute(select(Location.code, Location.id, Location.path)
                              .where(Location.level == level))
     return {code: (id_, path) for code, id_, path in result}

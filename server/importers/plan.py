@@ -23,6 +23,8 @@ import datetime as dt
 import hashlib
 from collections import Counter
 
+from sqlalchemy import delete, func, insert, select
+
 from server.importers.locations import ImportReport, check_code, existing_locations
 from server.importers.read import (
     ITEM_TYPE_RULE,
@@ -34,7 +36,8 @@ from server.importers.read import (
     check_extension,
     read_table,
 )
-from server.models import LEVELS
+from server.models import LEVELS, Deadline, ItemType, Package, utc_now
+from server.sql import bulk_insert
 
 PACKAGE_REQUIRED = ("item_type", "quantity", "destination")
 
@@ -102,11 +105,6 @@ def _dapils_under(locations: dict[str, tuple]) -> dict[str, set[str]]:
 
 def import_packages(session, path) -> ImportReport:
     """Check a packages file against the catalogue and the locations, then insert it."""
-    from sqlalchemy import func, select
-
-    from server.models import ItemType, Package, utc_now
-    from server.sql import bulk_insert
-
     problems = Problems()
     check_extension(path)
     item_types = dict(session.execute(select(ItemType.code, ItemType.has_dapil)).all())
@@ -188,10 +186,6 @@ def import_packages(session, path) -> ImportReport:
 
 def _taken_ids(session, package_ids: list[str]) -> list[str]:
     """Return which of these package ids are already in the database (a query per 900 ids)."""
-    from sqlalchemy import select
-
-    from server.models import Package
-
     taken = []
     for start in range(0, len(package_ids), IN_CHUNK):
         chunk = package_ids[start:start + IN_CHUNK]
@@ -247,10 +241,6 @@ def parse_deadline(value: str) -> dt.datetime:
 
 def import_schedule(session, path) -> ImportReport:
     """Check a schedule file and store its deadlines, replacing those of the same level and region."""
-    from sqlalchemy import delete, insert
-
-    from server.models import Deadline
-
     problems = Problems()
     check_extension(path)
     locations = existing_locations(session)
@@ -308,10 +298,6 @@ def _parse_bool(value: str) -> bool | None:
 
 def import_item_types(session, path) -> ImportReport:
     """Check an item-type file and add its types to the catalogue."""
-    from sqlalchemy import insert, select
-
-    from server.models import ItemType
-
     problems = Problems()
     check_extension(path)
     known = set(session.scalars(select(ItemType.code)))

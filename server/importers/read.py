@@ -29,6 +29,8 @@ from itertools import chain
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from server.errors import DomainError
+
 # Codes go into the QR payload (labels/payload.py): 1-32 characters 0-9, A-Z, inner '-'.
 CODE_RULE = re.compile(r"[0-9A-Z](?:[0-9A-Z-]{0,30}[0-9A-Z])?")
 
@@ -88,7 +90,7 @@ class Problems(list):
         return sorted(self, key=lambda p: -1 if p.line is None else p.line)
 
 
-class ImportFileError(ValueError):
+class ImportFileError(DomainError):
     """A planning file was rejected as a whole; ``problems`` says every row that is wrong."""
 
     def __init__(self, path, problems: Iterable[Problem]):
@@ -115,7 +117,7 @@ def check_extension(path) -> str:
         return suffix[1:]
     hint = ""
     if suffix in (".xls", ".ods", ".xlsm"):
-        hint = f"; save it from the spreadsheet as .xlsx or .csv"
+        hint = "; save it from the spreadsheet as .xlsx or .csv"
     raise ImportFileError(path, [Problem(None, None,
         f"unsupported file type {suffix or '(no extension)'!r}: give a .csv or .xlsx file{hint}")])
 
@@ -286,6 +288,7 @@ def _cell_text(value) -> str:
 
 def _xlsx_records(path, problems: Problems) -> Iterator[tuple[int, list[str]]]:
     """Yield (row number, cell texts) for each row of the workbook's first sheet."""
+    # openpyxl (and zipfile) only for XLSX files.
     import zipfile
 
     from openpyxl import load_workbook

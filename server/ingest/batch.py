@@ -52,7 +52,7 @@ from server.sql import bulk_insert, chunks, member
 
 
 def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | None = None, *,
-                 clock_skew_minutes: int = 10) -> list[dict]:
+                 clock_skew_minutes: int | None = None) -> list[dict]:
     """Record a batch of raw scan objects; return one result per item, in order."""
     if not isinstance(scans, list):
         raise ValueError(f"scans must be a list, not {type(scans).__name__}")
@@ -97,7 +97,7 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
         ctx.add_scan(ev)
     kinds: dict[str, list[str]] = {it.uuid: [] for it in fresh}
     by_code = {loc.code: loc for loc in ctx.locations.values()}
-    _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, clock_skew_minutes)
+    _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, ctx.clock_skew)
 
     affected = set(batch_ids) | contents_of(ctx, batch_ids)
     load_closure(session, ctx, affected, loaded)
@@ -291,7 +291,7 @@ def _disprovers(ctx, affected: set[int], new_evs: list[Ev]) -> dict[int, Ev | No
     return out
 
 
-def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, skew_minutes) -> None:
+def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, skew: dt.timedelta) -> None:
     """Insert or extend the forged/unknown/superseded anomalies the batch's texts raise."""
     found: dict[str, dict] = {}
     for it in fresh:
@@ -306,7 +306,7 @@ def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, ske
                                            "at": it.scanned_at, "detail": r.detail
                                            + ("" if what == "code" else " (container label)")})
             entry["uuids"].append(it.uuid)
-            if it.scanned_at - now > dt.timedelta(minutes=skew_minutes) and "clock" not in entry["detail"]:
+            if it.scanned_at - now > skew and "clock" not in entry["detail"]:
                 entry["detail"] += (f" [device clock ahead of the server on scan {it.uuid}: "
                                     f"device time {it.scanned_at:%Y-%m-%d %H:%M} UTC]")
             if r.kind not in kinds[it.uuid]:

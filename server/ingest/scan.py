@@ -6,6 +6,7 @@ import datetime as dt
 import uuid as uuidlib
 from dataclasses import dataclass
 
+from server.errors import DomainError
 from server.models import ACTIONS, DISPOSITIONS
 
 MAX_CODE = 1000
@@ -14,7 +15,7 @@ MAX_CODE = 1000
 MAX_TEXT = {"location": 32, "seal": 64, "operator": 100, "device": 100}
 
 
-class ScanError(ValueError):
+class ScanError(DomainError):
     """One scan cannot be understood or may not be written; the message says why."""
 
 

@@ -20,12 +20,15 @@ from pathlib import Path
 from sqlalchemy import select
 
 from labels.manifest import PackageRow
+from labels.payload import key_id_for
+from server.errors import DomainError
+from server.labelling.registry import register_signed
 from server.models import PATH_END, ItemType, LabelKey, Location, Package
 
 MAX_VERSION = 9999  # the payload's version field holds 4 digits
 
 
-class LabelPrintError(ValueError):
+class LabelPrintError(DomainError):
     """The packages to print cannot be found or the key is not one the server trusts."""
 
 
@@ -74,8 +77,6 @@ def rows_for(session, packages, lang: str = "id") -> tuple[list[PackageRow], dic
 
 def check_key_trusted(session, private_key) -> str:
     """Return the key id of private_key, refusing a key the server does not trust."""
-    from labels.payload import key_id_for
-
     key_id = key_id_for(private_key.public_key())
     row = session.get(LabelKey, key_id)
     if row is None or row.revoked_at is not None:
@@ -86,6 +87,7 @@ def check_key_trusted(session, private_key) -> str:
 
 def render_to(rows, out, key, options: dict, names: dict, items: dict) -> tuple[list, list[Path]]:
     """Sign and render into a temporary folder next to out; return (signed labels, temporary paths)."""
+    # labels.render loads reportlab: only when printing.
     from labels.render import render_packages, sign_all
 
     out = Path(out)
@@ -124,8 +126,6 @@ def print_labels(session, key, out, *, region=None, package_ids=(), container=No
 
 def _commit_registered(session, packages, signed, temp_paths) -> None:
     """Register the rendered labels' codes and commit; on failure remove the output."""
-    from server.labelling.registry import register_signed
-
     try:
         register_signed(session, packages, signed)
         session.commit()

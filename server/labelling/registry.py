@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from labels.payload import BadSignature, PayloadError, SignedLabel, UnknownKey, parse, verify
+from server.errors import DomainError
 from server.models import LabelRecord, Package, utc_now
 from server.sql import chunks, member
 
@@ -79,7 +80,7 @@ def register_signed(session: Session, packages: list[Package], signed: list[Sign
     register(session, [row_for(p.id, s, source) for p, s in zip(packages, signed)])
 
 
-class ImportLabelsError(ValueError):
+class ImportLabelsError(DomainError):
     """The codes file has bad lines; nothing of it was stored."""
 
 

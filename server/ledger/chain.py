@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import select, text
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.orm import Session
 
-from server.ledger.checkpoints import checkpoint_content, key_path, load_or_create_key
+from server.config import rules_of
+from server.ledger.checkpoints import checkpoint_content, load_or_create_key
 from server.ledger.content import (
     GENESIS,
     LedgerError,
@@ -46,6 +47,7 @@ from server.ledger.content import (
     scan_select,
 )
 from server.models import Anomaly, LedgerEntry, ScanEvent, utc_now
+from server.sql import bulk_insert
 
 # Transaction-scoped advisory lock that serialises appends (PostgreSQL); "JEJAKLG".
 LOCK_KEY = 0x4A454A414B4C47
@@ -65,8 +67,6 @@ def _lock_and_head(session: Session) -> tuple[int, bytes]:
 
 def _insert(session: Session, entries: list[dict]) -> None:
     """Insert ledger rows in one go (COPY on PostgreSQL, one executemany elsewhere)."""
-    from server.sql import bulk_insert
-
     bulk_insert(session, LedgerEntry.__table__, entries)
 
 
@@ -88,7 +88,7 @@ def _append(session: Session, items: list) -> None:
     seq, chain = _lock_and_head(session)
     now = utc_now()
     entries, seq, chain = _chain_entries(seq, chain, items, now)
-    entries += _auto_checkpoint(seq - len(items), seq, chain, now)
+    entries += _auto_checkpoint(session, seq - len(items), seq, chain, now)
     _insert(session, entries)
 
 
@@ -169,23 +169,13 @@ def append_resolution(session: Session, anomaly: Anomaly) -> None:
     _append(session, [("resolution", anomaly.id, str(anomaly.id), content, True)])
 
 
-def _app_settings():
-    """Return (private key, every) from the current app, or (None, 0) outside one."""
-    from flask import current_app, has_app_context
-
-    if not has_app_context():
-        return None, 0
-    every = int(current_app.config.get("LEDGER_CHECKPOINT_EVERY") or 0)
-    if every <= 0:
-        return None, 0
-    return load_or_create_key(key_path(current_app)), every
-
-
-def _auto_checkpoint(before: int, seq: int, chain: bytes, now) -> list[dict]:
+def _auto_checkpoint(session: Session, before: int, seq: int, chain: bytes, now) -> list[dict]:
     """Return a checkpoint entry when the appended range crossed a multiple of the interval."""
-    key, every = _app_settings()
-    if key is None or seq // every == before // every:
+    rules = rules_of(session)
+    every = rules.checkpoint_every
+    if every <= 0 or rules.ledger_key_file is None or seq // every == before // every:
         return []
+    key = load_or_create_key(rules.ledger_key_file)
     rows, _seq, _chain = _chain_entries(
         seq, chain, [("checkpoint", None, "", checkpoint_content(seq, chain, key, now), True)], now)
     return rows
@@ -216,8 +206,6 @@ def backfill(session: Session, batch: int = 5000, progress=None) -> int:
     ledger) are chained, in id order, committing every ``batch``: a row inserted behind
     the ledger's back gets a higher id and stays reported as inserted.  Returns the count.
     """
-    from sqlalchemy import exists, func
-
     first = session.scalar(select(func.min(LedgerEntry.row_id)).where(LedgerEntry.kind == "scan"))
     unchained = ~exists().where(LedgerEntry.kind == "scan", LedgerEntry.row_id == ScanEvent.id)
     done, last_id = 0, 0

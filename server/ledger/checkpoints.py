@@ -9,6 +9,11 @@ import os
 import threading
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from labels.keys import KeyFileError, generate, load_private_key, private_pem
 from server.ledger.content import FORMAT, LedgerError, _time
 
 
@@ -24,8 +29,6 @@ def key_id_of(public_raw: bytes) -> str:
 
 def _public_raw(private_key) -> bytes:
     """Return the 32 raw bytes of a private key's public half."""
-    from cryptography.hazmat.primitives import serialization
-
     return private_key.public_key().public_bytes(serialization.Encoding.Raw,
                                                   serialization.PublicFormat.Raw)
 
@@ -41,9 +44,6 @@ def checkpoint_content(covers_seq: int, head: bytes, private_key, now: dt.dateti
 
 def checkpoint_problem(content: dict, head_there: bytes | None, pinned: set[str] | None = None) -> str | None:
     """Return why a checkpoint record is not valid, or None when it is."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     try:
         public_raw = base64.b64decode(content["public_key"], validate=True)
         key = Ed25519PublicKey.from_public_bytes(public_raw)
@@ -67,16 +67,8 @@ _keys: dict[str, object] = {}
 _keys_lock = threading.Lock()
 
 
-def key_path(app) -> Path:
-    """Return the path of the app's ledger signing key (LEDGER_KEY_FILE or the instance's)."""
-    configured = app.config.get("LEDGER_KEY_FILE")
-    return Path(configured) if configured else Path(app.instance_path) / "ledger_key.pem"
-
-
 def load_or_create_key(path: Path, create: bool = True):
     """Return the Ed25519 ledger key at path, creating it (mode 0600) when create and absent."""
-    from labels.keys import KeyFileError, generate, load_private_key, private_pem
-
     path = Path(path)
     with _keys_lock:
         if str(path) in _keys:

@@ -9,6 +9,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from server.errors import DomainError
 from server.models import Anomaly, Location, Package, ScanEvent
 
 GENESIS = bytes(32)
@@ -20,7 +21,7 @@ FORMAT = "jejak-ledger-v1"
 ENTRY_KINDS = ("scan", "resolution", "checkpoint")
 
 
-class LedgerError(ValueError):
+class LedgerError(DomainError):
     """The ledger cannot be appended to or checked as asked (bad key file, empty log...)."""
 
 

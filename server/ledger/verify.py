@@ -28,6 +28,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import serialization
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
@@ -355,8 +356,6 @@ def _name(record) -> str:
 
 def public_keys_of(private_keys) -> dict[str, bytes]:
     """Return {key_id: raw public bytes} for ledger private keys."""
-    from cryptography.hazmat.primitives import serialization
-
     out = {}
     for key in private_keys:
         raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

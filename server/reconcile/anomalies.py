@@ -21,6 +21,7 @@ from server.models import (
 from server.reconcile.findings import SYSTEM, _append_note
 from server.reconcile.sweep import evaluated_at
 from server.sql import NO_JIT, _run_with
+from server.errors import DomainError
 
 RESOLVE_STATUSES = ("resolved", "acknowledged")
 
@@ -29,6 +30,10 @@ RESOLVE_STATUSES = ("resolved", "acknowledged")
 # anomalies than this is read as one index range and sorted by id (~40 ms for 64,000
 # on a province); a bigger one walks the ids in order (see _region_ids).
 RANGE_SORT_LIMIT = 100_000
+
+
+class ResolveError(DomainError):
+    """A resolution that cannot be made as asked (bad status, no note, already resolved)."""
 
 
 def _region_range(region: Location) -> tuple[str, str]:
@@ -95,7 +100,7 @@ def anomaly_dict(a: Anomaly, package_id: str | None, location: str | None,
 
 
 def list_anomalies(session: Session, region: Location, kind=None, status=None, as_of=None,
-                   after_id=None, limit=200, *, clock_skew_minutes: int = 10
+                   after_id=None, limit=200, *, clock_skew_minutes: int | None = None
                    ) -> tuple[list[dict], int | None]:
     """Return a page of the region's anomalies by id, and the last id when more follow.
 
@@ -105,9 +110,9 @@ def list_anomalies(session: Session, region: Location, kind=None, status=None, a
     missing if nothing more is scanned) inside a savepoint that is rolled back.
     """
     if kind is not None and kind not in ANOMALY_KINDS:
-        raise ValueError(f"kind {kind!r} is not one of {', '.join(ANOMALY_KINDS)}")
+        raise ResolveError(f"kind {kind!r} is not one of {', '.join(ANOMALY_KINDS)}")
     if status is not None and status not in ANOMALY_STATUSES:
-        raise ValueError(f"status {status!r} is not one of {', '.join(ANOMALY_STATUSES)}")
+        raise ResolveError(f"status {status!r} is not one of {', '.join(ANOMALY_STATUSES)}")
     return evaluated_at(session, as_of, clock_skew_minutes,
                          lambda at, _now: _page(session, region, kind, status, at, after_id, limit))
 
@@ -134,10 +139,10 @@ def resolve(session: Session, anomaly_id: int, principal, note: str,
             status: str = "resolved") -> dict:
     """Acknowledge or resolve an anomaly with a note; who and when are kept, nothing deleted."""
     if status not in RESOLVE_STATUSES:
-        raise ValueError(f"status {status!r} is not one of {', '.join(RESOLVE_STATUSES)}")
+        raise ResolveError(f"status {status!r} is not one of {', '.join(RESOLVE_STATUSES)}")
     note = (note or "").strip() if isinstance(note, str) else ""
     if not note:
-        raise ValueError("a note saying what was done is required")
+        raise ResolveError("a note saying what was done is required")
     row = session.execute(
         select(Anomaly, Package.package_id, Location.code, Location.path)
         .outerjoin(Package, Package.id == Anomaly.package_id)
@@ -156,7 +161,7 @@ def resolve(session: Session, anomaly_id: int, principal, note: str,
     if not principal.may_resolve:
         raise PermissionError(f"role {principal.role!r} may not resolve anomalies")
     if status == "acknowledged" and a.status == "resolved":
-        raise ValueError(f"anomaly {anomaly_id} is already resolved; it cannot be acknowledged")
+        raise ResolveError(f"anomaly {anomaly_id} is already resolved; it cannot be acknowledged")
     lock_writes(session)
     now = utc_now()
     if status == "acknowledged":

@@ -7,7 +7,15 @@ import datetime as dt
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from server.models import LEVELS, STATE_LEVELS, Anomaly, Location, Package, PackageState
+from server.models import (
+    LEVELS,
+    STATE_LEVELS,
+    Anomaly,
+    LabelRecord,
+    Location,
+    Package,
+    PackageState,
+)
 from server.reconcile.anomalies import _conditions, _region_range
 from server.reconcile.sweep import evaluated_at
 from server.reconcile.timelines import new_context
@@ -15,7 +23,7 @@ from server.sql import NO_HASH_JOIN, NO_JIT, _run_with
 
 
 def progress(session: Session, region: Location, as_of=None, *,
-             clock_skew_minutes: int = 10) -> dict:
+             clock_skew_minutes: int | None = None) -> dict:
     """Return, for each child region, packages expected, dispatched, received per level, anomalies.
 
     ``as_of`` as in ``list_anomalies`` (a future instant is answered hypothetically).
@@ -106,8 +114,6 @@ def expected_at(session: Session, location: Location, *, after: str | None = Non
     ``verification_code`` is that of the current label version when it is
     registered (the newest registered if several keys printed it), else None.
     """
-    from server.models import LabelRecord
-
     low, high = _region_range(location)
     code = (select(LabelRecord.verification_code)
             .where(LabelRecord.package_id == Package.id,

@@ -19,6 +19,7 @@ import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from labels.payload import PayloadError, parse
 from server.models import LEVELS
 
 # Actions at which a scan of a container stands for everything packed in it.
@@ -50,8 +51,6 @@ DEFAULT_CLONE_WINDOW = dt.timedelta(minutes=10)
 @functools.lru_cache(maxsize=16384)
 def stated_quantity(raw_code: str) -> int | None:
     """Return the quantity a scanned label text states (None when it is not a label)."""
-    from labels.payload import PayloadError, parse
-
     if not raw_code or not raw_code.lstrip()[:3].upper().startswith("J1."):
         return None
     try:

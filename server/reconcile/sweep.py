@@ -42,7 +42,7 @@ def _not_reached(level: str):
 
 
 def sweep_missing(session: Session, now: dt.datetime | None = None,
-                  clock_skew_minutes: int = 10, limit: int | None = None,
+                  clock_skew_minutes: int | None = None, limit: int | None = None,
                   all_or_nothing: bool = False) -> int:
     """Raise ``missing`` for packages past a deadline that no scan has reached; return how many judged.
 
@@ -156,7 +156,7 @@ def _too_much(session: Session, todo, done, limit: int) -> bool:
 
 
 def rebuild_states(session: Session, now: dt.datetime | None = None,
-                   clock_skew_minutes: int = 10) -> int:
+                   clock_skew_minutes: int | None = None) -> int:
     """Judge every package again from the scan log (its anomalies and PackageState); return how many.
 
     For a database whose scans predate migration 0002, or after a rule

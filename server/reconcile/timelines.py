@@ -13,6 +13,7 @@ from typing import Iterable
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from server.config import rules_of
 from server.models import Deadline, Location, Package, ScanEvent
 from server.reconcile.rules import Context, DeadlineBook, Ev, Loc, Pkg, ancestor_paths
 from server.sql import CHUNK, chunks, core, member
@@ -152,7 +153,10 @@ def load_closure(session: Session, ctx: Context, affected: set[int], loaded: set
     load_packages(session, ctx, ids=containers_of(ctx, affected) | set(affected))
 
 
-def new_context(session: Session, now: dt.datetime, clock_skew_minutes: int = 10) -> Context:
-    """Return an empty context with the schedule and the clock."""
+def new_context(session: Session, now: dt.datetime,
+                clock_skew_minutes: int | None = None) -> Context:
+    """Return an empty context with the schedule and the clock (skew: the session's rules)."""
+    if clock_skew_minutes is None:
+        clock_skew_minutes = rules_of(session).clock_skew_minutes
     return Context(deadlines=load_deadlines(session), now=now,
                    clock_skew=dt.timedelta(minutes=clock_skew_minutes))

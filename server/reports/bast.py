@@ -139,6 +139,7 @@ LEVEL_WORDS = {"province": N_("KPU Province"), "regency": N_("KPU Regency/City")
 def bast_pdf(data: dict, out, translate: Translate = lambda s: s, lang: str = "id",
              made_at: dt.datetime | None = None, tz: dt.tzinfo = UTC) -> None:
     """Draw the Berita Acara Serah Terima of a handoff as an A4 PDF (times local to ``tz``)."""
+    # reportlab only when a BAST is drawn.
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet

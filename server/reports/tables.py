@@ -79,6 +79,7 @@ def csv_chunks(header: Iterable[str], rows: Iterable[tuple],
 def xlsx_chunks(header: Iterable[str], rows: Iterable[tuple], title: str = "jejak",
                 chunk: int = 1 << 16, tz: dt.tzinfo = UTC) -> Iterator[bytes]:
     """Yield an XLSX workbook written in openpyxl's write-only mode (rows never held in memory)."""
+    # openpyxl only when an XLSX is written.
     from openpyxl import Workbook
 
     wb = Workbook(write_only=True)

@@ -35,3 +35,28 @@ def test_bad_number_in_environment_names_the_variable(tmp_path, monkeypatch):
     monkeypatch.setenv("JEJAK_PAGE_SIZE", "many")
     with pytest.raises(ValueError, match="JEJAK_PAGE_SIZE='many'"):
         create_app()
+
+
+def test_a_non_default_clock_skew_reaches_every_session_not_only_the_api(tmp_path, database_url):
+    # The sweep command and the dashboard's reads judge in sessions the API never sees:
+    # each must judge with the configured skew, not a default of 10 minutes.
+    import datetime as dt
+
+    from server import create_app
+    from server.db import Database
+    from server.reconcile.timelines import new_context
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "t",
+                      "INSTANCE_PATH": str(tmp_path / "i"), "CLOCK_SKEW_MINUTES": 45})
+    app.extensions["jejak.db"].upgrade()
+    now = dt.datetime(2024, 2, 12, 5, 0)
+    with app.app_context(), app.extensions["jejak.db"].session() as session:
+        assert new_context(session, now).clock_skew == dt.timedelta(minutes=45)
+    app.config["CLOCK_SKEW_MINUTES"] = 5  # a change before a session opens applies to it
+    with app.extensions["jejak.db"].session() as session:
+        assert new_context(session, now).clock_skew == dt.timedelta(minutes=5)
+    bare = Database(database_url)
+    with bare.session() as session:  # outside an app: the documented default
+        assert new_context(session, now).clock_skew == dt.timedelta(minutes=10)
+    bare.dispose()
+    app.extensions["jejak.db"].dispose()

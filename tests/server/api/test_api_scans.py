@@ -273,3 +273,25 @@ def test_two_scanners_uploading_the_same_backlog_at_once_record_it_once(app, db,
     statuses = sorted(tuple(r["status"] for r in a.get_json()["results"]) for a in answers)
     assert statuses == [("already_recorded",) * len(scans), ("recorded",) * len(scans)]
     assert scan_count(db) == len(scans)
+
+
+def test_a_bug_in_a_rule_is_a_500_the_scanner_retries_not_a_rejection(client, db, world,
+                                                                         monkeypatch):
+    # A ValueError from a bug deep in the rules is not the client's mistake: answering it
+    # 400 would make the scanner set good scans aside as rejected.
+    from server.ingest import batch
+
+    def broken_rule(*_args, **_kwargs):
+        raise ValueError("a bug in a rule")
+
+    scans = receipts(world)
+    monkeypatch.setattr(batch, "judge", broken_rule)
+    response = client.post("/api/v1/scans", json={"scans": scans}, headers=auth(world["operator"]))
+    assert response.status_code == 500
+    assert response.get_json()["error"]["code"] == "internal_error"
+    assert scan_count(db) == 0  # nothing half-kept
+    monkeypatch.undo()
+    retried = client.post("/api/v1/scans", json={"scans": scans}, headers=auth(world["operator"]))
+    assert retried.status_code == 200
+    assert {r["status"] for r in retried.get_json()["results"]} == {"recorded"}
+    assert scan_count(db) == len(scans)
