@@ -28,6 +28,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -35,11 +37,17 @@ LEVELS = ("province", "regency", "district", "village", "tps")
 ACTIONS = ("receive", "dispatch", "pack", "unpack", "inspect", "handover", "return")
 DISPOSITIONS = ("ok", "damaged", "seal_broken")
 ROLES = ("operator", "supervisor", "observer", "admin")
+# The one list of anomaly kinds: docs/anomalies.md has a section per kind, the BAST a
+# word per kind (tests/server/test_anomaly_kinds.py holds them equal).
 ANOMALY_KINDS = (
     "missing", "duplicate_scan", "cloned_label", "misrouted", "wrong_dapil", "forged_label",
     "unknown_package", "superseded_label", "custody_gap", "late", "damaged", "seal_mismatch",
     "quantity_mismatch",
 )
+# Kinds judged once per scan from its label text (never disproved by other scans).
+LABEL_KINDS = ("forged_label", "unknown_package", "superseded_label")
+# Kinds judged from a package's timeline (re-judged on every new scan of it).
+DERIVED_KINDS = tuple(kind for kind in ANOMALY_KINDS if kind not in LABEL_KINDS)
 ANOMALY_STATUSES = ("open", "acknowledged", "resolved")
 PATH_END = "~"  # sorts after every code character: path range upper bound
 
@@ -303,6 +311,33 @@ class Anomaly(Base):
 
 
 # Item type catalogue seeded by the first migration (codes are a contract).
+# Region keys of an anomaly: the paths of its place and of its package's destination.
+
+def location_path_of(connection, location_id: int | None) -> str | None:
+    """Return a location's path from the database (None for no location)."""
+    if location_id is None:
+        return None
+    return connection.scalar(select(Location.path).where(Location.id == location_id))
+
+
+def destination_path_of(connection, package_id: int | None) -> str | None:
+    """Return the path of a package's destination from the database (None for no package)."""
+    if package_id is None:
+        return None
+    return connection.scalar(select(Location.path)
+                             .join(Package, Package.destination_id == Location.id)
+                             .where(Package.id == package_id))
+
+
+@event.listens_for(Anomaly, "before_insert")
+def _fill_region_paths(_mapper, connection, target: Anomaly) -> None:
+    """Copy the region keys onto an anomaly added through the ORM (label anomalies of ingest)."""
+    if target.location_path is None:
+        target.location_path = location_path_of(connection, target.location_id)
+    if target.destination_path is None:
+        target.destination_path = destination_path_of(connection, target.package_id)
+
+
 ITEM_TYPES = [
     ("SS-PPWP", "Surat suara Presiden dan Wakil Presiden", "Presidential ballot papers", False),
     ("SS-DPR", "Surat suara DPR", "DPR ballot papers", True),

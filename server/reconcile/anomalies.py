@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from server.errors import DomainError
 from server.ledger.chain import append_resolution
 from server.locks import lock_writes
 from server.models import (
@@ -21,7 +22,6 @@ from server.models import (
 from server.reconcile.findings import SYSTEM, _append_note
 from server.reconcile.sweep import evaluated_at
 from server.sql import NO_JIT, _run_with
-from server.errors import DomainError
 
 RESOLVE_STATUSES = ("resolved", "acknowledged")
 

@@ -21,12 +21,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.ledger.chain import append_resolution
-from server.models import STATE_COLUMNS, Anomaly, Location, Package, PackageState
-from server.reconcile.rules import DERIVED_KINDS, Context, Derived, Ev, derive, fmt
+from server.models import (
+    DERIVED_KINDS,
+    STATE_COLUMNS,
+    Anomaly,
+    Package,
+    PackageState,
+    destination_path_of,
+    location_path_of,
+)
+from server.reconcile.rules import Context, Derived, Ev, derive, fmt
 from server.sql import bulk_insert, chunks, member
 
 SYSTEM = "system"
@@ -132,39 +140,14 @@ def new_anomaly_row(f, now: dt.datetime, location_path: str | None = None,
             "destination_path": destination_path}
 
 
-def _location_path(connection, location_id: int | None) -> str | None:
-    """Return a location's path from the database (None for no location)."""
-    if location_id is None:
-        return None
-    return connection.scalar(select(Location.path).where(Location.id == location_id))
-
-
-def _destination_path(connection, package_id: int | None) -> str | None:
-    """Return the path of a package's destination from the database (None for no package)."""
-    if package_id is None:
-        return None
-    return connection.scalar(select(Location.path)
-                             .join(Package, Package.destination_id == Location.id)
-                             .where(Package.id == package_id))
-
-
 def _region_paths(session: Session, ctx: Context, f) -> tuple[str | None, str | None]:
     """Return the paths of a finding's place and of its package's destination (the region keys)."""
     loc = ctx.locations.get(f.location_id) if f.location_id is not None else None
-    place = loc.path if loc is not None else _location_path(session, f.location_id)
+    place = loc.path if loc is not None else location_path_of(session, f.location_id)
     pkg = ctx.packages.get(f.package_id) if f.package_id is not None else None
     dest = ctx.locations.get(pkg.destination_id) if pkg is not None else None
-    destination = dest.path if dest is not None else _destination_path(session, f.package_id)
+    destination = dest.path if dest is not None else destination_path_of(session, f.package_id)
     return place, destination
-
-
-@event.listens_for(Anomaly, "before_insert")
-def _fill_region_paths(_mapper, connection, target: Anomaly) -> None:
-    """Copy the region keys onto an anomaly added through the ORM (label anomalies of ingest)."""
-    if target.location_path is None:
-        target.location_path = _location_path(connection, target.location_id)
-    if target.destination_path is None:
-        target.destination_path = _destination_path(connection, target.package_id)
 
 
 def store_states(session: Session, derived: dict[int, Derived],

@@ -36,13 +36,6 @@ BAD_DISPOSITIONS = frozenset({"damaged", "seal_broken"})
 LEVEL_DEPTH = {level: i for i, level in enumerate(LEVELS)}
 
 
-# Anomaly kinds judged from a package's timeline (re-judged on every new scan of it).
-DERIVED_KINDS = ("missing", "duplicate_scan", "cloned_label", "misrouted", "wrong_dapil",
-                 "custody_gap", "late", "damaged", "seal_mismatch", "quantity_mismatch")
-
-
-# Kinds judged once per scan from its label text (never disproved by other scans).
-LABEL_KINDS = ("forged_label", "unknown_package", "superseded_label")
 
 
 DEFAULT_CLONE_WINDOW = dt.timedelta(minutes=10)

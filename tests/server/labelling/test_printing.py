@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from labels.payload import SupersededLabel, key_id_for, verify
 from server.models import Package
-
 from tests.labels.conftest import decode_both, rasterize
 
 
