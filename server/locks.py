@@ -30,6 +30,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from server.sql import is_postgres
+
 # The int4 namespace of the two-key advisory locks of label dedup keys.
 LABEL_SPACE = 0x4A4B
 
@@ -47,7 +49,7 @@ _LOCK_KEYS = text(
 
 def per_package(session: Session) -> bool:
     """Tell whether this database locks per package (PostgreSQL) or serialises writers (SQLite)."""
-    return session.get_bind().dialect.name == "postgresql"
+    return is_postgres(session)
 
 
 def key_of(dedup_key: str) -> int:
@@ -86,7 +88,7 @@ WRITE_LOCK_KEY = 0x4A454A414B
 
 def lock_writes(session: Session) -> None:
     """Serialise writers of the log: an advisory lock on PostgreSQL, the write lock on SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
     else:
         # A write statement takes SQLite's write lock (waiting on busy_timeout)

@@ -13,10 +13,15 @@ from sqlalchemy.orm import Session
 CHUNK = 2000
 
 
+
+def is_postgres(session) -> bool:
+    """Tell whether a session (or connection) talks to PostgreSQL; elsewhere it is SQLite."""
+    return session.get_bind().dialect.name == "postgresql"
+
 def member(session: Session, column, values):
     """Return ``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter not N."""
     values = list(values)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
     return column.in_(values)
 
@@ -42,7 +47,7 @@ def bulk_insert(session: Session, table, rows: list[dict]) -> None:
     """Insert many rows at once: COPY on PostgreSQL, executemany elsewhere."""
     if not rows:
         return
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         session.execute(table.insert(), rows)
         return
     session.flush()
@@ -77,7 +82,7 @@ NO_HASH_JOIN = {"enable_hashjoin": "off", "enable_mergejoin": "off"}
 
 def _run_with(session: Session, statement, settings: dict[str, str]) -> list:
     """Return the rows of one statement run with these PostgreSQL settings, restored after."""
-    if not settings or session.get_bind().dialect.name != "postgresql":
+    if not settings or not is_postgres(session):
         return session.execute(statement).all()
     # set_config(..., true) is undone by the transaction's end at the latest.
     old = {name: session.scalar(text("SELECT current_setting(:n)"), {"n": name})

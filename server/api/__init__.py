@@ -16,9 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from server.api import errors
 from server.api import reads as api_reads
 from server.api import scans as api_scans
-from server.api.errors import error_response
+from server.api.errors import DatabaseUnavailable, HeaderedError
 from server.api.openapi import document
-from server.api.parsing import HeaderedError
 from server.db import get_session
 from server.ratelimit import SlidingWindowLimiter
 
@@ -64,9 +63,7 @@ def make_blueprint() -> Blueprint:
         get_session().rollback()
         log.warning("%s %s: database error %s", request.method, request.path,
                     type(exc.orig).__name__)
-        return error_response(503, "the database is unavailable; nothing was changed, retry "
-                                   "later", code="database_unavailable",
-                              headers={"Retry-After": "5"})
+        return DatabaseUnavailable().response()
 
     @bp.after_request
     def _no_store(response):

@@ -24,6 +24,42 @@ def error_response(status: int, message: str, code: str | None = None, details=N
     return response
 
 
+class HeaderedError(ApiError):
+    """An ApiError answered with extra headers (Retry-After on 429 and 503)."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, details=None,
+                 headers: dict | None = None):
+        super().__init__(status, message, code, details)
+        self.headers = headers or {}
+
+    def response(self):
+        """Return the error answer with its headers."""
+        return error_response(self.status, self.message, self.code, self.details,
+                              headers=self.headers)
+
+
+class RateLimited(HeaderedError):
+    """The token made more requests this minute than RATE_LIMIT_PER_MINUTE allows."""
+
+    def __init__(self, retry_after: str, limit: int):
+        super().__init__(429, f"more than {limit} requests a minute with this token; "
+                              f"retry in {retry_after} s", code="rate_limited",
+                         details={"limit_per_minute": limit, "retry_after": int(retry_after)},
+                         headers={"Retry-After": retry_after})
+
+
+RETRY_AFTER_SECONDS = 5  # what a client waits before retrying when the database is away
+
+
+class DatabaseUnavailable(HeaderedError):
+    """503 with Retry-After: the database could not do it, nothing was kept, retry later."""
+
+    def __init__(self, message: str = "the database is unavailable; nothing was changed, "
+                                      "retry later"):
+        super().__init__(503, message, code="database_unavailable",
+                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 

@@ -8,15 +8,10 @@ runs schemathesis against it.
 from __future__ import annotations
 
 from server.api.parsing import MAX_CURSOR_DIGITS, MAX_PAGE, MAX_ROW_ID
-from server.api.reads import (
-    EXPECTED_PAGE,
-    MAX_EXPECTED_PAGE,
-    MAX_NOTE,
-    MAX_PACKAGE_ID,
-    RESOLVE_STATUSES,
-)
+from server.api.reads import EXPECTED_PAGE, MAX_EXPECTED_PAGE, MAX_PACKAGE_ID
 from server.api.scans import BOOL_FIELDS, REQUIRED, TEXT_FIELDS
 from server.models import ACTIONS, ANOMALY_KINDS, ANOMALY_STATUSES, DISPOSITIONS, LEVELS
+from server.reconcile.anomalies import MAX_NOTE, RESOLVE_STATUSES
 
 API_VERSION = "1.0.0"
 

@@ -16,7 +16,7 @@ import re
 from flask import current_app, request
 
 from server.access import Principal, current_api_principal
-from server.api.errors import error_response
+from server.api.errors import RateLimited
 from server.errors import ApiError
 
 # Characters no text column can hold: NUL (PostgreSQL refuses it) and lone
@@ -49,30 +49,6 @@ def authenticate() -> Principal:
         # A subclass of ApiError: the blueprint answers it with its Retry-After header.
         raise RateLimited(retry, limiter.limit)
     return principal
-
-
-class HeaderedError(ApiError):
-    """An ApiError answered with extra headers (Retry-After on 429 and 503)."""
-
-    def __init__(self, status: int, message: str, code: str | None = None, details=None,
-                 headers: dict | None = None):
-        super().__init__(status, message, code, details)
-        self.headers = headers or {}
-
-    def response(self):
-        """Return the error answer with its headers."""
-        return error_response(self.status, self.message, self.code, self.details,
-                              headers=self.headers)
-
-
-class RateLimited(HeaderedError):
-    """The token made more requests this minute than RATE_LIMIT_PER_MINUTE allows."""
-
-    def __init__(self, retry_after: str, limit: int):
-        super().__init__(429, f"more than {limit} requests a minute with this token; "
-                              f"retry in {retry_after} s", code="rate_limited",
-                         details={"limit_per_minute": limit, "retry_after": int(retry_after)},
-                         headers={"Retry-After": retry_after})
 
 
 def _reject_constant(name: str):

@@ -17,9 +17,9 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from server.access import RESOLVE_ROLES, SCAN_ROLES, region_location, require
+from server.api.errors import DatabaseUnavailable
 from server.api.parsing import (
     MAX_ROW_ID,
-    HeaderedError,
     authenticate,
     choice,
     cursor,
@@ -33,8 +33,14 @@ from server.api.parsing import (
 )
 from server.db import get_session
 from server.errors import ApiError, DomainError
-from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Anomaly, LabelKey, Location, Package
-from server.reconcile.anomalies import list_anomalies, resolve
+from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, LabelKey, Location, Package
+from server.reconcile.anomalies import (
+    ResolveError,
+    as_anomaly_dict,
+    check_resolution,
+    list_anomalies,
+    resolve,
+)
 from server.reconcile.custody import chain
 from server.reconcile.progress import expected_at
 from server.reconcile.progress import progress as region_progress
@@ -42,10 +48,8 @@ from server.reconcile.progress import progress as region_progress
 log = logging.getLogger(__name__)
 
 
-RESOLVE_STATUSES = ("resolved", "acknowledged")
 
 
-MAX_NOTE = 4000
 
 
 MAX_PACKAGE_ID = 80
@@ -61,8 +65,7 @@ def health():
         get_session().execute(text("SELECT 1"))
     except DBAPIError as exc:
         log.warning("health check: database unreachable: %s", type(exc.orig).__name__)
-        raise HeaderedError(503, "the database is unreachable", code="database_unavailable",
-                            headers={"Retry-After": "5"}) from None
+        raise DatabaseUnavailable("the database is unreachable") from None
     return jsonify({"status": "ok", "database": "ok"})
 
 
@@ -204,18 +207,7 @@ def anomalies():
 
 def anomaly_json(item) -> dict:
     """Return one anomaly as the API shows it (from a domain dict or an Anomaly row)."""
-    if isinstance(item, dict):
-        return to_json(item)
-    a: Anomaly = item
-    return to_json({
-        "id": a.id, "kind": a.kind,
-        "package_id": a.package.package_id if a.package is not None else (a.claimed_package or None),
-        "location": a.location.code if a.location is not None else None,
-        "detected_at": a.detected_at, "status": a.status, "evidence": a.evidence,
-        "detail": a.detail, "acknowledged_at": a.acknowledged_at,
-        "acknowledged_by": a.acknowledged_by or None, "resolved_at": a.resolved_at,
-        "resolved_by": a.resolved_by or None, "resolution_note": a.resolution_note or None,
-    })
+    return to_json(as_anomaly_dict(item))
 
 
 def resolve_anomaly(anomaly_id: int):
@@ -229,16 +221,14 @@ def resolve_anomaly(anomaly_id: int):
         got = "missing" if note is None else (json_type(note) if not isinstance(note, str) else "empty")
         raise ApiError(400, f"'note' must be a non-empty string saying what was done ({got})",
                        code="invalid_body", details={"field": "note"})
-    if len(note) > MAX_NOTE:
-        raise ApiError(400, f"'note' is {len(note)} characters long, more than {MAX_NOTE}",
-                       code="invalid_body", details={"field": "note"})
     if unstorable(note):
         raise ApiError(400, "'note' holds a NUL or an invalid Unicode character",
                        code="invalid_body", details={"field": "note"})
     status = body.get("status", "resolved")
-    if status not in RESOLVE_STATUSES:
-        raise ApiError(400, f"'status' {status!r} is not one of {', '.join(RESOLVE_STATUSES)}",
-                       code="invalid_body", details={"field": "status"})
+    try:
+        check_resolution(note, status)
+    except ResolveError as exc:
+        raise ApiError(400, str(exc), code="invalid_body", details={"field": exc.field}) from None
     if anomaly_id > MAX_ROW_ID:
         raise ApiError(404, f"no anomaly {anomaly_id}")
     session = get_session()
@@ -257,8 +247,8 @@ def resolve_anomaly(anomaly_id: int):
     except DBAPIError as exc:
         session.rollback()
         log.warning("resolution not recorded, database error: %s", type(exc.orig).__name__)
-        raise HeaderedError(503, "the database is unavailable; the resolution was not recorded",
-                            code="database_unavailable", headers={"Retry-After": "5"}) from None
+        raise DatabaseUnavailable("the database is unavailable; the resolution was not "
+                                  "recorded") from None
     return jsonify({"anomaly": anomaly_json(result)})
 
 

@@ -11,21 +11,14 @@ the answer is 503, so the scanner retries the same UUIDs safely.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from flask import current_app, jsonify
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from server.access import SCAN_ROLES, require
-from server.api.parsing import (
-    HeaderedError,
-    authenticate,
-    json_object,
-    json_type,
-    query_args,
-    unstorable,
-)
+from server.api.errors import DatabaseUnavailable
+from server.api.parsing import authenticate, json_object, json_type, query_args, unstorable
 from server.db import get_session
 from server.errors import ApiError, DomainError
 from server.ingest.batch import ingest_batch
@@ -57,49 +50,6 @@ ATTEMPTS = 3
 DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 
 
-RETRY_AFTER_SECONDS = 5
-
-
-def scan_problem(scan: dict) -> str | None:
-    """Return why one scan cannot be understood (types, lengths, characters), or None."""
-    for name in REQUIRED:
-        if scan.get(name) is None:
-            return f"field {name!r} is required"
-    for name, longest in TEXT_FIELDS.items():
-        value = scan.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            return f"field {name!r} must be a string, not {json_type(value)}"
-        if len(value) > longest:
-            return f"field {name!r} is longer than {longest} characters"
-        if unstorable(value):
-            return f"field {name!r} holds a NUL or an invalid Unicode character"
-    if _out_of_range(scan["scanned_at"]):
-        return f"scanned_at {scan['scanned_at'][:60]!r} is out of range once converted to UTC"
-    device = scan.get("device")
-    if isinstance(device, str) and unstorable(device):
-        return "field 'device' holds a NUL or an invalid Unicode character"
-    for name in BOOL_FIELDS:
-        value = scan.get(name)
-        if value is not None and not isinstance(value, bool):
-            return f"field {name!r} must be true or false, not {json_type(value)}"
-    return None
-
-
-def _out_of_range(value: str) -> bool:
-    """Tell whether an ISO-8601 time with an offset falls outside year 1-9999 in UTC."""
-    try:
-        parsed = dt.datetime.fromisoformat(value.strip())
-    except ValueError:
-        return False  # not a time at all: ingest says so in its own words
-    if parsed.tzinfo is None:
-        return False
-    try:
-        parsed.astimezone(dt.timezone.utc)
-    except OverflowError:
-        return True
-    return False
 
 
 def _echo_id(scan: dict):
@@ -138,19 +88,9 @@ def post_scans():
     require(principal, SCAN_ROLES, "record scans")
     query_args(())
     scans = read_batch()
-    results: list[dict | None] = [None] * len(scans)
-    good_index, good = [], []
-    for i, scan in enumerate(scans):
-        problem = scan_problem(scan)
-        if problem:
-            results[i] = {"id": _echo_id(scan), "status": "rejected", "anomalies": [],
-                          "error": problem}
-        else:
-            good_index.append(i)
-            good.append(scan)
-    if good:
-        for i, result in zip(good_index, _ingest(principal, good)):
-            results[i] = _result(result)
+    # Each scan is checked once, by ingest (server.ingest.scan.understand): one that
+    # cannot be understood is answered rejected, with the reason, and the rest recorded.
+    results = [_result(result) for result in _ingest(principal, scans)] if scans else []
     return jsonify({"results": results})
 
 
@@ -185,7 +125,7 @@ def _ingest(principal, scans: list) -> list[dict]:
             if attempt == ATTEMPTS:
                 log.warning("scan batch not recorded after %d attempts, integrity error: %s",
                             ATTEMPTS, type(exc.orig).__name__)
-                raise _unavailable() from None
+                raise _batch_unavailable() from None
             continue
         except DataError as exc:
             session.rollback()
@@ -199,9 +139,9 @@ def _ingest(principal, scans: list) -> list[dict]:
                 # (server/locks.py); PostgreSQL failed this one: run it again.
                 continue
             log.warning("scan batch not recorded, database error: %s", type(exc.orig).__name__)
-            raise _unavailable() from None
+            raise _batch_unavailable() from None
         return results
-    raise _unavailable()  # pragma: no cover - the loop always returns or raises
+    raise _batch_unavailable()  # pragma: no cover - the loop always returns or raises
 
 
 def _rollback(session) -> None:
@@ -212,8 +152,7 @@ def _rollback(session) -> None:
         session.invalidate()
 
 
-def _unavailable() -> ApiError:
-    """Return the 503 a scanner should answer by retrying the same batch later."""
-    return HeaderedError(503, "the database is unavailable; nothing from this batch was "
-                              "recorded, retry it later", code="database_unavailable",
-                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+def _batch_unavailable() -> DatabaseUnavailable:
+    """Return the 503 a scanner answers by retrying the same batch later."""
+    return DatabaseUnavailable("the database is unavailable; nothing from this batch was "
+                               "recorded, retry it later")

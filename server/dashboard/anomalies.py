@@ -12,24 +12,16 @@ from server.dashboard.guard import current_principal, region_or_abort, require_r
 from server.db import get_session
 from server.errors import DomainError
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location, Package
+from server.reconcile.anomalies import (
+    MAX_NOTE,
+    RESOLVE_STATUSES,
+    ResolveError,
+    as_anomaly_dict,
+    check_resolution,
+)
 
 bp = Blueprint("anomalies", __name__, url_prefix="/anomalies")
 
-MAX_NOTE = 4000
-
-
-def as_dict(item) -> dict:
-    """Return an anomaly as a dict whether the domain gave a dict or an Anomaly row."""
-    if isinstance(item, dict):
-        return dict(item)
-    return {"id": item.id, "kind": item.kind,
-            "package_id": item.package.package_id if item.package is not None
-            else (item.claimed_package or None),
-            "location": item.location.code if item.location is not None else None,
-            "detected_at": item.detected_at, "status": item.status, "evidence": item.evidence,
-            "detail": item.detail, "acknowledged_at": item.acknowledged_at,
-            "acknowledged_by": item.acknowledged_by, "resolved_at": item.resolved_at,
-            "resolved_by": item.resolved_by, "resolution_note": item.resolution_note}
 
 
 def _int_arg(name: str) -> int | None:
@@ -73,7 +65,7 @@ def index():
     limit = current_app.config.get("PAGE_SIZE", 200)
     items, last_id = domain.list_anomalies(session, region, kind=kind, status=status,
                                            as_of=as_of(), after_id=after, limit=limit)
-    items = [as_dict(a) for a in items]
+    items = [as_anomaly_dict(a) for a in items]
     decorate(session, items)
     args = {k: v for k, v in request.args.items() if k != "after"}
     next_url = url_for("anomalies.index", **args, after=last_id) if last_id is not None else None
@@ -91,7 +83,7 @@ def show(anomaly_id: int):
     row = queries.anomaly_in_region(session, anomaly_id, principal.region_path)
     if row is None:
         abort(404)
-    item = as_dict(row)
+    item = as_anomaly_dict(row)
     decorate(session, [item])
     package = session.get(Package, row.package_id) if row.package_id else None
     return render_template("anomalies/show.html", a=item, package=package)
@@ -107,9 +99,11 @@ def resolve(anomaly_id: int):
         abort(404)
     note = request.form.get("note", "").strip()
     status = request.form.get("status", "resolved")
-    if status not in ("resolved", "acknowledged"):
+    if status not in RESOLVE_STATUSES:
         abort(400, description="status")
-    if not note or len(note) > MAX_NOTE:
+    try:
+        check_resolution(note, status)
+    except ResolveError:
         flash(_("Write a note (at most %(n)d characters) saying what was done.", n=MAX_NOTE), "error")
         return redirect(url_for("anomalies.show", anomaly_id=anomaly_id))
     try:

@@ -11,6 +11,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from server.models import PATH_END, Anomaly, Device, Location, Package, ScanEvent
+from server.sql import chunks
 
 
 def breadcrumbs(session: Session, loc: Location, top_path: str) -> list[Location]:
@@ -45,8 +46,7 @@ def tps_packages(session: Session, tps: Location) -> list[dict]:
 def scans_by_uuid(session: Session, uuids: list[str]) -> dict[str, tuple[ScanEvent, Location]]:
     """Return scans (with their location) by uuid, for anomaly evidence."""
     found: dict[str, tuple[ScanEvent, Location]] = {}
-    for start in range(0, len(uuids), 500):  # stay under bound-parameter limits
-        chunk = uuids[start:start + 500]
+    for chunk in chunks(uuids, 500):  # stay under bound-parameter limits
         rows = session.execute(select(ScanEvent, Location)
                                .join(Location, Location.id == ScanEvent.location_id)
                                .where(ScanEvent.uuid.in_(chunk)))

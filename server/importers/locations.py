@@ -24,6 +24,7 @@ from server.importers.read import (
     read_table,
 )
 from server.models import LEVELS, Location
+from server.sql import chunks
 
 LOCATION_REQUIRED = ("code", "name", "level", "parent_code")
 
@@ -232,8 +233,8 @@ def import_locations(session, path) -> ImportReport:
             batch.append({"code": row.code, "name": row.name, "level": row.level,
                           "parent_id": parent_id, "path": f"{parent_path}{row.code}/",
                           "dapil": ";".join(row.dapil)})
-        for start in range(0, len(batch), CHUNK):
-            session.execute(insert(table), batch[start:start + CHUNK])
+        for part in chunks(batch, CHUNK):
+            session.execute(insert(table), part)
         if batch and level != "tps":
             ids_paths.update(_ids_for(session, level))
     counts = Counter(row.level for row in rows)

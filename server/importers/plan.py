@@ -37,7 +37,7 @@ from server.importers.read import (
     read_table,
 )
 from server.models import LEVELS, Deadline, ItemType, Package, utc_now
-from server.sql import bulk_insert
+from server.sql import bulk_insert, chunks
 
 PACKAGE_REQUIRED = ("item_type", "quantity", "destination")
 
@@ -170,14 +170,14 @@ def import_packages(session, path) -> ImportReport:
     ids = _assign_ids(session, rows, set(first_line), check_database=not table_empty)
     now = utc_now()
     table = Package.__table__
-    for start in range(0, len(rows), CHUNK):
+    numbered = list(zip(ids, rows))
+    for part in chunks(numbered, CHUNK):
         # COPY on PostgreSQL, executemany elsewhere (server.sql.bulk_insert).
         bulk_insert(session, table, [
-            {"package_id": ids[i], "item_type": item_type, "quantity": quantity,
+            {"package_id": package_id, "item_type": item_type, "quantity": quantity,
              "destination_id": locations[destination][0], "dapil": dapil, "label_version": 1,
              "container_id": None, "created_at": now}
-            for i, (_line, _pid, item_type, quantity, destination, dapil)
-            in enumerate(rows[start:start + CHUNK], start)])
+            for package_id, (_line, _pid, item_type, quantity, destination, dapil) in part])
     counts = Counter(row[2] for row in rows)
     generated = sum(1 for row in rows if not row[1])
     return ImportReport("packages", len(rows), dict(sorted(counts.items())),
@@ -187,8 +187,7 @@ def import_packages(session, path) -> ImportReport:
 def _taken_ids(session, package_ids: list[str]) -> list[str]:
     """Return which of these package ids are already in the database (a query per 900 ids)."""
     taken = []
-    for start in range(0, len(package_ids), IN_CHUNK):
-        chunk = package_ids[start:start + IN_CHUNK]
+    for chunk in chunks(package_ids, IN_CHUNK):
         taken += session.scalars(select(Package.package_id)
                                  .where(Package.package_id.in_(chunk))).all()
     return taken

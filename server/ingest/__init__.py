@@ -1,1 +1,1 @@
-"""Scan ingest: a batch of raw scans in, each understood, recorded once, judged and answered in order."""
+"""Scan ingest: each scan of a batch understood, recorded once, judged, answered in order."""

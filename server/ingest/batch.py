@@ -37,7 +37,7 @@ from server.ledger.chain import append_scan_contents, content_of_scan
 from server.locks import lock_batch, lock_more, per_package
 from server.models import Anomaly, ScanEvent, utc_now
 from server.reconcile.findings import judge
-from server.reconcile.rules import Ev, duplicate_signature
+from server.reconcile.rules import SeenScan, duplicate_signature
 from server.reconcile.timelines import (
     containers_of,
     contents_of,
@@ -252,7 +252,7 @@ def _rows(ctx, fresh, codes, boxes, batch_ids, principal, now) -> list[dict]:
     return rows
 
 
-def _insert(session, rows: list[dict]) -> list[Ev]:
+def _insert(session, rows: list[dict]) -> list[SeenScan]:
     """Insert the rows in one go and return them as Evs with their ids, in order."""
     # One executemany (COPY on PostgreSQL), then the ids by UUID: RETURNING in
     # parameter order would make SQLAlchemy send one INSERT per row on SQLite.
@@ -264,7 +264,7 @@ def _insert(session, rows: list[dict]) -> list[Ev]:
     return [dict_to_ev(ids[row["uuid"]], row) for row in rows]
 
 
-def _contents(ctx, rows: list[dict], new_evs: list[Ev]) -> list[dict]:
+def _contents(ctx, rows: list[dict], new_evs: list[SeenScan]) -> list[dict]:
     """Return the ledger content of each inserted scan, from the values it was inserted with."""
     def label_id(pid):
         """Return the label id of a package row id (None stays None)."""
@@ -276,9 +276,9 @@ def _contents(ctx, rows: list[dict], new_evs: list[Ev]) -> list[dict]:
             for row, ev in zip(rows, new_evs)]
 
 
-def _disprovers(ctx, affected: set[int], new_evs: list[Ev]) -> dict[int, Ev | None]:
+def _disprovers(ctx, affected: set[int], new_evs: list[SeenScan]) -> dict[int, SeenScan | None]:
     """Return, per judged package, the earliest new scan in its timeline (named on closures)."""
-    by_pkg: dict[int, list[Ev]] = {}
+    by_pkg: dict[int, list[SeenScan]] = {}
     for ev in new_evs:
         for pid in (ev.package_id, ev.container_id):
             if pid is not None:
@@ -291,7 +291,8 @@ def _disprovers(ctx, affected: set[int], new_evs: list[Ev]) -> dict[int, Ev | No
     return out
 
 
-def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, skew: dt.timedelta) -> None:
+def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now,
+                          skew: dt.timedelta) -> None:
     """Insert or extend the forged/unknown/superseded anomalies the batch's texts raise."""
     found: dict[str, dict] = {}
     for it in fresh:

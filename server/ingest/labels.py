@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 from labels.payload import BadSignature, PayloadError, UnknownKey, parse, parse_manual_entry, verify
-from server.reconcile.rules import Pkg
+from server.reconcile.rules import PlannedPackage
 
 UNCHECKED = "verification code not checked: label not registered"
 
@@ -25,12 +25,12 @@ _VERIFIED: set[bytes] = set()
 class Resolved:
     """What a scanned text turned out to be."""
 
-    pkg: Pkg | None
+    pkg: PlannedPackage | None
     claimed: str = ""
     version: int | None = None
     kind: str | None = None  # forged_label, unknown_package or superseded_label
     detail: str = ""
-    about: Pkg | None = None  # the planned package a bad label names, if any
+    about: PlannedPackage | None = None  # the planned package a bad label names, if any
 
 
 def _verified(text: str, label, keys: dict) -> None:
@@ -62,7 +62,7 @@ def claimed_id(text: str) -> tuple[str, object | None]:
         return cleaned[:80], None
 
 
-def resolve_text(text: str, keys: dict, plan: dict[str, Pkg], container: bool = False,
+def resolve_text(text: str, keys: dict, plan: dict[str, PlannedPackage], container: bool = False,
                  registry: dict[int, dict[str, int]] | None = None) -> Resolved:
     """Tell what a scanned text is: a planned package, or which kind of bad label.
 
@@ -110,7 +110,7 @@ def resolve_text(text: str, keys: dict, plan: dict[str, Pkg], container: bool = 
                     f"not a Jejak label: {text.strip()[:60]!r}", about)
 
 
-def typed_code(pkg: Pkg, code: str, registry: dict[int, dict[str, int]]) -> Resolved:
+def typed_code(pkg: PlannedPackage, code: str, registry: dict[int, dict[str, int]]) -> Resolved:
     """Check a hand-typed verification code against the registered labels of its package."""
     known = registry.get(pkg.id) or {}
     pid, current = pkg.package_id, pkg.label_version

@@ -47,7 +47,7 @@ from server.ledger.content import (
     scan_select,
 )
 from server.models import Anomaly, LedgerEntry, ScanEvent, utc_now
-from server.sql import bulk_insert
+from server.sql import bulk_insert, chunks, is_postgres
 
 # Transaction-scoped advisory lock that serialises appends (PostgreSQL); "JEJAKLG".
 LOCK_KEY = 0x4A454A414B4C47
@@ -56,7 +56,7 @@ LOCK_KEY = 0x4A454A414B4C47
 
 def _lock_and_head(session: Session) -> tuple[int, bytes]:
     """Serialise appenders to commit and return the committed head (seq, chain)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         # Held until this transaction ends: nobody else appends between our read of the head
         # and our commit, and (READ COMMITTED) our next statement sees the last commit.
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
@@ -108,8 +108,7 @@ def append_scans(session: Session, scan_rows) -> None:
     wanted = [getattr(r, by_id, None) if not isinstance(r, dict) else r.get(by_id) for r in rows]
     column = ScanEvent.id if by_id == "id" else ScanEvent.uuid
     found = {}
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start:start + 1000]
+    for chunk in chunks(wanted, 1000):
         # Core execution on the session's connection: the ORM's row processing cost more than the query.
         for row in session.connection().execute(scan_select().where(column.in_(chunk))):
             found[row[0] if by_id == "id" else row[1]] = row  # SCAN_COLUMNS start with id, uuid

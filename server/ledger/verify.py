@@ -45,6 +45,7 @@ from server.ledger.content import (
     scan_content,
 )
 from server.models import PATH_END, Anomaly, LedgerEntry, Location, ScanEvent, utc_now
+from server.sql import chunks
 
 EXPORT_FORMAT = "jejak-ledger-export-v1"
 
@@ -215,11 +216,11 @@ def _live_digest(fields: dict) -> bytes:
 def _check_resolutions_live(session: Session, report: Report, latest: dict) -> None:
     """Check that each chained anomaly still exists and its resolution state is the chained one."""
     ids = sorted(latest)
-    for start in range(0, len(ids), 1000):
-        columns = [Anomaly.id] + [getattr(Anomaly, f) for f in RESOLUTION_LIVE_FIELDS]
+    columns = [Anomaly.id] + [getattr(Anomaly, f) for f in RESOLUTION_LIVE_FIELDS]
+    for part in chunks(ids, 1000):
         rows = {a.id: a for a in session.connection().execute(
-            select(*columns).where(Anomaly.id.in_(ids[start:start + 1000])))}
-        for anomaly_id in ids[start:start + 1000]:
+            select(*columns).where(Anomaly.id.in_(part)))}
+        for anomaly_id in part:
             seq, chained = latest[anomaly_id]
             anomaly = rows.get(anomaly_id)
             if anomaly is None:

@@ -1,1 +1,5 @@
-"""Custody judgement: the rules over a package's timeline, storing their findings, the missing sweep, and the reads (anomalies, progress, expected, chain of custody)."""
+"""Custody judgement: the rules, storing findings, the missing sweep, and the reads.
+
+Modules: rules (plain Python over one package's timeline), timelines (loading what the rules
+need), findings, sweep, anomalies, progress, custody (a package's chain).
+"""

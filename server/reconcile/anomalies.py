@@ -32,8 +32,34 @@ RESOLVE_STATUSES = ("resolved", "acknowledged")
 RANGE_SORT_LIMIT = 100_000
 
 
+MAX_NOTE = 4000  # characters of a resolution note
+
+
 class ResolveError(DomainError):
     """A resolution that cannot be made as asked (bad status, no note, already resolved)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field  # the request field at fault, if one is
+
+
+def check_resolution(note, status: str) -> str:
+    """Return the note to record, or raise ResolveError: the one set of resolution checks.
+
+    The API, the dashboard and ``resolve`` all call it, so a note or status one
+    accepts the others accept too.
+    """
+    if status not in RESOLVE_STATUSES:
+        raise ResolveError(f"'status' {status!r} is not one of {', '.join(RESOLVE_STATUSES)}",
+                           field="status")
+    note = note.strip() if isinstance(note, str) else ""
+    if not note:
+        raise ResolveError("'note' must be a non-empty string saying what was done",
+                           field="note")
+    if len(note) > MAX_NOTE:
+        raise ResolveError(f"'note' is {len(note)} characters long, more than {MAX_NOTE}",
+                           field="note")
+    return note
 
 
 def _region_range(region: Location) -> tuple[str, str]:
@@ -99,6 +125,14 @@ def anomaly_dict(a: Anomaly, package_id: str | None, location: str | None,
     return item
 
 
+def as_anomaly_dict(item) -> dict:
+    """Return an anomaly in its one dict form, from that form or from an Anomaly row."""
+    if isinstance(item, dict):
+        return dict(item)
+    return anomaly_dict(item, item.package.package_id if item.package is not None else None,
+                        item.location.code if item.location is not None else None)
+
+
 def list_anomalies(session: Session, region: Location, kind=None, status=None, as_of=None,
                    after_id=None, limit=200, *, clock_skew_minutes: int | None = None
                    ) -> tuple[list[dict], int | None]:
@@ -138,11 +172,7 @@ def _page(session, region, kind, status, as_of, after_id, limit):
 def resolve(session: Session, anomaly_id: int, principal, note: str,
             status: str = "resolved") -> dict:
     """Acknowledge or resolve an anomaly with a note; who and when are kept, nothing deleted."""
-    if status not in RESOLVE_STATUSES:
-        raise ResolveError(f"status {status!r} is not one of {', '.join(RESOLVE_STATUSES)}")
-    note = (note or "").strip() if isinstance(note, str) else ""
-    if not note:
-        raise ResolveError("a note saying what was done is required")
+    note = check_resolution(note, status)
     row = session.execute(
         select(Anomaly, Package.package_id, Location.code, Location.path)
         .outerjoin(Package, Package.id == Anomaly.package_id)

@@ -34,13 +34,13 @@ from server.models import (
     destination_path_of,
     location_path_of,
 )
-from server.reconcile.rules import Context, Derived, Ev, derive, fmt
+from server.reconcile.rules import Context, Derived, SeenScan, derive, fmt
 from server.sql import bulk_insert, chunks, member
 
 SYSTEM = "system"
 
 
-def _scan_words(ev: Ev | None, ctx: Context) -> str:
+def _scan_words(ev: SeenScan | None, ctx: Context) -> str:
     """Return how a closure note names the scan that changed the verdict."""
     if ev is None:
         return "the current plan and schedule"
@@ -75,7 +75,7 @@ def _append_note(old: str, new: str) -> str:
 
 
 def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
-                   disprovers: dict[int, Ev | None] | None = None) -> list[Anomaly]:
+                   disprovers: dict[int, SeenScan | None] | None = None) -> list[Anomaly]:
     """Store the findings of freshly judged packages; close what no longer holds.
 
     ``derived`` maps package row id -> its Derived (judged on its whole
@@ -175,7 +175,7 @@ def store_states(session: Session, derived: dict[int, Derived],
 
 
 def judge(session: Session, ctx: Context, package_ids: set[int],
-          disprovers: dict[int, Ev | None] | None = None) -> dict[int, Derived]:
+          disprovers: dict[int, SeenScan | None] | None = None) -> dict[int, Derived]:
     """Judge these packages (their timelines already loaded) and store the results."""
     derived = {pid: derive(ctx.packages[pid], ctx) for pid in package_ids if pid in ctx.packages}
     apply_findings(session, ctx, derived, disprovers)

@@ -1,4 +1,4 @@
-"""A region's progress per child and per level, and what is expected at a place (the scanners' cache)."""
+"""A region's progress per child and level; what is expected at a place (scanner cache)."""
 
 from __future__ import annotations
 

@@ -53,14 +53,14 @@ def stated_quantity(raw_code: str) -> int | None:
 
 
 def duplicate_signature(package_id, location_id, action: str, container_id) -> tuple:
-    """Return what makes two scans the same handoff: package, place, action (and box, for packing)."""
+    """Return what makes two scans the same handoff: package, place, action (box, if packing)."""
     if action in ("pack", "unpack"):
         return (package_id, location_id, action, container_id)
     return (package_id, location_id, action)
 
 
 @dataclass(frozen=True)
-class Loc:
+class Place:
     """A location as the rules see it."""
 
     id: int
@@ -70,13 +70,13 @@ class Loc:
     path: str
     dapils: tuple[str, ...] = ()
 
-    def contains(self, other: "Loc") -> bool:
+    def contains(self, other: "Place") -> bool:
         """Tell whether ``other`` is this location or below it."""
         return other.path.startswith(self.path)
 
 
 @dataclass
-class Pkg:
+class PlannedPackage:
     """A planned package as the rules see it."""
 
     id: int
@@ -90,7 +90,7 @@ class Pkg:
 
 
 @dataclass
-class Ev:
+class SeenScan:
     """One scan as the rules see it."""
 
     id: int
@@ -131,7 +131,7 @@ class Finding:
     ended_at: dt.datetime | None = None
     claimed_package: str = ""
     # missing only: the scan that ended the episode.
-    ended_by: Ev | None = None
+    ended_by: SeenScan | None = None
     # missing only: begun after the package's last known device time, so ingest
     # leaves it to the sweep (a backlog replayed long after must not raise it).
     deferred: bool = False
@@ -169,11 +169,11 @@ class DeadlineBook:
 class Context:
     """Everything the rules may look up: locations, packages, scans, schedule, clock."""
 
-    locations: dict[int, Loc] = field(default_factory=dict)
-    by_path: dict[str, Loc] = field(default_factory=dict)
-    packages: dict[int, Pkg] = field(default_factory=dict)
-    scans_of: dict[int, dict[int, Ev]] = field(default_factory=lambda: defaultdict(dict))
-    packed_into: dict[int, dict[int, Ev]] = field(default_factory=lambda: defaultdict(dict))
+    locations: dict[int, Place] = field(default_factory=dict)
+    by_path: dict[str, Place] = field(default_factory=dict)
+    packages: dict[int, PlannedPackage] = field(default_factory=dict)
+    scans_of: dict[int, dict[int, SeenScan]] = field(default_factory=lambda: defaultdict(dict))
+    packed_into: dict[int, dict[int, SeenScan]] = field(default_factory=lambda: defaultdict(dict))
     deadlines: DeadlineBook = field(default_factory=lambda: DeadlineBook([]))
     now: dt.datetime = dt.datetime(1970, 1, 1)
     clock_skew: dt.timedelta = dt.timedelta(minutes=10)
@@ -181,19 +181,19 @@ class Context:
     # Ingest judges missing as of each package's last device time; the sweep as of now.
     defer_missing: bool = False
 
-    def add_location(self, loc: Loc) -> None:
+    def add_location(self, loc: Place) -> None:
         """Remember a location by id and path."""
         self.locations[loc.id] = loc
         self.by_path[loc.path] = loc
 
-    def add_scan(self, ev: Ev) -> None:
+    def add_scan(self, ev: SeenScan) -> None:
         """Index a scan under its package and, for a pack, under its container."""
         if ev.package_id is not None:
             self.scans_of[ev.package_id][ev.id] = ev
         if ev.container_id is not None and ev.action == "pack":
             self.packed_into[ev.container_id][ev.id] = ev
 
-    def route(self, pkg: Pkg) -> dict[str, Loc]:
+    def route(self, pkg: PlannedPackage) -> dict[str, Place]:
         """Return the package's route: level -> the destination's ancestor-or-self there."""
         dest = self.locations[pkg.destination_id]
         return {loc.level: loc for loc in (self.by_path.get(p) for p in ancestor_paths(dest.path))
@@ -231,7 +231,7 @@ def _span(delta: dt.timedelta) -> str:
     return f"{minutes // (24 * 60)} days"
 
 
-def packing_intervals(own: list[Ev]) -> list[tuple[int, dt.datetime, dt.datetime | None]]:
+def packing_intervals(own: list[SeenScan]) -> list[tuple[int, dt.datetime, dt.datetime | None]]:
     """Return (container id, from, until or None) for each time the package was packed."""
     intervals, current = [], None
     for ev in own:
@@ -247,10 +247,10 @@ def packing_intervals(own: list[Ev]) -> list[tuple[int, dt.datetime, dt.datetime
     return intervals
 
 
-def timeline(pkg_id: int, ctx: Context) -> tuple[list[tuple[Ev, int | None]], list]:
+def timeline(pkg_id: int, ctx: Context) -> tuple[list[tuple[SeenScan, int | None]], list]:
     """Return the package's timeline as (scan, container id or None) and its packing intervals."""
     own = sorted(ctx.scans_of.get(pkg_id, {}).values(), key=lambda e: e.order)
-    entries: list[tuple[Ev, int | None]] = [(ev, None) for ev in own]
+    entries: list[tuple[SeenScan, int | None]] = [(ev, None) for ev in own]
     intervals = packing_intervals(own)
     for cid, start, end in intervals:
         for ev in ctx.scans_of.get(cid, {}).values():
@@ -264,7 +264,7 @@ def timeline(pkg_id: int, ctx: Context) -> tuple[list[tuple[Ev, int | None]], li
 class _Rules:
     """Judge one package's timeline; see docs/anomalies.md for each rule."""
 
-    def __init__(self, pkg: Pkg, ctx: Context):
+    def __init__(self, pkg: PlannedPackage, ctx: Context):
         """Prepare the package's route and timeline."""
         self.pkg, self.ctx = pkg, ctx
         self.dest = ctx.locations[pkg.destination_id]
@@ -276,24 +276,24 @@ class _Rules:
         self.wrong_packs: set[int] = set()
 
     # helpers -----------------------------------------------------------------
-    def loc(self, ev: Ev) -> Loc:
+    def loc(self, ev: SeenScan) -> Place:
         """Return the location of a scan."""
         return self.ctx.locations[ev.location_id]
 
-    def on_route(self, loc: Loc) -> bool:
+    def on_route(self, loc: Place) -> bool:
         """Tell whether a location is the destination or one of its ancestors."""
         return loc.contains(self.dest)
 
-    def below_dest(self, loc: Loc) -> bool:
+    def below_dest(self, loc: Place) -> bool:
         """Tell whether a location lies under the destination."""
         return self.dest.contains(loc) and loc.id != self.dest.id
 
-    def where(self, loc: Loc) -> str:
+    def where(self, loc: Place) -> str:
         """Return a location as details name it."""
         return f"{loc.level} {loc.code} ({loc.name})"
 
-    def add(self, kind: str, key_suffix: str, loc: Loc | None, evidence: list[Ev], detail: str,
-            at: dt.datetime, ended_at: dt.datetime | None = None) -> Finding:
+    def add(self, kind: str, key_suffix: str, loc: Place | None, evidence: list[SeenScan],
+            detail: str, at: dt.datetime, ended_at: dt.datetime | None = None) -> Finding:
         """Record a finding, or add evidence to the one with the same key."""
         key = f"{kind}:{self.pkg.package_id}" + (f":{key_suffix}" if key_suffix else "")
         found = self.findings.get(key)
@@ -321,8 +321,8 @@ class _Rules:
     def cloned(self) -> None:
         """cloned_label: one label where one physical package cannot be."""
         receipts = [ev for ev in self.own if ev.action == "receive"]
-        pairs: list[tuple[Ev, Ev, str]] = []
-        by_level: dict[str, dict[int, Ev]] = defaultdict(dict)
+        pairs: list[tuple[SeenScan, SeenScan, str]] = []
+        by_level: dict[str, dict[int, SeenScan]] = defaultdict(dict)
         for ev in receipts:
             by_level[self.loc(ev).level].setdefault(ev.location_id, ev)
         for level, firsts in by_level.items():
@@ -355,18 +355,18 @@ class _Rules:
                      f"{fmt(a.scanned_at)} and {self.where(lb)} at {fmt(b.scanned_at)}",
                      suspect.scanned_at)
 
-    def _left_between(self, a: Ev, b: Ev) -> bool:
+    def _left_between(self, a: SeenScan, b: SeenScan) -> bool:
         """Tell whether the package left a's location (dispatch/handover/return) before b."""
         return any(ev.location_id == a.location_id and ev.action in LEAVE_ACTIONS
                    and a.order <= ev.order <= b.order for ev in self.own)
 
-    def _returned_between(self, a: Ev, b: Ev) -> bool:
+    def _returned_between(self, a: SeenScan, b: SeenScan) -> bool:
         """Tell whether a return scan of the package lies between a and b."""
         return any(ev.action == "return" and a.order <= ev.order <= b.order for ev in self.own)
 
     def duplicates(self) -> None:
         """duplicate_scan: the package again at the same location and action."""
-        groups: dict[tuple, list[Ev]] = defaultdict(list)
+        groups: dict[tuple, list[SeenScan]] = defaultdict(list)
         for ev in self.own:
             if ev.location_id not in self.clone_locations:
                 groups[duplicate_signature(None, ev.location_id, ev.action,
@@ -418,10 +418,10 @@ class _Rules:
                          f"({ev.action}){how} at {self.where(loc)}, not on its route",
                          ev.scanned_at)
 
-    def receipts(self) -> dict[str, Ev]:
+    def receipts(self) -> dict[str, SeenScan]:
         """custody_gap, late, quantity_mismatch: judge the first receipt at each route level."""
-        first: dict[str, Ev] = {}
-        below: list[Ev] = []
+        first: dict[str, SeenScan] = {}
+        below: list[SeenScan] = []
         for ev, via in self.entries:
             if ev.action != "receive":
                 continue
@@ -482,10 +482,10 @@ class _Rules:
                          f"{ev.seal!r}, but was sealed {last.seal!r} at {last.action} in "
                          f"{self.where(self.loc(last))}", ev.scanned_at)
 
-    def missing(self, first: dict[str, Ev]) -> None:
+    def missing(self, first: dict[str, SeenScan]) -> None:
         """missing: past a level's deadline and not yet received there (or further down)."""
         reach: dict[str, dt.datetime] = {}
-        reached_by: dict[str, Ev] = {}
+        reached_by: dict[str, SeenScan] = {}
         times = [(LEVEL_DEPTH[level], ev) for level, ev in first.items()]
         times += [(len(LEVELS), ev) for ev in self._below]
         for level in self.route:
@@ -555,7 +555,7 @@ class _Rules:
                                      f"ahead of the server on scan {uuid}]")
                     break
 
-    def state(self, first: dict[str, Ev]) -> dict:
+    def state(self, first: dict[str, SeenScan]) -> dict:
         """Return the derived PackageState values."""
         state = {f"{level}_at": (first[level].scanned_at if level in first else None)
                  for level in LEVELS}
@@ -582,6 +582,6 @@ def _seal(text: str) -> str:
     return "".join(text.split()).upper()
 
 
-def derive(pkg: Pkg, ctx: Context) -> Derived:
+def derive(pkg: PlannedPackage, ctx: Context) -> Derived:
     """Judge one package's whole timeline: its findings, derived state and current container."""
     return _Rules(pkg, ctx).run()

@@ -88,20 +88,7 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
         return 0
     if all_or_nothing and limit is not None and _too_much(session, todo, done, limit):
         return 0
-    candidates: set[int] = set()
-    last_of: dict[int, int] = {}  # per row, its highest candidate
-    for row, conds in todo:
-        query = _candidates(row) if conds is None else _candidates(row).where(or_(*conds))
-        if limit is not None:
-            # Each row's lowest ids, one more than the limit: the union's lowest `limit` are
-            # then every candidate up to the last of them, whichever row it comes from, and
-            # a union of at most `limit` means no row was cut short.
-            query = query.order_by(Package.id).limit(limit + 1)
-        found = list(session.scalars(query))
-        candidates.update(found)
-        if found:
-            last_of[row.id] = max(found)
-    ordered = sorted(candidates)
+    ordered, last_of = _choose(session, todo, limit)
     if all_or_nothing and limit is not None and len(ordered) > limit:
         return 0
     # Candidates are chosen before the lock (so a read that leaves the work to the command
@@ -120,6 +107,31 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
     # short (else every batch scans again the packages of rows with nothing left).
     pending = {row.id for row, _conds in todo
                if reached is not None and last_of.get(row.id, 0) > reached}
+    _mark_swept(session, rows, done, pending, reached, max_pkg, max_scan, now)
+    return len(ordered)
+
+
+def _choose(session: Session, todo, limit: int | None) -> tuple[list[int], dict[int, int]]:
+    """Return the candidate package ids in order, and per deadline row its highest candidate."""
+    candidates: set[int] = set()
+    last_of: dict[int, int] = {}
+    for row, conds in todo:
+        query = _candidates(row) if conds is None else _candidates(row).where(or_(*conds))
+        if limit is not None:
+            # Each row's lowest ids, one more than the limit: the union's lowest `limit` are
+            # then every candidate up to the last of them, whichever row it comes from, and
+            # a union of at most `limit` means no row was cut short.
+            query = query.order_by(Package.id).limit(limit + 1)
+        found = list(session.scalars(query))
+        candidates.update(found)
+        if found:
+            last_of[row.id] = max(found)
+    return sorted(candidates), last_of
+
+
+def _mark_swept(session: Session, rows, done: dict, pending: set[int], reached: int | None,
+                max_pkg: int, max_scan: int, now: dt.datetime) -> None:
+    """Record how far each deadline row was swept, so the next sweep judges only what changed."""
     for row in rows:
         sweep = done.get(row.id)
         # A row cut short is marked as swept up to `reached`: the packages above it
@@ -132,7 +144,6 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
             sweep.deadline, sweep.max_package_id = row.deadline, upto
             sweep.max_scan_id, sweep.swept_at = max_scan, now
     session.flush()
-    return len(ordered)
 
 
 def _too_much(session: Session, todo, done, limit: int) -> bool:

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 
 from server.config import rules_of
 from server.models import Deadline, Location, Package, ScanEvent
-from server.reconcile.rules import Context, DeadlineBook, Ev, Loc, Pkg, ancestor_paths
+from server.reconcile.rules import (
+    Context,
+    DeadlineBook,
+    Place,
+    PlannedPackage,
+    SeenScan,
+    ancestor_paths,
+)
 from server.sql import CHUNK, chunks, core, member
 
 SCAN_COLUMNS = (ScanEvent.id, ScanEvent.uuid, ScanEvent.package_id, ScanEvent.location_id,
@@ -33,28 +40,28 @@ PACKAGE_COLUMNS = (Package.id, Package.package_id, Package.item_type, Package.qu
                    Package.container_id)
 
 
-def to_loc(row) -> Loc:
-    """Return a Loc from a location row."""
-    return Loc(row.id, row.code, row.name, row.level, row.path,
+def to_loc(row) -> Place:
+    """Return a Place from a location row."""
+    return Place(row.id, row.code, row.name, row.level, row.path,
                tuple(d for d in (row.dapil or "").split(";") if d))
 
 
-def to_pkg(row) -> Pkg:
-    """Return a Pkg from a package row."""
-    return Pkg(row.id, row.package_id, row.item_type, row.quantity, row.destination_id,
+def to_pkg(row) -> PlannedPackage:
+    """Return a PlannedPackage from a package row."""
+    return PlannedPackage(row.id, row.package_id, row.item_type, row.quantity, row.destination_id,
                row.dapil or "", row.label_version, row.container_id)
 
 
-def to_ev(row) -> Ev:
-    """Return an Ev from a scan row or a ScanEvent object."""
-    return Ev(row.id, row.uuid, row.package_id, row.location_id, row.action, row.disposition,
+def to_ev(row) -> SeenScan:
+    """Return an SeenScan from a scan row or a ScanEvent object."""
+    return SeenScan(row.id, row.uuid, row.package_id, row.location_id, row.action, row.disposition,
               row.container_id, row.seal or "", row.scanned_at, row.received_at, row.counted,
               row.raw_code or "")
 
 
-def dict_to_ev(row_id: int, row: dict) -> Ev:
-    """Return an Ev from the values a scan was inserted with."""
-    return Ev(row_id, row["uuid"], row["package_id"], row["location_id"], row["action"],
+def dict_to_ev(row_id: int, row: dict) -> SeenScan:
+    """Return an SeenScan from the values a scan was inserted with."""
+    return SeenScan(row_id, row["uuid"], row["package_id"], row["location_id"], row["action"],
               row["disposition"], row["container_id"], row["seal"], row["scanned_at"],
               row["received_at"], row["counted"], row["raw_code"])
 
@@ -67,14 +74,16 @@ def load_locations(session: Session, ctx: Context, *, ids=(), codes=(), paths=()
     codes = {c for c in codes if c not in by_code}
     for column, values in ((Location.id, ids), (Location.code, codes), (Location.path, paths)):
         for part in chunks(values):
-            for row in core(session, select(*LOCATION_COLUMNS).where(member(session, column, part))):
+            query = select(*LOCATION_COLUMNS).where(member(session, column, part))
+            for row in core(session, query):
                 ctx.add_location(to_loc(row))
 
 
-def load_packages(session: Session, ctx: Context, *, ids=(), package_ids=()) -> dict[str, Pkg]:
+def load_packages(session: Session, ctx: Context, *, ids=(),
+                  package_ids=()) -> dict[str, PlannedPackage]:
     """Add packages by row id or label id to the context; return those asked by label id."""
     package_ids = set(package_ids)
-    found: dict[str, Pkg] = {p.package_id: p for p in ctx.packages.values()
+    found: dict[str, PlannedPackage] = {p.package_id: p for p in ctx.packages.values()
                              if p.package_id in package_ids}
     ids = {i for i in ids if i is not None and i not in ctx.packages}
     wanted = set(package_ids) - set(found)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from server.models import PATH_END, Anomaly, ItemType, Location, Package, ScanEvent
 from server.reports.localtime import N_, UTC, Translate, day_bounds, local, local_text
+from server.sql import chunks
 
 RECEIVE_ACTIONS = ("receive", "handover")
 
@@ -69,11 +70,10 @@ def bast_data(session: Session, sender: Location, receiver: Location,
     dispatched = {row.pid: row for row in session.execute(dispatched_q)}
     ever_received = set()
     if dispatched:
-        ids = list(dispatched)
-        for start_i in range(0, len(ids), 500):
+        for part in chunks(dispatched, 500):
             q = select(ScanEvent.package_id).where(
                 ScanEvent.location_id == receiver.id, ScanEvent.action.in_(RECEIVE_ACTIONS),
-                ScanEvent.package_id.in_(ids[start_i:start_i + 500]))
+                ScanEvent.package_id.in_(part))
             if end is not None:
                 q = q.where(ScanEvent.scanned_at < end)
             ever_received.update(session.scalars(q))
@@ -99,12 +99,11 @@ def bast_data(session: Session, sender: Location, receiver: Location,
                  for scan, pkg in receipts.values() if scan.disposition != "ok"]
     anomalies = []
     if receipts:
-        ids = list(receipts)
-        for start_i in range(0, len(ids), 500):
+        for part in chunks(receipts, 500):
             anomalies += session.execute(
                 select(Anomaly.id, Anomaly.kind, Package.package_id, Anomaly.detail, Anomaly.status)
                 .join(Package, Package.id == Anomaly.package_id)
-                .where(Anomaly.package_id.in_(ids[start_i:start_i + 500]),
+                .where(Anomaly.package_id.in_(part),
                        Anomaly.location_id == receiver.id,
                        Anomaly.kind.in_(HANDOFF_KINDS))).all()
     anomalies.sort(key=lambda a: (a[1], a[2] or "", a[0]))

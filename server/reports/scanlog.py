@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, aliased
 from server.models import PATH_END, Device, Location, Package, ScanEvent
 from server.reports.localtime import UTC
 from server.reports.tables import csv_chunks
+from server.sql import is_postgres
 
 
 @dataclass
@@ -83,7 +84,7 @@ def scan_log_page(session: Session, f: ScanFilter, before_id: int | None, limit:
     if len(rows) >= limit or low == 0:
         return rows
     wanted = limit - len(rows)
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         # The planner prices the per-place walks as if each ran to its LIMIT (a million rows for
         # a regency) and would JIT-compile the plan: 0.4 s to run a 30 ms query. Off for this
         # one statement (set_config(..., true) is undone by the transaction's end at the latest).
@@ -174,7 +175,7 @@ def scan_log_csv(session: Session, f: ScanFilter, chunk: int = 1 << 16,
     STDOUT``): several times faster than building rows in Python, and it
     streams.  Elsewhere the rows go through ``csv_chunks``.
     """
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgres(session):
         yield from csv_chunks(SCAN_HEADER, scan_log_rows(session, f), tz=tz)
         return
     compiled = scan_log_select(f, newest_first=False, as_text=True).compile(

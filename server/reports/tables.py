@@ -8,6 +8,7 @@ import io
 import tempfile
 from typing import Callable, Iterable, Iterator
 
+from server.reconcile.anomalies import as_anomaly_dict
 from server.reports.localtime import CHUNK_ROWS, UTC, local
 
 ANOMALY_HEADER = ("id", "kind", "package_id", "location", "detected_at", "status", "detail",
@@ -17,14 +18,7 @@ ANOMALY_HEADER = ("id", "kind", "package_id", "location", "detected_at", "status
 
 def anomaly_row(item) -> tuple:
     """Return one anomaly (domain dict or Anomaly row) as an export row."""
-    if not isinstance(item, dict):
-        item = {"id": item.id, "kind": item.kind,
-                "package_id": item.package.package_id if item.package else item.claimed_package,
-                "location": item.location.code if item.location else None,
-                "detected_at": item.detected_at, "status": item.status, "detail": item.detail,
-                "evidence": item.evidence, "acknowledged_at": item.acknowledged_at,
-                "acknowledged_by": item.acknowledged_by, "resolved_at": item.resolved_at,
-                "resolved_by": item.resolved_by, "resolution_note": item.resolution_note}
+    item = as_anomaly_dict(item)
     out = []
     for key in ANOMALY_HEADER:
         value = item.get(key)
