@@ -10,7 +10,7 @@ PORT   ?= 5000
 export JEJAK_INSTANCE_PATH ?= $(CURDIR)/instance
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-deps demo-db bench-labels bench-decode bench-server clean help
+.PHONY: run test setup web system-deps demo-db bench-labels bench-decode bench-server clean help
 
 help:
 	@echo "make run   - set up, load the demo region into SQLite, serve http://$(HOST):$(PORT)"
@@ -41,7 +41,23 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[test]'
 	@touch $@
 
-setup: system-deps $(VENV)/.installed
+setup: system-deps $(VENV)/.installed web
+
+# The phone scanner's browser libraries (zxing-wasm, @noble/ed25519), pinned in package-lock.json,
+# installed from the npm registry with `npm ci` (Debian's nodejs/npm, installed like the packages
+# above when missing), checked against web-vendor.sha256, copied into server/static/scan/vendor/.
+WEB_VENDOR := server/static/scan/vendor
+web: $(WEB_VENDOR)/.installed
+$(WEB_VENDOR)/.installed: package.json package-lock.json web-vendor.sha256
+	@command -v npm >/dev/null 2>&1 || $(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="nodejs npm"
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	sha256sum --check --strict --quiet web-vendor.sha256
+	mkdir -p $(WEB_VENDOR)/zxing-wasm/reader
+	cp node_modules/zxing-wasm/dist/es/share.js $(WEB_VENDOR)/zxing-wasm/share.js
+	cp node_modules/zxing-wasm/dist/es/reader/index.js $(WEB_VENDOR)/zxing-wasm/reader/index.js
+	cp node_modules/zxing-wasm/dist/reader/zxing_reader.wasm $(WEB_VENDOR)/zxing-wasm/reader/zxing_reader.wasm
+	cp node_modules/@noble/ed25519/index.js $(WEB_VENDOR)/noble-ed25519.js
+	@touch $@
 
 # demo-login.txt is written last by `jejak-server demo`: it marks a finished demo.
 DEMO_DONE := $(JEJAK_INSTANCE_PATH)/demo-login.txt
@@ -78,4 +94,4 @@ bench-server: setup
 	$(PY) benchmarks/server.py ingest --database-url $(BENCH_DATABASE_URL)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache node_modules $(WEB_VENDOR)

@@ -11,7 +11,7 @@ import os
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from server import api, cli, config, dashboard, db
+from server import api, cli, config, dashboard, db, scan
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     api.init_app(app)
     dashboard.init_app(app)
+    scan.init_app(app)
     return app
 
 

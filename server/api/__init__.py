@@ -38,6 +38,7 @@ ROUTES = [
     ("/progress", "progress", api_reads.progress, ["GET"]),
     ("/keys", "keys", api_reads.keys, ["GET"]),
     ("/locations/<code>/expected", "expected", api_reads.location_expected, ["GET"]),
+    ("/expected", "own_expected", api_reads.own_expected, ["GET"]),
 ]
 
 

@@ -187,6 +187,22 @@ def _paths() -> dict:
             "responses": _responses(_ok("The location and its expected packages.", "Expected"),
                                     *auth_errors, "403", "404"),
         }},
+        "/expected": {"get": {
+            "operationId": "ownExpected",
+            "summary": "Show the caller's own location and the packages it should receive.",
+            "description": "Any token. The location is the device's own (a `create-device` "
+                           "token), else the token's region; the answer is that of "
+                           "`/locations/{code}/expected` for it (the phone scanner's cache), "
+                           "a page at a time: `next` is present only when more pages follow.",
+            "parameters": [_query("after", {"type": "string", "minLength": 1,
+                                            "maxLength": MAX_PACKAGE_ID},
+                                  "Page cursor: copied from the previous page's `next`."),
+                           _query("limit", {"type": "integer", "minimum": 1,
+                                            "maximum": MAX_EXPECTED_PAGE},
+                                  f"Packages per page (default {EXPECTED_PAGE}).")],
+            "responses": _responses(_ok("The location and its expected packages.", "Expected"),
+                                    *auth_errors),
+        }},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document.", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",

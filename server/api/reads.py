@@ -136,6 +136,18 @@ def location_expected(code: str):
     return jsonify(to_json(body))
 
 
+def own_expected():
+    """Show what the caller's own location should receive: a device's location, else its region.
+
+    The phone scanner (/scan) knows only its token; this saves it from building a path.
+    """
+    principal = authenticate()
+    code = principal.region_code
+    if principal.location_path:
+        code = [c for c in principal.location_path.split("/") if c][-1]
+    return location_expected(code)
+
+
 def _expected_limit(args: dict) -> int:
     """Return the expected list's page size (default EXPECTED_PAGE, at most MAX_EXPECTED_PAGE)."""
     value = args.get("limit")

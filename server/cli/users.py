@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from server.access import AccessError, create_device, create_token, create_user
 from server.db import get_db
 from server.models import ROLES
+from server.scan.pages import enrolment_url
 
 
 def _session_from_app() -> Session:
@@ -65,7 +66,10 @@ def register(app: Flask) -> None:
     @click.option("--name", default="", help="a name for the device, shown in the scan log")
     @click.option("--ttl-days", type=int, default=None,
                   help="days until its token expires (default: TOKEN_TTL_DAYS; 0: never)")
-    def create_device_command(location, name, ttl_days):
+    @click.option("--url", "base_url", default=None, metavar="BASE",
+                  help="the server's address as phones reach it, e.g. https://jejak.example: "
+                       "also print the phone enrolment address BASE/scan#token=...")
+    def create_device_command(location, name, ttl_days, base_url):
         """Register a scanning device and print its token alone on the last line."""
         ttl = app.config["TOKEN_TTL_DAYS"] if ttl_days is None else ttl_days
         with _session_from_app() as session:
@@ -76,4 +80,8 @@ def register(app: Flask) -> None:
             session.commit()
             click.echo(f"device {device.id} ({device.name}) at {location}; its token (shown once):",
                        err=True)
+        if base_url:
+            click.echo("phone enrolment address (open it on the phone, or show it as a QR):",
+                       err=True)
+            click.echo(enrolment_url(base_url, token))
         click.echo(token)

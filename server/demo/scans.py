@@ -314,7 +314,7 @@ def _skips(a, b, pool_first, pool_last) -> dict:
         for stage in ("district", "district_out", "village", "village_out", "tps"):
             skip.add((tps.code, pid(tps, piece), stage))
 
-    w_from, w_to = a[0], b[0]
+    w_from = a[0]
     skip.add((w_from.code, pid(w_from, "SS-DPRDK"), "pack"))
     w2_from = b[1 % len(b)]
     skip.add((w2_from.code, pid(w2_from, "SS-DPRDK"), "pack"))

@@ -23,6 +23,7 @@ SAMPLES = {
     "api.resolve": ("/api/v1/anomalies/999999/resolve", "POST", True),
     "api.progress": ("/api/v1/progress", "GET", True),
     "api.expected": ("/api/v1/locations/NO-SUCH-CODE/expected", "GET", True),
+    "api.own_expected": ("/api/v1/expected", "GET", True),
 }
 
 # Requests the observer of regency 3513 may not make: role (scans, resolve) or region (others).

@@ -1,0 +1,122 @@
+// The outbox and the offline cache, in IndexedDB ("jejak-scan").
+// scans: one record per scan, keyed by its client UUID (the server's idempotency key); written with
+//   durability "strict" and awaited before the person gets any signal. state: pending | sent | rejected.
+//   Nothing is ever deleted, nothing expires by age.
+// kv: the device token, /api/v1/me, the trusted keys, the expected list, settings.
+
+const DB_NAME = "jejak-scan";
+let dbPromise = null;
+
+function req(r) {
+  return new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+}
+
+export function open() {
+  if (!dbPromise) {
+    dbPromise = new Promise((resolve, reject) => {
+      const r = indexedDB.open(DB_NAME, 1);
+      r.onupgradeneeded = () => {
+        const db = r.result;
+        const scans = db.createObjectStore("scans", { keyPath: "id" });
+        scans.createIndex("state_seq", ["state", "seq"]);
+        scans.createIndex("seq", "seq");
+        scans.createIndex("seen", ["location", "action", "key"]);
+        db.createObjectStore("kv", { keyPath: "k" });
+      };
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+      r.onblocked = () => reject(new Error("IndexedDB blocked by another tab"));
+    });
+  }
+  return dbPromise;
+}
+
+async function tx(stores, mode, fn) {
+  const db = await open();
+  const t = db.transaction(stores, mode, mode === "readwrite" ? { durability: "strict" } : undefined);
+  const result = fn(t);
+  await new Promise((resolve, reject) => {
+    t.oncomplete = resolve; t.onerror = () => reject(t.error); t.onabort = () => reject(t.error || new Error("aborted"));
+  });
+  return result instanceof IDBRequest ? result.result : result;
+}
+
+export async function kvGet(k) {
+  const db = await open();
+  const row = await req(db.transaction("kv").objectStore("kv").get(k));
+  return row ? row.v : undefined;
+}
+
+export const kvPut = (k, v) => tx("kv", "readwrite", (t) => { t.objectStore("kv").put({ k, v }); });
+
+let seqLast = 0;
+/** A strictly increasing sequence number: upload order = scan order. */
+export function nextSeq() { seqLast = Math.max(Date.now() * 1000, seqLast + 1); return seqLast; }
+
+/** Write one scan durably; resolves only when the transaction has committed. */
+export const addScan = (scan) => tx("scans", "readwrite", (t) => { t.objectStore("scans").add(scan); });
+
+export async function seenBefore(location, action, key) {
+  const db = await open();
+  return (await req(db.transaction("scans").objectStore("scans").index("seen").count([location, action, key]))) > 0;
+}
+
+/** Pending scans, oldest first, at most `limit`. */
+export async function pending(limit) {
+  const db = await open();
+  const range = IDBKeyRange.bound(["pending", -Infinity], ["pending", Infinity]);
+  return req(db.transaction("scans").objectStore("scans").index("state_seq").getAll(range, limit));
+}
+
+/** Apply the server's answers: {id -> {status, anomalies, error}}. */
+export const applyResults = (results) => tx("scans", "readwrite", (t) => {
+  const store = t.objectStore("scans");
+  for (const [id, r] of Object.entries(results)) {
+    const get = store.get(id);
+    get.onsuccess = () => {
+      const scan = get.result;
+      if (!scan || scan.state === "sent") return;
+      scan.state = r.status === "rejected" ? "rejected" : "sent";
+      scan.server = { status: r.status, anomalies: r.anomalies || [], error: r.error || null, at: new Date().toISOString() };
+      store.put(scan);
+    };
+  }
+});
+
+export async function counts() {
+  const db = await open();
+  const idx = db.transaction("scans").objectStore("scans").index("state_seq");
+  const n = (s) => req(idx.count(IDBKeyRange.bound([s, -Infinity], [s, Infinity])));
+  const [p, s, r] = await Promise.all([n("pending"), n("sent"), n("rejected")]);
+  return { pending: p, sent: s, rejected: r };
+}
+
+/** The last `n` scans, newest first. */
+export async function recent(n) {
+  const db = await open();
+  const out = [];
+  await new Promise((resolve, reject) => {
+    const c = db.transaction("scans").objectStore("scans").index("seq").openCursor(null, "prev");
+    c.onsuccess = () => {
+      const cur = c.result;
+      if (!cur || out.length >= n) return resolve();
+      out.push(cur.value); cur.continue();
+    };
+    c.onerror = () => reject(c.error);
+  });
+  return out;
+}
+
+/** Keys (package ids or codes) scanned at a location with an action. */
+export async function keysScanned(location, action) {
+  const db = await open();
+  const range = IDBKeyRange.bound([location, action, ""], [location, action, "\uffff"]);
+  const rows = await req(db.transaction("scans").objectStore("scans").index("seen").getAll(range));
+  return new Set(rows.map((r) => r.key));
+}
+
+/** Every scan (for tests and the benchmark). */
+export async function all() {
+  const db = await open();
+  return req(db.transaction("scans").objectStore("scans").getAll());
+}
