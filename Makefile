@@ -10,7 +10,7 @@ PORT   ?= 5000
 export JEJAK_INSTANCE_PATH ?= $(CURDIR)/instance
 PYTEST_ARGS ?=
 
-.PHONY: run test setup web system-deps demo-db bench-labels bench-decode bench-server clean help
+.PHONY: run test setup web system-deps demo-db bench-labels bench-decode bench-server bench-phone-flow bench-phone-decode clean help
 
 help:
 	@echo "make run   - set up, load the demo region into SQLite, serve http://$(HOST):$(PORT)"
@@ -92,6 +92,19 @@ bench-decode: setup
 BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/jejak_bench
 bench-server: setup
 	$(PY) benchmarks/server.py ingest --database-url $(BENCH_DATABASE_URL)
+
+# The phone scanner: the flow through Chromium's fake camera, and the decode worker on the
+# shared frame set beside the browser peers (SHARED: the shared bench folder; DATA: its frames,
+# generated there when missing).
+bench-phone-flow: SYSTEM_PACKAGES = $(TEST_PACKAGES)
+bench-phone-flow: setup
+	$(PY) benchmarks/phone_flow.py --labels 6 --repeat 2
+
+SHARED ?= ../shared/bench
+DATA   ?= /tmp/decode-data
+bench-phone-decode: SYSTEM_PACKAGES = $(TEST_PACKAGES)
+bench-phone-decode: setup
+	$(PY) benchmarks/phone_decode.py --shared $(SHARED) --data $(DATA)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache node_modules $(WEB_VENDOR)

@@ -19,7 +19,16 @@ export class Camera {
     const ready = new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error("decoder did not start")), 60000);
       this.worker.onmessage = ({ data }) => {
-        if (data.id === 0) { clearTimeout(t); this.stats.info = data.info || null; resolve(); }
+        if (data.id !== 0) return;
+        clearTimeout(t);
+        this.stats.info = data.info || null;
+        // A start-up answer with an error means the decoder could not load (e.g. the wasm
+        // was not installed): say so instead of posting frames nobody decodes.
+        if (data.error || (data.info && data.info.available === false)) {
+          reject(new Error(`decoder not available: ${data.error || "unknown reason"}`));
+        } else {
+          resolve();
+        }
       };
       this.worker.onerror = (e) => { clearTimeout(t); reject(new Error(e.message || "decoder failed")); };
     });
