@@ -4,6 +4,11 @@ storage per scan, verify-log, and the page queries of one regency on a loaded pr
     .venv/bin/python benchmarks/server.py ingest --database-url postgresql+psycopg://postgres@127.0.0.1:5432/jejak_bench
     .venv/bin/python benchmarks/server.py queries --database-url postgresql+psycopg://postgres@127.0.0.1:5432/jatim
 
+``ingest --pattern door`` posts instead one receipt at the regency warehouse per package, every
+scan of a batch a different package (a truck unloaded at a warehouse door): the pattern users
+have, where judging each package is all the work; ``--pattern route`` (the default) is the one
+described next.
+
 ``ingest`` (the database is created if absent and must hold no scans) loads a plan of
 signed labels for regency 3513, starts gunicorn (``--workers``, default 4) and posts each
 package's handoffs (regency receive/dispatch, district, village, TPS receipt) through HTTP
@@ -51,6 +56,19 @@ from tests.faults.harness import Served, ensure_database, make_world  # noqa: E4
 
 ITEM_TYPES = ("SS-PPWP", "SS-DPR", "SS-DPD", "SS-DPRDP", "SS-DPRDK", "KOTAK", "BILIK")
 START = dt.datetime(2024, 2, 5, 7, 0, tzinfo=dt.timezone.utc)
+
+
+def door_scans(labels: dict[str, str]) -> list[dict]:
+    """Return one receipt at the regency warehouse per package: the warehouse-door pattern.
+
+    A truck of boxes is unloaded and each box scanned once, so every scan of a batch is a
+    different package with no earlier scan - the pattern users have at a door, and the one
+    where judging each package is all the work.
+    """
+    return [{"id": str(uuid.uuid4()), "code": code, "location": "3513", "action": "receive",
+             "offline": False, "operator": "bench",
+             "scanned_at": (START + dt.timedelta(milliseconds=n)).isoformat()}
+            for n, (_pid, code) in enumerate(sorted(labels.items()))]
 
 
 def route_scans(labels: dict[str, str]) -> list[dict]:
@@ -151,13 +169,12 @@ def post_all(url: str, token: str, bodies: list[list[dict]], clients: int) -> fl
 def ledger_share(app, token_scans: list[dict], batch: int) -> tuple[float, float]:
     """Ingest some batches in-process; return (total seconds, seconds inside the ledger append)."""
     from server.access import principal_for_token
+    from server.ingest import batch as ingest_module
     from server.ingest.batch import ingest_batch
-    from server.ledger.chain import append_scan_contents
-    from server.UNKNOWN import ledger
 
     db = app.extensions["jejak.db"]
     spent = [0.0]
-    real = append_scan_contents
+    real = ingest_module.append_scan_contents  # what ingest calls, by that name
 
     def timed(session, rows):
         t = time.perf_counter()
@@ -165,7 +182,7 @@ def ledger_share(app, token_scans: list[dict], batch: int) -> tuple[float, float
         spent[0] += time.perf_counter() - t
 
     token, scans = token_scans
-    ledger.append_scan_contents = timed
+    ingest_module.append_scan_contents = timed
     try:
         started = time.perf_counter()
         with app.app_context():
@@ -176,7 +193,7 @@ def ledger_share(app, token_scans: list[dict], batch: int) -> tuple[float, float
                     s.commit()
         return time.perf_counter() - started, spent[0]
     finally:
-        ledger.append_scan_contents = real
+        ingest_module.append_scan_contents = real
 
 
 def sizes(db) -> dict[str, tuple[int, int]]:
@@ -202,20 +219,29 @@ def ingest_benchmark(args) -> int:
     instance = Path(tempfile.mkdtemp(prefix="jejak-bench-"))
     app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "INSTANCE_PATH": str(instance)})
     total = args.scans + args.baseline + args.inprocess
-    tps = max(1, -(-total // (7 * len(ITEM_TYPES))) - 4)
+    per_package = 1 if args.pattern == "door" else 7
+    tps = max(1, -(-total // (per_package * len(ITEM_TYPES))) - 4)
     t = time.perf_counter()
     world = make_world(app, item_types=ITEM_TYPES, extra_tps=tps)
-    scans = route_scans(world.labels)
     rng = random.Random(args.seed)
-    print(f"plan: {len(world.labels)} packages ({tps + 4} TPS x {len(ITEM_TYPES)}), {len(scans)} handoff "
-          f"scans generated in {time.perf_counter() - t:.0f} s; gunicorn -w {args.workers}, "
-          f"{args.clients} client threads")
-    # Batched scans take the handoffs in device-time order; the baseline and the in-process
-    # sample are fresh scans of the same kinds, taken from the end.
-    batched = scans[:args.scans]
-    rest = scans[args.scans:]
-    rng.shuffle(rest)
+    if args.pattern == "door":
+        # Every scan a different package, received once: batched, baseline and in-process
+        # samples are disjoint sets of packages, so each measures the same work per scan.
+        scans = door_scans(world.labels)
+        rng.shuffle(scans)
+        batched = scans[:args.scans]
+        rest = scans[args.scans:]
+    else:
+        # Batched scans take the handoffs in device-time order; the baseline and the
+        # in-process sample are fresh scans of the same kinds, taken from the end.
+        scans = route_scans(world.labels)
+        batched = scans[:args.scans]
+        rest = scans[args.scans:]
+        rng.shuffle(rest)
     single, inproc = rest[:args.baseline], rest[args.baseline:args.baseline + args.inprocess]
+    print(f"pattern {args.pattern}: {len(world.labels)} packages ({tps + 4} TPS x "
+          f"{len(ITEM_TYPES)}), {len(scans)} scans generated in {time.perf_counter() - t:.0f} s; "
+          f"gunicorn -w {args.workers}, {args.clients} client threads")
     served = Served(args.database_url, instance, workers=args.workers)
     served.start(world.token, timeout=120)
     try:
@@ -329,6 +355,11 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--pattern", choices=("route", "door"), default="route",
+                   help="route: each package's seven handoffs down its route (batches in device-time "
+                        "order); door: every scan a different package received once at the regency "
+                        "warehouse, as at a warehouse door (issue 15 measures it with --scans 20000 "
+                        "--workers 2 --clients 2)")
     q = sub.add_parser("queries", help="one regency's anomalies, progress and custody on a loaded province")
     q.add_argument("--database-url", required=True)
     q.add_argument("--regency", default="3513")
