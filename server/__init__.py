@@ -10,6 +10,7 @@ import os
 
 from flask import Flask
 from flask.cli import FlaskGroup
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import api, cli, config, dashboard, db, scan
 
@@ -22,6 +23,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
 
     config.load(app, test_config)
+    hops = int(app.config["TRUSTED_PROXIES"])
+    if hops > 0:
+        # Only then are X-Forwarded-For/-Proto/-Host believed: client address (login
+        # throttle), https (Secure cookies) and host come from the proxy's headers.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     db.init_app(app)
     cli.init_app(app)
     api.init_app(app)

@@ -115,12 +115,50 @@ def create_user(session: Session, username: str, password: str, role: str, regio
     return user
 
 
+# A hash no password matches, checked for unknown and inactive users: every login costs one
+# scrypt, so the answer's timing does not tell which usernames exist.
+_NO_USER_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
 def authenticate_user(session: Session, username: str, password: str) -> User | None:
-    """Return the active user with this name and password, or None."""
+    """Return the active user with this name and password, or None (after the same work)."""
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
-        return None
+    usable = user is not None and user.active
+    matches = check_password_hash(user.password_hash if usable else _NO_USER_HASH, password)
+    return user if usable and matches else None
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise AccessError(f"no user {username!r}")
     return user
+
+
+def set_password(session: Session, username: str, password: str) -> User:
+    """Give a user a new password and end every session they had."""
+    if len(password) < 8:
+        raise AccessError("password must be at least 8 characters")
+    user = _user(session, username)
+    user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+    return user
+
+
+def deactivate_user(session: Session, username: str) -> User:
+    """Stop a user logging in, end their sessions and revoke their API tokens."""
+    user = _user(session, username)
+    user.active = False
+    end_sessions(user)
+    for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                        ApiToken.revoked_at.is_(None))):
+        token.revoked_at = utc_now()
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """Make every session cookie issued to this user so far stop working."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def create_token(session: Session, role: str, region: str, name: str = "",
@@ -157,6 +195,10 @@ def principal_for_token(session: Session, token: str) -> Principal | None:
         return None
     if row.expires_at is not None and row.expires_at <= utc_now():
         return None
+    if row.user_id is not None:
+        owner = session.get(User, row.user_id)
+        if owner is None or not owner.active:
+            return None  # a deactivated user's tokens die with the account
     location_path = row.device.location.path if row.device is not None else None
     return Principal(role=row.role, region_code=row.region.code, region_path=row.region.path,
                      name=row.name or f"token-{row.id}", token_id=row.id,

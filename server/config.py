@@ -27,6 +27,11 @@ SETTINGS = {
     "DASHBOARD_AS_OF": (None, str, "ISO instant the dashboard judges deadlines at by default (unset: now; the demo's own 'now' for a demo instance)"),
     "LEDGER_KEY_FILE": (None, str, "Ed25519 PEM key that signs ledger checkpoints; generated into <instance>/ledger_key.pem when unset"),
     "LEDGER_CHECKPOINT_EVERY": (10000, int, "sign the ledger head every this many entries (0: only on `jejak-server checkpoint`)"),
+    "PREFERRED_URL_SCHEME": ("http", str, "https: session cookies are sent only over HTTPS (Secure) and external links use https"),
+    "TRUSTED_PROXIES": (0, int, "reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none)"),
+    "LOGIN_MAX_FAILURES": (10, int, "failed logins per username in 15 minutes before its logins are refused (429)"),
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": (50, int, "failed logins per client address in 15 minutes before its logins are refused (429)"),
+    "MAX_NEW_ANOMALIES_PER_BATCH": (200, int, "most label anomalies one POST /api/v1/scans may open (422 above it; scanners then send smaller batches)"),
 }
 
 TRUE = {"1", "true", "yes", "on"}
@@ -46,7 +51,9 @@ def _coerce(key: str, value, kind):
 def load(app, test_config: dict | None = None) -> None:
     """Fill app.config from defaults, instance/config.py, JEJAK_* variables and test_config."""
     for key, (default, _kind, _doc) in SETTINGS.items():
-        app.config.setdefault(key, default)
+        # Not setdefault: Flask defines some of these itself (MAX_CONTENT_LENGTH as None,
+        # PREFERRED_URL_SCHEME), and its value must not hide ours.
+        app.config[key] = default
     app.config.from_pyfile("config.py", silent=True)
     for key, (_default, kind, _doc) in SETTINGS.items():
         env = os.environ.get("JEJAK_" + key)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
 from flask import Flask, current_app, g
+from werkzeug.routing import IntegerConverter
 from sqlalchemy import create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.config import RULES_KEY, Rules, rules_for
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# The largest id an Integer column holds (PostgreSQL's int4): a larger one in an address is 404.
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<row_id:name>`` in a route: a positive id the database can hold, else no match (404)."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=MAX_ROW_ID)
 
 
 class Database:
@@ -30,6 +43,7 @@ class Database:
             kwargs["pool_pre_ping"] = True  # survive a database restart
         self.engine: Engine = create_engine(url, echo=echo, **kwargs)
         if url.startswith("sqlite"):
+            event.listen(self.engine, "do_connect", lambda *_args: _private_sqlite_file(url))
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -62,6 +76,26 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create a SQLite database file readable by its owner only (it holds password hashes).
+
+    SQLite gives its -wal and -shm files the database file's mode; a file made
+    before this (0644 by the umask) is tightened.
+    """
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if os.stat(path).st_mode & 0o077 and os.stat(path).st_uid == os.getuid():
+            os.chmod(path, 0o600)
+    except FileNotFoundError:
+        return  # no such folder: SQLite says so when it connects
+    else:
+        os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -113,6 +147,7 @@ def close_session(_exc=None) -> None:
 
 def init_app(app: Flask) -> None:
     """Attach the database to the app and close sessions after each request."""
+    app.url_map.converters["row_id"] = RowIdConverter
     app.extensions["jejak.db"] = Database(app.config["DATABASE_URL"], app.config.get("SQL_ECHO", False),
                                           rules=lambda: rules_for(app))
     app.teardown_appcontext(close_session)

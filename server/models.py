@@ -173,6 +173,8 @@ class User(Base):
     region_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    # Bumped by logout, a new password and deactivation: older session cookies stop working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     region: Mapped[Location] = relationship()
 

@@ -50,6 +50,22 @@ class SlidingWindowLimiter:
                 self._forget_idle(horizon)
             return 0.0
 
+    def wait(self, key) -> float:
+        """Return the seconds before key may make a request (0: now), without counting one."""
+        if self.limit <= 0:
+            return 0.0
+        now = self.clock()
+        with self._lock:
+            hits = self._hits.get(key)
+            if not hits:
+                return 0.0
+            horizon = now - self.window
+            while hits and hits[0] <= horizon:
+                hits.popleft()
+            if len(hits) < self.limit:
+                return 0.0
+            return max(hits[0] + self.window - now, 0.001)
+
     def retry_after_header(self, wait: float) -> str:
         """Return the Retry-After value (whole seconds, at least 1) for a wait."""
         return str(max(1, math.ceil(wait)))

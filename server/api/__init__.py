@@ -34,7 +34,7 @@ ROUTES = [
     ("/scans", "scans", api_scans.post_scans, ["POST"]),
     ("/packages/<package_id>", "package", api_reads.package, ["GET"]),
     ("/anomalies", "anomalies", api_reads.anomalies, ["GET"]),
-    ("/anomalies/<int:anomaly_id>/resolve", "resolve", api_reads.resolve_anomaly, ["POST"]),
+    ("/anomalies/<row_id:anomaly_id>/resolve", "resolve", api_reads.resolve_anomaly, ["POST"]),
     ("/progress", "progress", api_reads.progress, ["GET"]),
     ("/keys", "keys", api_reads.keys, ["GET"]),
     ("/locations/<code>/expected", "expected", api_reads.location_expected, ["GET"]),

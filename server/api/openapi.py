@@ -19,7 +19,7 @@ API_VERSION = "1.0.0"
 ERROR_CODES = ["bad_request", "invalid_json", "invalid_body", "invalid_parameter",
                "unknown_parameter", "invalid_cursor", "unauthorized", "forbidden", "not_found",
                "method_not_allowed", "conflict", "payload_too_large", "batch_too_large",
-               "unsupported_media_type", "rate_limited", "database_unavailable", "internal_error"]
+               "unsupported_media_type", "too_many_anomalies", "rate_limited", "database_unavailable", "internal_error"]
 
 
 _ERROR_TEXT = {
@@ -30,6 +30,8 @@ _ERROR_TEXT = {
     "409": "The anomaly cannot take this status change (e.g. it is already resolved).",
     "413": "The body is larger than MAX_CONTENT_LENGTH, or the batch has more than MAX_BATCH scans.",
     "415": "The body is not sent as application/json.",
+    "422": "The batch would open more label anomalies than MAX_NEW_ANOMALIES_PER_BATCH; nothing was "
+           "recorded: send it in smaller batches.",
     "429": "More requests this minute than RATE_LIMIT_PER_MINUTE; wait Retry-After seconds.",
     "503": "The database is unavailable; nothing was recorded. Retry after Retry-After seconds.",
 }
@@ -117,7 +119,7 @@ def _paths() -> dict:
                            "with its anomaly. The batch is one transaction: on 503 nothing was kept.",
             "requestBody": _json_body("ScanBatch"),
             "responses": _responses(_ok("One result per scan, in request order.", "ScanResults"),
-                                    "400", "401", "403", "413", "415", "429", "503"),
+                                    "400", "401", "403", "413", "415", "422", "429", "503"),
         }},
         "/packages/{package_id}": {"get": {
             "operationId": "getPackage", "summary": "Show a package and its chain of custody.",

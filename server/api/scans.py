@@ -21,7 +21,7 @@ from server.api.errors import DatabaseUnavailable
 from server.api.parsing import authenticate, json_object, json_type, query_args, unstorable
 from server.db import get_session
 from server.errors import ApiError, DomainError
-from server.ingest.batch import ingest_batch
+from server.ingest.batch import TooManyAnomalies, ingest_batch
 from server.ingest.scan import MAX_CODE, MAX_TEXT
 
 log = logging.getLogger(__name__)
@@ -108,12 +108,19 @@ def _ingest(principal, scans: list) -> list[dict]:
     session = get_session()
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            results = ingest_batch(session, scans, principal)
+            results = ingest_batch(session, scans, principal, max_new_anomalies=int(
+                current_app.config["MAX_NEW_ANOMALIES_PER_BATCH"]))
             if len(results) != len(scans):
                 session.rollback()  # never commit scans that were not answered for
                 raise ApiError(500, "the batch was not recorded: ingest answered for "
                                     f"{len(results)} of {len(scans)} scans")
             session.commit()
+        except TooManyAnomalies as exc:
+            # Both scanners halve a batch refused whole: every scan gets in, a few anomalies a go.
+            session.rollback()
+            raise ApiError(422, str(exc), code="too_many_anomalies",
+                           details={"max_new_anomalies": exc.limit,
+                                    "new_anomalies": exc.opened}) from None
         except DomainError as exc:  # a mistake in the batch: the client's to fix
             session.rollback()
             log.warning("scan batch refused by ingest: %s", exc)

@@ -1,4 +1,4 @@
-"""User, token and device commands: create-user, create-token, create-device."""
+"""User, token and device commands: create-user, set-password, deactivate-user, create-token, create-device."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from server.access import AccessError, create_device, create_token, create_user
+from server.access import (
+    AccessError,
+    create_device,
+    create_token,
+    create_user,
+    deactivate_user,
+    set_password,
+)
 from server.db import get_db
 from server.models import ROLES
 from server.scan.pages import enrolment_url
@@ -26,7 +33,7 @@ def _read_password() -> str:
 
 
 def register(app: Flask) -> None:
-    """Register the create-user, create-token and create-device commands."""
+    """Register the user, token and device commands."""
 
     @app.cli.command("create-user")
     @click.argument("username")
@@ -42,6 +49,31 @@ def register(app: Flask) -> None:
                 raise click.UsageError(str(exc)) from None
             session.commit()
         click.echo(f"created {role} {username!r} for region {region}")
+
+    @app.cli.command("set-password")
+    @click.argument("username")
+    def set_password_command(username):
+        """Give a user a new password (read like create-user's) and end all their sessions."""
+        password = _read_password()
+        with _session_from_app() as session:
+            try:
+                set_password(session, username, password)
+            except AccessError as exc:
+                raise click.UsageError(str(exc)) from None
+            session.commit()
+        click.echo(f"new password for {username!r}; their open sessions are ended")
+
+    @app.cli.command("deactivate-user")
+    @click.argument("username")
+    def deactivate_user_command(username):
+        """Stop a user logging in, end their sessions and revoke their API tokens."""
+        with _session_from_app() as session:
+            try:
+                deactivate_user(session, username)
+            except AccessError as exc:
+                raise click.UsageError(str(exc)) from None
+            session.commit()
+        click.echo(f"user {username!r} deactivated; their sessions and tokens are ended")
 
     @app.cli.command("create-token")
     @click.option("--role", required=True, type=click.Choice(ROLES))

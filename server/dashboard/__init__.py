@@ -25,6 +25,7 @@ from server.dashboard import (
     overview,
     packages,
     scans,
+    sessions,
 )
 from server.dashboard.clock import as_of, zone_label
 from server.dashboard.formatting import register_filters
@@ -52,6 +53,7 @@ def error_page(exc: HTTPException):
 def init_app(app: Flask) -> None:
     """Register the dashboard's blueprints, translations, CSRF check and template helpers."""
     app.config.setdefault("WTF_CSRF_ENABLED", True)
+    sessions.init_app(app)
     zone(app.config.get("DISPLAY_TIMEZONE"))  # an unknown zone fails at start, quoting the name
     Babel(app, locale_selector=select_locale)
     for module in (auth, overview, anomalies, scans, packages, live, labels, exports):

@@ -75,7 +75,7 @@ def index():
                            if after else None)
 
 
-@bp.route("/<int:anomaly_id>")
+@bp.route("/<row_id:anomaly_id>")
 def show(anomaly_id: int):
     """Show one anomaly with its evidence scans and, for supervisors, the resolve form."""
     session = get_session()
@@ -89,7 +89,7 @@ def show(anomaly_id: int):
     return render_template("anomalies/show.html", a=item, package=package)
 
 
-@bp.route("/<int:anomaly_id>/resolve", methods=["POST"])
+@bp.route("/<row_id:anomaly_id>/resolve", methods=["POST"])
 @require_resolver
 def resolve(anomaly_id: int):
     """Acknowledge or resolve an anomaly with a note (supervisors and admins only)."""

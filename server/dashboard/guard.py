@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from server.db import get_session
 from server.models import Location, User
 
 CSRF_FIELD = "csrf_token"
+SESSION_VERSION = "sv"  # the user's session_version the cookie was issued under
 
 
 def current_principal() -> Principal | None:
@@ -31,7 +33,9 @@ def current_principal() -> Principal | None:
     user_id = session.get("user_id")
     if user_id is not None:
         user = get_session().get(User, user_id)
-        if user is not None and user.active:
+        # A cookie from before a logout, a new password or a deactivation carries an old version.
+        if (user is not None and user.active
+                and session.get(SESSION_VERSION) == user.session_version):
             principal = principal_for_user(user)
     g.principal = principal
     return principal
@@ -94,7 +98,15 @@ def region_or_abort(code: str | None) -> Location:
 
 
 def safe_next(target: str | None) -> str:
-    """Return a local path to go to after login (never another site)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """Return a path on this site to go to after login or a switch (never another site).
+
+    Browsers drop tabs and newlines from addresses and read a backslash as a slash,
+    so ``/%09/evil.example`` would leave the site: only printable ASCII without spaces
+    or backslashes, a path that is not protocol-relative, and no scheme or host.
+    """
+    if (target and target.startswith("/") and not target.startswith("//")
+            and all(33 <= ord(c) < 127 for c in target) and "\\" not in target):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("overview.index")

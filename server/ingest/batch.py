@@ -36,7 +36,8 @@ from server.labelling.trust import trusted_keys
 from server.ledger.chain import append_scan_contents, content_of_scan
 from server.locks import lock_batch, lock_more, per_package
 from server.models import Anomaly, ScanEvent, utc_now
-from server.reconcile.findings import judge
+from server.errors import DomainError
+from server.reconcile.findings import judge, retire_key
 from server.reconcile.rules import SeenScan, duplicate_signature
 from server.reconcile.timelines import (
     containers_of,
@@ -52,8 +53,13 @@ from server.sql import bulk_insert, chunks, member
 
 
 def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | None = None, *,
-                 clock_skew_minutes: int | None = None) -> list[dict]:
-    """Record a batch of raw scan objects; return one result per item, in order."""
+                 clock_skew_minutes: int | None = None,
+                 max_new_anomalies: int | None = None) -> list[dict]:
+    """Record a batch of raw scan objects; return one result per item, in order.
+
+    Raises ``TooManyAnomalies`` (nothing recorded) when the batch's texts would
+    open more than ``max_new_anomalies`` label anomalies.
+    """
     if not isinstance(scans, list):
         raise ValueError(f"scans must be a list, not {type(scans).__name__}")
     now = now or utc_now()
@@ -72,14 +78,14 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
     ctx = new_context(session, now, clock_skew_minutes)
     ctx.defer_missing = True
     allowed = _authorised(session, ctx, items, principal, results)
-    codes, boxes, understood = _resolved(session, ctx, allowed, results)
+    codes, boxes, understood = _resolved(session, ctx, allowed, results, principal)
     if not understood:
         return results
 
     # The packages the batch names and the label anomalies it may extend are locked
     # (PostgreSQL: per package, so batches of other packages run side by side).
     named = {r.pkg.id for r in (*codes.values(), *boxes.values()) if r is not None and r.pkg}
-    label_keys = {_label_key(r.kind, r, text) for it in understood
+    label_keys = {_label_key(r.kind, r, text, it.location) for it in understood
                   for r, text in ((codes[it.index], it.code), (boxes[it.index], it.container))
                   if r is not None and r.kind is not None}
     lock_batch(session, named, label_keys)
@@ -97,7 +103,8 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
         ctx.add_scan(ev)
     kinds: dict[str, list[str]] = {it.uuid: [] for it in fresh}
     by_code = {loc.code: loc for loc in ctx.locations.values()}
-    _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, ctx.clock_skew)
+    _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now, ctx.clock_skew,
+                          max_new_anomalies)
 
     affected = set(batch_ids) | contents_of(ctx, batch_ids)
     load_closure(session, ctx, affected, loaded)
@@ -169,20 +176,25 @@ def _authorised(session, ctx, items: list[Item], principal, results) -> list[Ite
     return allowed
 
 
-def _resolved(session, ctx, items: list[Item], results):
+def _resolved(session, ctx, items: list[Item], results, principal):
     """Resolve each item's code and container text; reject a package packed into itself."""
     claims = {claimed_id(t)[0] for it in items for t in (it.code, it.container) if t}
     claims |= {it.container.strip().upper() for it in items if it.container}
     plan = load_packages(session, ctx, package_ids=claims)
+    # What a typed id may name: the packages bound for the principal's region (labels.resolve_text).
+    here = {pid: p for pid, p in plan.items()
+            if p.destination_id in ctx.locations
+            and principal.covers(ctx.locations[p.destination_id].path)}
     keys = trusted_keys(session)
     registry = codes_of(session, {p.id for p in plan.values()})
     codes: dict[int, Resolved] = {}
     boxes: dict[int, Resolved | None] = {}
     understood: list[Item] = []
     for it in items:
-        r = codes[it.index] = resolve_text(it.code, keys, plan, registry=registry)
+        r = codes[it.index] = resolve_text(it.code, keys, plan, registry=registry, here=here)
         box = boxes[it.index] = (resolve_text(it.container, keys, plan, container=True,
-                                              registry=registry) if it.container else None)
+                                              registry=registry, here=here)
+                                 if it.container else None)
         if box is not None and box.pkg is not None and r.pkg is not None and box.pkg.id == r.pkg.id:
             results[it.index]["error"] = (f"the container of this {it.action} scan is the package "
                                           f"itself ({r.pkg.package_id})")
@@ -291,16 +303,31 @@ def _disprovers(ctx, affected: set[int], new_evs: list[SeenScan]) -> dict[int, S
     return out
 
 
+class TooManyAnomalies(DomainError):
+    """One batch would open more label anomalies than a batch may (MAX_NEW_ANOMALIES_PER_BATCH)."""
+
+    def __init__(self, opened: int, limit: int):
+        super().__init__(f"this batch would open {opened} new anomalies (forged, unknown or "
+                         f"superseded labels); one batch may open at most {limit}: send it in "
+                         "smaller batches")
+        self.opened = opened
+        self.limit = limit
+
+
 def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now,
-                          skew: dt.timedelta) -> None:
-    """Insert or extend the forged/unknown/superseded anomalies the batch's texts raise."""
+                          skew: dt.timedelta, limit: int | None = None) -> None:
+    """Insert or extend the forged/unknown/superseded anomalies the batch's texts raise.
+
+    An anomaly someone resolved is never extended: the same problem seen again opens a
+    new one (``reconcile.findings.retire_key`` frees the key).
+    """
     found: dict[str, dict] = {}
     for it in fresh:
         for what, r, text in (("code", codes[it.uuid], it.code),
                               ("container", boxes.get(it.uuid), it.container)):
             if r is None or r.kind is None:
                 continue
-            key = _label_key(r.kind, r, text)
+            key = _label_key(r.kind, r, text, it.location)
             entry = found.setdefault(key, {"kind": r.kind, "resolved": r, "uuids": [],
                                            "location_id": by_code[it.location].id,
                                            "location_path": by_code[it.location].path,
@@ -318,8 +345,14 @@ def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now,
     for part in chunks(found):
         for a in session.scalars(select(Anomaly).where(member(session, Anomaly.dedup_key, part))):
             stored[a.dedup_key] = a
+    opening = sum(1 for key in found if key not in stored or stored[key].status == "resolved")
+    if limit is not None and limit > 0 and opening > limit:
+        raise TooManyAnomalies(opening, limit)
     for key, entry in found.items():
         a = stored.get(key)
+        if a is not None and a.status == "resolved":
+            retire_key(session, a)
+            a = None
         if a is not None:
             have = set(a.evidence)  # once, not per uuid: a much-rescanned forgery has a long list
             a.evidence = a.evidence + [u for u in entry["uuids"] if u not in have]

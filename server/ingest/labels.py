@@ -63,11 +63,17 @@ def claimed_id(text: str) -> tuple[str, object | None]:
 
 
 def resolve_text(text: str, keys: dict, plan: dict[str, PlannedPackage], container: bool = False,
-                 registry: dict[int, dict[str, int]] | None = None) -> Resolved:
+                 registry: dict[int, dict[str, int]] | None = None,
+                 here: dict[str, PlannedPackage] | None = None) -> Resolved:
     """Tell what a scanned text is: a planned package, or which kind of bad label.
 
     ``registry`` ({package row id: {verification code: version}}, from
     ``server.labelling.registry``) checks the code of a hand-typed entry.
+    ``here`` is the part of ``plan`` bound for the scanner's own region (default:
+    all of it): a typed id, which anyone can make up, is looked up only there, so
+    a device gets the same answer (``unknown_package``) for a package of another
+    region as for one that does not exist.  A signed label proves itself and is
+    looked up in the whole plan.
     """
     cleaned = text.strip().upper()
     claimed, label = claimed_id(text)
@@ -94,6 +100,8 @@ def resolve_text(text: str, keys: dict, plan: dict[str, PlannedPackage], contain
                             f"label of {claimed} is version {label.version}, superseded by "
                             f"reprint version {about.label_version}", about)
         return Resolved(about, claimed, label.version)
+    plan = plan if here is None else here
+    about = plan.get(claimed)
     try:
         manual_id = parse_manual_entry(cleaned)[0]
     except PayloadError:
@@ -132,11 +140,16 @@ def typed_code(pkg: PlannedPackage, code: str, registry: dict[int, dict[str, int
                     f"(current version {current})", pkg)
 
 
-def _label_key(kind: str, resolved: Resolved, text: str) -> str:
-    """Return the dedup key of a label anomaly: one per forged text, unknown id, old version."""
+def _label_key(kind: str, resolved: Resolved, text: str, location: str) -> str:
+    """Return the dedup key of a label anomaly: one per forged text, unknown id, old version, place.
+
+    The place (the scan's location code) is part of the key: the same made-up id typed
+    in two districts is two problems, each seen by its own district, never one anomaly
+    that shows one district's operators and texts to the other.
+    """
     if kind == "forged_label":
         digest = hashlib.sha256(text.strip().upper().encode("utf-8")).hexdigest()[:16]
-        return f"forged_label:{resolved.claimed or '-'}:{digest}"
+        return f"forged_label:{resolved.claimed or '-'}:{digest}@{location}"
     if kind == "superseded_label":
-        return f"superseded_label:{resolved.claimed}:v{resolved.version}"
-    return f"unknown_package:{resolved.claimed}"
+        return f"superseded_label:{resolved.claimed}:v{resolved.version}@{location}"
+    return f"unknown_package:{resolved.claimed}@{location}"

@@ -69,6 +69,17 @@ def _reopen(session: Session, anomaly: Anomaly, note: str) -> None:
     append_resolution(session, anomaly)
 
 
+def retire_key(session: Session, anomaly: Anomaly) -> None:
+    """Free a resolved anomaly's dedup key (it keeps ``<key>#<id>``) so the problem can open anew.
+
+    A resolution is a person's judgement of the evidence they saw: later scans of
+    the same problem go to a new anomaly, never into one already closed.
+    """
+    anomaly.dedup_key = f"{anomaly.dedup_key}#{anomaly.id}"
+    append_resolution(session, anomaly)
+    session.flush()  # the key is free before the new anomaly is inserted
+
+
 def _append_note(old: str, new: str) -> str:
     """Return a note history with one more line."""
     return f"{old}\n{new}" if old else new
@@ -104,6 +115,12 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
             had = a.evidence
             seen = set(had)
             merged = had + [u for u in f.evidence if u not in seen]
+            if (merged != had and a.status == "resolved" and a.resolved_by != SYSTEM
+                    and f.ended_at is None and not f.deferred):
+                # A person resolved it on the evidence they saw: new evidence opens a new one.
+                retire_key(session, a)
+                inserts.append(new_anomaly_row(f, now, *_region_paths(session, ctx, f)))
+                continue
             if not f.deferred and (merged != had or a.detail != f.detail):
                 a.evidence = merged
                 a.detail = f.detail

@@ -6,12 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterator
 
-from sqlalchemy import Integer, cast, func, select, text, true
+from sqlalchemy import Integer, case, cast, func, literal, select, text, true
 from sqlalchemy.orm import Session, aliased
 
 from server.models import PATH_END, Device, Location, Package, ScanEvent
 from server.reports.localtime import UTC
-from server.reports.tables import csv_chunks
+from server.reports.tables import FORMULA_STARTS, csv_chunks
 from server.sql import is_postgres
 
 
@@ -123,6 +123,12 @@ def _older_by_place(f: ScanFilter, low: int, wanted: int):
             .order_by(per_place.c.id.desc()).limit(wanted))
 
 
+def _formula_safe(column):
+    """Return a text column as ``tables.formula_safe`` writes it, for PostgreSQL's own CSV."""
+    return case((func.substr(column, 1, 1).in_(FORMULA_STARTS), literal("'") + column),
+                else_=column)
+
+
 def scan_log_select(f: ScanFilter, before_id: int | None = None, limit: int | None = None,
                     newest_first: bool = True, as_text: bool = False):
     """Return the scan-log SELECT for a filter, keyset-paged on scan id (never OFFSET).
@@ -141,10 +147,15 @@ def scan_log_select(f: ScanFilter, before_id: int | None = None, limit: int | No
         scanned = func.to_char(func.timezone("UTC", scanned), iso)
         received = func.to_char(func.timezone("UTC", received), iso)
         offline, counted = cast(offline, Integer), cast(counted, Integer)
-    q = (select(ScanEvent.id, ScanEvent.uuid, scanned, received,
-                Location.code, Location.name, ScanEvent.action, ScanEvent.disposition,
-                pkg.package_id, ScanEvent.claimed_package, box.package_id, ScanEvent.seal,
-                ScanEvent.operator, Device.name, offline, counted, ScanEvent.raw_code)
+    texts = [Location.code, Location.name, ScanEvent.action, ScanEvent.disposition,
+             pkg.package_id, ScanEvent.claimed_package, box.package_id, ScanEvent.seal,
+             ScanEvent.operator, Device.name]
+    raw_code = ScanEvent.raw_code
+    if as_text:
+        texts = [_formula_safe(c) for c in texts]
+        raw_code = _formula_safe(raw_code)
+    q = (select(ScanEvent.id, ScanEvent.uuid, scanned, received, *texts, offline, counted,
+                raw_code)
          .join(Location, Location.id == ScanEvent.location_id)
          .outerjoin(pkg, pkg.id == ScanEvent.package_id)
          .outerjoin(box, box.id == ScanEvent.container_id)

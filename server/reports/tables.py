@@ -40,6 +40,16 @@ def anomaly_rows(list_page: Callable, page: int = 1000) -> Iterator[tuple]:
         after = last
 
 
+# A cell whose text starts with one of these is a formula to a spreadsheet program (or, for
+# tab and CR, hides one): an operator name "=HYPERLINK(...)" must stay text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(text: str) -> str:
+    """Return CSV cell text a spreadsheet shows as text: a leading apostrophe before a formula start."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value, tz: dt.tzinfo = UTC):
     """Return a value as export text: ISO times with their offset in ``tz``, 1/0 booleans, '' for none."""
     if value is None:
@@ -52,16 +62,22 @@ def _cell(value, tz: dt.tzinfo = UTC):
     return value
 
 
+def _csv_cell(value, tz: dt.tzinfo):
+    """Return a value as CSV text, formula starts defused."""
+    value = _cell(value, tz)
+    return formula_safe(value) if isinstance(value, str) else value
+
+
 def csv_chunks(header: Iterable[str], rows: Iterable[tuple],
                tz: dt.tzinfo = UTC) -> Iterator[bytes]:
     """Yield a CSV file (UTF-8 with BOM, so spreadsheet programs read it right) in chunks."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     buf.write("\ufeff")
-    writer.writerow(header)
+    writer.writerow([formula_safe(h) for h in header])
     n = 0
     for row in rows:
-        writer.writerow([_cell(v, tz) for v in row])
+        writer.writerow([_csv_cell(v, tz) for v in row])
         n += 1
         if n % CHUNK_ROWS == 0:
             yield buf.getvalue().encode("utf-8")
@@ -75,13 +91,23 @@ def xlsx_chunks(header: Iterable[str], rows: Iterable[tuple], title: str = "jeja
     """Yield an XLSX workbook written in openpyxl's write-only mode (rows never held in memory)."""
     # openpyxl only when an XLSX is written.
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title[:31])
-    ws.append(list(header))
+
+    def cell(value):
+        """Return a value as a cell: numbers as numbers, everything else as text, never a formula."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        text = WriteOnlyCell(ws, value=_cell(value, tz))
+        # openpyxl makes any text starting with "=" a formula; the exported text is data.
+        text.data_type = "s"
+        return text
+
+    ws.append([cell(h) for h in header])
     for row in rows:
-        ws.append([_cell(v, tz) if not isinstance(v, (int, float)) or isinstance(v, bool) else v
-                   for v in row])
+        ws.append([cell(v) for v in row])
     with tempfile.TemporaryFile() as fh:
         wb.save(fh)
         fh.seek(0)

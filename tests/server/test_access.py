@@ -38,6 +38,8 @@ TABLE = {
     "progress":     (U, U, U, U, 403, 403, 200, 200, 200, 200, 200),
     "expected":     (U, U, U, U, 403, 200, 200, 200, 200, 200, 200),
     "device_scope": (U, U, U, U, 403, 403, 200, 200, 200, 200, 200),
+    # What the caller's own place expects: every valid token reaches its own.
+    "own_expected": (U, U, U, U, 200, 200, 200, 200, 200, 200, 200),
 }
 
 CASES = [(endpoint, caller, expected)
@@ -85,7 +87,8 @@ def request_for(client, endpoint, world, headers):
            "anomalies": "/api/v1/anomalies?region=3513", "progress": "/api/v1/progress?region=3513",
            "expected": f"/api/v1/locations/{TPS}/expected",
            # Reads of the district above the device's TPS: the device sees only its TPS.
-           "device_scope": "/api/v1/locations/351301/expected"}[endpoint]
+           "device_scope": "/api/v1/locations/351301/expected",
+           "own_expected": "/api/v1/expected"}[endpoint]
     return client.get(url, headers=headers)
 
 

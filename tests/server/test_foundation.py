@@ -58,3 +58,19 @@ def test_create_device_for_unknown_location_is_a_usage_error(runner, region):
     result = runner.invoke(args=["create-device", "--location", "9999"])
     assert result.exit_code == 2
     assert "'9999'" in result.output
+
+
+def test_the_sqlite_database_file_is_readable_by_its_owner_only(tmp_path):
+    # It holds password and token hashes: 0644 (the usual umask) would show them to every user.
+    import os
+    import stat
+
+    from server import create_app
+
+    instance = tmp_path / "instance"
+    app = create_app({"INSTANCE_PATH": str(instance)})
+    app.extensions["jejak.db"].upgrade()
+    for name in os.listdir(instance):
+        if name.startswith("jejak.sqlite3"):
+            assert stat.S_IMODE(os.stat(instance / name).st_mode) == 0o600, name
+    app.extensions["jejak.db"].dispose()

@@ -11,7 +11,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.models import Anomaly, ScanEvent
 from server.ratelimit import SlidingWindowLimiter
@@ -268,3 +268,56 @@ def test_random_journeys_of_real_labels_never_give_a_server_error(app, client, d
     for url in ("/api/v1/anomalies?region=3513", "/api/v1/progress?region=351301",
                 f"/api/v1/packages/{next(iter(world['plan']))}"):
         assert client.get(url, headers=auth(world["admin"])).status_code == 200
+
+
+# --- holes found when the server was attacked (issue 11) -----------------------------------
+
+def test_a_17_mib_body_is_413_with_the_default_settings(client, db, world):
+    # Flask's own MAX_CONTENT_LENGTH is None: the documented 16 MiB must really apply.
+    body = b'{"scans": [' + b" " * (17 * 1024 * 1024) + b"]}"
+    assert_error_shape(post_raw(client, world["operator"], J, body), 413)
+    assert scan_count(db) == 0
+
+
+@pytest.mark.parametrize("anomaly_id", [2**31, 2**63, 2**64, 0])
+def test_an_out_of_range_anomaly_id_is_404_in_the_error_shape(client, world, anomaly_id):
+    response = client.post(f"/api/v1/anomalies/{anomaly_id}/resolve", json={"note": "x"},
+                           headers=auth(world["admin"]))
+    assert_error_shape(response, 404)
+
+
+def _typed(pid: str, location: str) -> dict:
+    return scan(f"{pid} ABCD-EFGH", location)
+
+
+def test_one_batch_may_open_only_so_many_anomalies_and_halves_get_in(app, client, db, world):
+    app.config["MAX_NEW_ANOMALIES_PER_BATCH"] = 3
+    scans = [_typed(f"3513019999{i:03d}-KOTAK", "3513") for i in range(5)]
+    error = assert_error_shape(client.post("/api/v1/scans", json={"scans": scans},
+                                           headers=auth(world["operator"])), 422)
+    assert error["code"] == "too_many_anomalies"
+    assert error["details"] == {"max_new_anomalies": 3, "new_anomalies": 5}
+    assert scan_count(db) == 0
+    # What both scanners do with a batch refused whole: send it in halves.
+    for part in (scans[:2], scans[2:]):
+        rv = client.post("/api/v1/scans", json={"scans": part}, headers=auth(world["operator"]))
+        assert rv.status_code == 200
+    assert scan_count(db) == 5
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Anomaly)) == 5
+
+
+def test_a_typed_id_of_another_region_gets_the_answer_of_an_id_that_does_not_exist(
+        client, session, world):
+    from tests.factories import device_token
+
+    device = device_token(session, "351301")
+    session.commit()
+    answers = []
+    for pid in ("3514010001001-KOTAK", "3514010001009-KOTAK"):  # planned in 3514 / nowhere
+        rv = client.post("/api/v1/scans", json={"scans": [_typed(pid, "351301")]},
+                         headers=auth(device))
+        result = rv.get_json()["results"][0]
+        answers.append({k: v for k, v in result.items() if k != "id"})
+    assert answers[0] == answers[1]
+    assert answers[0]["anomalies"] == ["unknown_package"]

@@ -185,3 +185,39 @@ def test_scan_log_pages_are_the_same_whichever_way_they_are_gathered(session, wi
                 break
             before = page[-1]
         assert pages == everything, (code, window)
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"klik\")", "+1+1", "-2+3", "@SUM(A1:A2)",
+            "\t=1+1", "=cmd|' /C calc'!A0"]
+
+
+def test_csv_cells_that_start_like_a_formula_are_kept_as_text():
+    rows = [(i, text) for i, text in enumerate(FORMULAS)] + [(99, "Budi -2")]
+    read = list(csv.reader(io.StringIO(b"".join(csv_chunks(("id", "operator"), rows))
+                                       .decode("utf-8-sig"))))
+    assert [r[1] for r in read[1:]] == ["'" + t for t in FORMULAS] + ["Budi -2"]
+
+
+def test_xlsx_cells_that_start_like_a_formula_are_text_not_formulas(tmp_path):
+    path = tmp_path / "x.xlsx"
+    path.write_bytes(b"".join(xlsx_chunks(("id", "operator"), [(i, t) for i, t in enumerate(FORMULAS)])))
+    sheet = load_workbook(path).active
+    cells = [row[1] for row in sheet.iter_rows(min_row=2)]
+    assert [c.value for c in cells] == FORMULAS  # the text itself, unchanged
+    assert {c.data_type for c in cells} == {"s"}  # shown as text, never evaluated
+    assert sheet.cell(2, 1).value == 0 and sheet.cell(2, 1).data_type == "n"
+
+
+def test_the_scan_log_csv_defuses_formulas_on_every_database(session):
+    story = data.build(session)
+    ngadisari = story["region"]["3513010001"]
+    data.add_scan(session, None, ngadisari, "receive", data.T0, operator="=HYPERLINK(\"x\")",
+                  claimed="@X", raw="+CMD")
+    session.commit()
+    f = ScanFilter(region_path=ngadisari.path, operator="=HYPERLINK(\"x\")")
+    for served in (b"".join(scan_log_csv(session, f, tz=WIB)),
+                   b"".join(csv_chunks(SCAN_HEADER, scan_log_rows(session, f), tz=WIB))):
+        [header, row] = list(csv.reader(io.StringIO(served.decode("utf-8-sig"))))
+        got = dict(zip(header, row))
+        assert got["operator"] == "'=HYPERLINK(\"x\")"
+        assert got["claimed_package"] == "'@X" and got["raw_code"] == "'+CMD"
