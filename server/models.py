@@ -413,6 +413,18 @@ class LedgerEntry(Base):
     content: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
+class LedgerHead(Base):
+    """The newest signed head of the ledger (one row, id 1), rewritten by every append."""
+
+    __tablename__ = "ledger_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    chain: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(128))
+
 class LabelRecord(Base):
     """One label that was printed, imported or scanned: its package, version and code."""
 

@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
 from server.api import errors
+from server.api import ledger as api_ledger
 from server.api import reads as api_reads
 from server.api import scans as api_scans
 from server.api.errors import DatabaseUnavailable, HeaderedError
@@ -39,6 +40,9 @@ ROUTES = [
     ("/keys", "keys", api_reads.keys, ["GET"]),
     ("/locations/<code>/expected", "expected", api_reads.location_expected, ["GET"]),
     ("/expected", "own_expected", api_reads.own_expected, ["GET"]),
+    ("/ledger/head", "ledger_head", api_ledger.head, ["GET"]),
+    ("/ledger/entries", "ledger_entries", api_ledger.entries, ["GET"]),
+    ("/ledger/key", "ledger_key", api_ledger.key, ["GET"]),
 ]
 
 

@@ -172,6 +172,34 @@ def _paths() -> dict:
             "description": "Any role. Revoked keys are left out.",
             "responses": _responses(_ok("The trusted keys.", "Keys"), *auth_errors),
         }},
+        "/ledger/head": {"get": {
+            "operationId": "ledgerHead", "summary": "Show the ledger's newest signed head.",
+            "description": "Any role. Signed by the server's Ed25519 ledger key after every "
+                           "append: `signature` covers `jejak-ledger-v1:head:<seq>:<chain>:"
+                           "<signed_at>`. Keep it (a witness does): `jejak-server verify-log "
+                           "--head FILE` later says TRUNCATED or FORKED if the log no longer "
+                           "holds that chain at that seq (docs/ledger.md).",
+            "responses": _responses(_ok("The newest signed head.", "LedgerHead"), *auth_errors),
+        }},
+        "/ledger/entries": {"get": {
+            "operationId": "ledgerEntries",
+            "summary": "List ledger entries after a seq: seq, kind and digest only.",
+            "description": "Any role. What a witness recomputes the chain from, between the "
+                           "head it kept and the new one; digests reveal no record's content. "
+                           "`next` is the last seq given when the page is full.",
+            "parameters": [_query("after", {"type": "integer", "minimum": 0,
+                                            "maximum": 2**62}, "Entries after this seq (default 0)."),
+                           _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000},
+                                  "Entries per page (default and most 10,000).")],
+            "responses": _responses(_ok("Entries in seq order.", "LedgerEntries"), *auth_errors),
+        }},
+        "/ledger/key": {"get": {
+            "operationId": "ledgerKey", "summary": "Show the ledger's public key.",
+            "description": "Any role. The Ed25519 public key heads and checkpoints are signed "
+                           "with (base64 of the 32 raw bytes) and its id; pin it out of band "
+                           "(`jejak-server ledger-key`).",
+            "responses": _responses(_ok("The ledger public key.", "LedgerKey"), *auth_errors),
+        }},
         "/locations/{code}/expected": {"get": {
             "operationId": "expectedAt",
             "summary": "Show a location, its ancestors and the packages it should receive.",
@@ -391,6 +419,22 @@ def _schemas() -> dict:
                                       "description": "Open anomalies, per kind."},
                         "overdue": {"type": "integer", "description":
                                     "Packages past their deadline and not yet delivered."}}}}}},
+        "LedgerHead": {"type": "object", "required": ["seq", "chain", "signed_at", "key_id",
+                                                      "signature"],
+                       "properties": {"seq": {"type": "integer", "minimum": 0},
+                                      "chain": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                      "signed_at": {"type": "string"},
+                                      "key_id": {"type": "string"},
+                                      "signature": {"type": "string", "pattern": "^[0-9a-f]{128}$"}}},
+        "LedgerEntries": {"type": "object", "required": ["entries", "next"], "properties": {
+            "entries": {"type": "array", "items": {
+                "type": "object", "required": ["seq", "kind", "digest"],
+                "properties": {"seq": {"type": "integer"}, "kind": {"type": "string"},
+                               "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}},
+            "next": _nullable({"type": "integer"})}},
+        "LedgerKey": {"type": "object", "required": ["key_id", "public_key"],
+                      "properties": {"key_id": {"type": "string"},
+                                     "public_key": {"type": "string"}}},
         "Keys": {"type": "object", "required": ["keys"],
                  "properties": {"keys": {"type": "array", "items": {
                      "type": "object", "required": ["key_id", "name", "public_key_pem"],

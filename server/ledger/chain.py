@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from server.config import rules_of
 from server.ledger.checkpoints import checkpoint_content, load_or_create_key
+from server.ledger.heads import store_head
 from server.ledger.content import (
     GENESIS,
     LedgerError,
@@ -90,6 +91,14 @@ def _append(session: Session, items: list) -> None:
     entries, seq, chain = _chain_entries(seq, chain, items, now)
     entries += _auto_checkpoint(session, seq - len(items), seq, chain, now)
     _insert(session, entries)
+    _sign_head(session, entries[-1], now)
+
+
+def _sign_head(session: Session, last: dict, now) -> None:
+    """Sign the new head and keep it (server.ledger.heads); a bare session without a key skips it."""
+    key_file = rules_of(session).ledger_key_file
+    if key_file is not None:
+        store_head(session, last["seq"], last["chain"], load_or_create_key(key_file), now)
 
 
 def append_scans(session: Session, scan_rows) -> None:
@@ -195,6 +204,7 @@ def checkpoint(session: Session, private_key) -> dict | None:
     content = checkpoint_content(seq, chain, private_key, now)
     entries, _seq, _chain = _chain_entries(seq, chain, [("checkpoint", None, "", content, True)], now)
     _insert(session, entries)
+    store_head(session, entries[-1]["seq"], entries[-1]["chain"], private_key, now)
     return content
 
 
@@ -216,9 +226,11 @@ def backfill(session: Session, batch: int = 5000, progress=None) -> int:
         if not rows:
             return done
         seq, chain = _lock_and_head(session)
+        now = utc_now()
         entries, _seq, _chain = _chain_entries(
-            seq, chain, [("scan", r.id, r.uuid, scan_content(r), False) for r in rows], utc_now())
+            seq, chain, [("scan", r.id, r.uuid, scan_content(r), False) for r in rows], now)
         _insert(session, entries)
+        _sign_head(session, entries[-1], now)
         session.commit()
         done += len(rows)
         last_id = rows[-1].id

@@ -10,7 +10,9 @@ rows and reports, in log order, every record that was
 * **inserted** - a scan row that no entry chains;
 
 and every checkpoint whose signature fails or whose signed head differs from
-the chain (history before it rewritten, hashes and all).
+the chain (history before it rewritten, hashes and all).  Given signed heads
+(``server.ledger.heads``, kept by a witness), it also reports the log
+**truncated** below a head's seq or **forked** (another chain at that seq).
 
 An export (:func:`write_export`) is JSON lines: a header, then one line per
 entry of the WHOLE log, ``{"seq", "kind", "digest"}``, with ``"chain"`` and the
@@ -33,6 +35,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from server.ledger.checkpoints import checkpoint_problem, key_id_of
+from server.ledger.heads import compare_heads
 from server.ledger.content import (
     GENESIS,
     RESOLUTION_LIVE_FIELDS,
@@ -57,7 +60,9 @@ MAX_LISTED = 200  # problems kept in the report; the count goes on
 class Problem:
     """One thing wrong with the log, at a position in it."""
 
-    what: str  # modified | deleted | reordered | inserted | checkpoint | unsigned | format
+    # modified | deleted | reordered | inserted | checkpoint | unsigned | format
+    # | truncated | forked | head (a head given to check that is not a signed head)
+    what: str
     seq: int | None
     message: str
     position: float = 0.0
@@ -81,6 +86,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     region_records: int = 0
+    heads: int = 0
 
     @property
     def ok(self) -> bool:
@@ -103,6 +109,8 @@ class Report:
                 f"head {self.head.hex()}")
         if self.region_records:
             text += f"; {self.region_records} records of the region checked in full"
+        if self.heads:
+            text += f"; {self.heads} signed heads held"
         if unsigned > 0:
             text += f"; the last {unsigned} entries are not yet covered by a checkpoint"
         return text
@@ -138,9 +146,33 @@ def _check_link(report: Report, e, prev_seq: int, prev_chain: bytes) -> bytes:
     return chain
 
 
-def verify_database(session: Session, trusted_keys: set[str] | None = None) -> Report:
-    """Check the whole log against the live rows; see the module docstring."""
+def _wanted_seqs(heads) -> set[int]:
+    """Return the seqs the heads to check cover (unreadable ones are reported later)."""
+    wanted = set()
+    for head in heads or ():
+        try:
+            wanted.add(int(head["seq"]))
+        except (KeyError, TypeError, ValueError):
+            pass
+    return wanted
+
+
+def _check_heads(report: Report, heads, chain_at: dict[int, bytes], last_seq: int,
+                 head_keys: dict[str, bytes]) -> None:
+    """Report each signed head the log no longer holds (TRUNCATED, FORKED)."""
+    if heads:
+        compare_heads(heads, chain_at.get, last_seq, head_keys,
+                      lambda what, seq, message: report.add(what, seq, message,
+                                                            position=float(seq or 0) + 0.9))
+        report.heads += len(heads)
+
+
+def verify_database(session: Session, trusted_keys: set[str] | None = None, heads=None,
+                    head_keys: dict[str, bytes] | None = None) -> Report:
+    """Check the whole log against the live rows, and hold it to signed heads; see the module docstring."""
     report = Report()
+    wanted = _wanted_seqs(heads)
+    chain_at: dict[int, bytes] = {}
     prev_seq, prev_chain = 0, GENESIS
     # anomaly id -> (seq, digest of its live fields) of its last chained resolution: a province
     # can have millions of resolutions, so keep 32 bytes each, not the content.
@@ -163,8 +195,11 @@ def verify_database(session: Session, trusted_keys: set[str] | None = None) -> R
             _check_checkpoint(report, e, digest, prev_seq, prev_chain, trusted_keys)
         else:
             report.add("modified", e.seq, f"unknown entry kind {e.kind!r}")
+        if e.seq in wanted:
+            chain_at[e.seq] = chain
         prev_seq, prev_chain = e.seq, chain
     report.head = prev_chain
+    _check_heads(report, heads, chain_at, prev_seq, head_keys or {})
     _check_resolutions_live(session, report, latest_resolution)
     _check_inserted(session, report)
     report.problems.sort(key=lambda p: p.position)
@@ -286,9 +321,11 @@ def write_export(session: Session, region: Location, out, public_keys: dict[str,
     return report
 
 
-def verify_export(lines, trusted_keys: set[str] | None = None) -> Report:
-    """Check an export offline: digests of the records, the chain, the signed checkpoints."""
+def verify_export(lines, trusted_keys: set[str] | None = None, heads=None) -> Report:
+    """Check an export offline: digests of the records, the chain, the signed checkpoints, heads."""
     report = Report()
+    wanted = _wanted_seqs(heads)
+    chain_at: dict[int, bytes] = {}
     it = iter(lines)
     try:
         header = json.loads(next(it))
@@ -340,12 +377,28 @@ def verify_export(lines, trusted_keys: set[str] | None = None) -> Report:
                 last_region_seq = seq
                 report.scans += kind == "scan"
                 report.resolutions += kind == "resolution"
+        if seq in wanted:
+            chain_at[seq] = chain
         prev_seq, prev_chain = seq, chain
     report.head = prev_chain
+    _check_heads(report, heads, chain_at, prev_seq, _header_keys(header, trusted_keys))
     if report.last_checkpoint_seq < last_region_seq:
         report.add("unsigned", last_region_seq, "the region's records after the last signed "
                    f"checkpoint (seq {report.last_checkpoint_seq}) are not proven")
     return report
+
+
+def _header_keys(header: dict, trusted_keys: set[str] | None) -> dict[str, bytes]:
+    """Return the export header's ledger public keys ({id: raw}) a head may be signed with."""
+    keys = {}
+    for key_id, text in (header.get("public_keys") or {}).items():
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (ValueError, TypeError):
+            continue
+        if key_id_of(raw) == key_id and (trusted_keys is None or key_id in trusted_keys):
+            keys[key_id] = raw
+    return keys
 
 
 def _name(record) -> str:

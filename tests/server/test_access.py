@@ -40,6 +40,9 @@ TABLE = {
     "device_scope": (U, U, U, U, 403, 403, 200, 200, 200, 200, 200),
     # What the caller's own place expects: every valid token reaches its own.
     "own_expected": (U, U, U, U, 200, 200, 200, 200, 200, 200, 200),
+    # The ledger's head, digests and key: every role, observers first of all.
+    "ledger_head":  (U, U, U, U, 200, 200, 200, 200, 200, 200, 200),
+    "ledger_entries": (U, U, U, U, 200, 200, 200, 200, 200, 200, 200),
 }
 
 CASES = [(endpoint, caller, expected)
@@ -88,14 +91,15 @@ def request_for(client, endpoint, world, headers):
            "expected": f"/api/v1/locations/{TPS}/expected",
            # Reads of the district above the device's TPS: the device sees only its TPS.
            "device_scope": "/api/v1/locations/351301/expected",
-           "own_expected": "/api/v1/expected"}[endpoint]
+           "own_expected": "/api/v1/expected", "ledger_head": "/api/v1/ledger/head",
+           "ledger_entries": "/api/v1/ledger/entries?after=0&limit=5"}[endpoint]
     return client.get(url, headers=headers)
 
 
 def test_the_table_covers_every_api_endpoint(app):
     from tests.server.api.test_error_shape import SAMPLES
 
-    covered = {f"api.{e}" for e in TABLE} | {"api.package", "api.expected"}
+    covered = {f"api.{e}" for e in TABLE} | {"api.package", "api.expected", "api.ledger_key"}
     assert set(SAMPLES) <= covered
 
 

@@ -24,6 +24,9 @@ SAMPLES = {
     "api.progress": ("/api/v1/progress", "GET", True),
     "api.expected": ("/api/v1/locations/NO-SUCH-CODE/expected", "GET", True),
     "api.own_expected": ("/api/v1/expected", "GET", True),
+    "api.ledger_head": ("/api/v1/ledger/head", "GET", True),
+    "api.ledger_entries": ("/api/v1/ledger/entries", "GET", True),
+    "api.ledger_key": ("/api/v1/ledger/key", "GET", True),
 }
 
 # Requests the observer of regency 3513 may not make: role (scans, resolve) or region (others).
