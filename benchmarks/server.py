@@ -18,7 +18,8 @@ ratio, measured in the same run, with the server side's CPU seconds per 1,000 sc
 master and workers plus their PostgreSQL backends, from /proc: less sensitive than wall time to
 a machine shared with others).  Then, in-process: the share of ingest time spent in the
 ledger (``append_scan_contents``), the bytes per scan of ``scan_events`` and ``ledger_entries`` with
-their indexes, and the time of ``verify-log``.
+their indexes, and the time of ``verify-log``; then ``--heads`` scans in-process in blocks
+that alternate, batch by batch, signing the ledger head and not (its cost, in one run).
 
 ``queries`` runs on a province loaded by ``benchmarks/province.py --load`` (East Java: 1.69 M
 packages, 8.4 M scans): with ``--sweep`` it first runs the missing sweep to the end (what
@@ -196,6 +197,40 @@ def ledger_share(app, token_scans: list[dict], batch: int) -> tuple[float, float
         ingest_module.append_scan_contents = real
 
 
+def head_cost(app, token_scans: list[dict], batch: int, warmup: int = 4) -> tuple[float, float]:
+    """Ingest in-process with and without signing the head after each batch; return both rates.
+
+    Batch by batch the two modes alternate in one run (after ``warmup`` batches not counted), so
+    a machine shared with others, and a log and caches that grow, slow both alike.  Without:
+    ``server.ledger.chain._sign_head`` is a no-op.
+    """
+    from server.access import principal_for_token
+    from server.ingest.batch import ingest_batch
+    from server.ledger import chain
+
+    db = app.extensions["jejak.db"]
+    token, scans = token_scans
+    real = chain._sign_head
+    spent = {True: 0.0, False: 0.0}
+    counted = {True: 0, False: 0}
+    bodies = [scans[i:i + batch] for i in range(0, len(scans), batch)]
+    try:
+        with app.app_context():
+            for n, body in enumerate(bodies):
+                signed = n % 2 == 0
+                chain._sign_head = real if signed else (lambda *_args: None)
+                t = time.perf_counter()
+                with db.session() as s:
+                    ingest_batch(s, body, principal_for_token(s, token))
+                    s.commit()
+                if n >= warmup:
+                    spent[signed] += time.perf_counter() - t
+                    counted[signed] += len(body)
+    finally:
+        chain._sign_head = real
+    return counted[True] / spent[True], counted[False] / spent[False]
+
+
 def sizes(db) -> dict[str, tuple[int, int]]:
     """Return {table: (rows, bytes with indexes and toast)} for the scan log and the ledger."""
     out = {}
@@ -218,7 +253,7 @@ def ingest_benchmark(args) -> int:
     db.dispose()
     instance = Path(tempfile.mkdtemp(prefix="jejak-bench-"))
     app = create_app({"DATABASE_URL": args.database_url, "SECRET_KEY": "bench", "INSTANCE_PATH": str(instance)})
-    total = args.scans + args.baseline + args.inprocess
+    total = args.scans + args.baseline + args.inprocess + args.heads
     per_package = 1 if args.pattern == "door" else 7
     tps = max(1, -(-total // (per_package * len(ITEM_TYPES))) - 4)
     t = time.perf_counter()
@@ -239,6 +274,7 @@ def ingest_benchmark(args) -> int:
         rest = scans[args.scans:]
         rng.shuffle(rest)
     single, inproc = rest[:args.baseline], rest[args.baseline:args.baseline + args.inprocess]
+    heads = rest[args.baseline + args.inprocess:args.baseline + args.inprocess + args.heads]
     print(f"pattern {args.pattern}: {len(world.labels)} packages ({tps + 4} TPS x "
           f"{len(ITEM_TYPES)}), {len(scans)} scans generated in {time.perf_counter() - t:.0f} s; "
           f"gunicorn -w {args.workers}, {args.clients} client threads")
@@ -268,6 +304,11 @@ def ingest_benchmark(args) -> int:
         print(f"in-process ingest of {len(inproc)} scans: {len(inproc) / spent:,.0f} scans/s, "
               f"ledger append_scan_contents {100 * in_ledger / spent:.1f}% of it "
               f"({1e6 * in_ledger / len(inproc):.0f} us a scan)")
+    if heads:
+        with_heads, without = head_cost(app, (world.token, heads), args.batch)
+        print(f"signed heads: in-process ingest of {len(heads)} scans in batches of {args.batch}, "
+              f"alternating batch by batch: {with_heads:,.0f} scans/s signing the head after every batch, "
+              f"{without:,.0f} scans/s without; ratio {with_heads / without:.2f}")
     db = app.extensions["jejak.db"]
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE scan_events"))
@@ -352,6 +393,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--baseline", type=int, default=2_000, help="scans posted one per request")
     p.add_argument("--inprocess", type=int, default=10_000, help="scans ingested in-process to time the ledger")
+    p.add_argument("--heads", type=int, default=20_000,
+                   help="scans ingested in-process, alternating with and without signed heads")
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--seed", type=int, default=2024)

@@ -48,9 +48,13 @@ def store_head(session: Session, seq: int, chain: bytes, private_key, now: dt.da
     head = sign_head(seq, chain, private_key, now)
     values = {"seq": seq, "chain": chain, "signed_at": now, "key_id": head["key_id"],
               "signature": head["signature"]}
-    done = session.execute(update(LedgerHead).where(LedgerHead.id == HEAD_ROW).values(**values))
+    # Core statements on the session's connection: an ORM UPDATE would autoflush and
+    # synchronise the session's objects first, for a row no object holds.
+    table = LedgerHead.__table__
+    connection = session.connection()
+    done = connection.execute(update(table).where(table.c.id == HEAD_ROW).values(**values))
     if not done.rowcount:
-        session.execute(LedgerHead.__table__.insert().values(id=HEAD_ROW, **values))
+        connection.execute(table.insert().values(id=HEAD_ROW, **values))
     return head
 
 
