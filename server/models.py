@@ -35,6 +35,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 LEVELS = ("province", "regency", "district", "village", "tps")
 ACTIONS = ("receive", "dispatch", "pack", "unpack", "inspect", "handover", "return")
+# Actions at which the receiver may count what is in a package (counted_quantity, damaged_quantity).
+COUNT_ACTIONS = ("receive", "unpack", "inspect")
+# Schedule directions: down the tree before voting, back up after it.
+DIRECTIONS = ("outbound", "return")
 DISPOSITIONS = ("ok", "damaged", "seal_broken")
 ROLES = ("operator", "supervisor", "observer", "admin")
 # The one list of anomaly kinds: docs/anomalies.md has a section per kind, the BAST a
@@ -42,12 +46,15 @@ ROLES = ("operator", "supervisor", "observer", "admin")
 ANOMALY_KINDS = (
     "missing", "duplicate_scan", "cloned_label", "misrouted", "wrong_dapil", "forged_label",
     "unknown_package", "superseded_label", "custody_gap", "late", "damaged", "seal_mismatch",
-    "quantity_mismatch",
+    "quantity_mismatch", "missing_return",
 )
 # Kinds judged once per scan from its label text (never disproved by other scans).
 LABEL_KINDS = ("forged_label", "unknown_package", "superseded_label")
 # Kinds judged from a package's timeline (re-judged on every new scan of it).
 DERIVED_KINDS = tuple(kind for kind in ANOMALY_KINDS if kind not in LABEL_KINDS)
+# Kinds that are episodes over device time (begun at a deadline, ended by a receipt):
+# `as_of` reads them as they stood then.
+EPISODE_KINDS = ("missing", "missing_return")
 ANOMALY_STATUSES = ("open", "acknowledged", "resolved")
 PATH_END = "~"  # sorts after every code character: path range upper bound
 
@@ -136,16 +143,25 @@ class Package(Base):
 
 
 class Deadline(Base):
-    """When each level must have received its packages (the imported schedule)."""
+    """When each level must have received its packages (the imported schedule).
+
+    ``direction`` ``outbound``: received at that level on the way down;
+    ``return``: received back there after voting (migration 0009).  A blank
+    ``item_type`` applies to every type.
+    """
 
     __tablename__ = "deadlines"
-    __table_args__ = (UniqueConstraint("region_id", "level", name="uq_deadlines_region_level"),)
+    __table_args__ = (UniqueConstraint("region_id", "level", "direction", "item_type",
+                                       name="uq_deadlines_region_level_direction_type"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The region the schedule applies to (null: everywhere).
     region_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     level: Mapped[str] = mapped_column(String(16))
     deadline: Mapped[dt.datetime] = mapped_column(DateTime)
+    direction: Mapped[str] = mapped_column(String(8), default="outbound",
+                                           server_default="outbound")
+    item_type: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 
 class Device(Base):
@@ -252,6 +268,10 @@ class ScanEvent(Base):
     counted: Mapped[bool] = mapped_column(Boolean, default=True)
     # The device name the scanner reported in the scan (audit; see migration 0002).
     client_device: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # What the receiver counted in the package, and how many of those were damaged
+    # (receive/unpack/inspect only; null: not counted); migration 0009.
+    counted_quantity: Mapped[int | None] = mapped_column(Integer)
+    damaged_quantity: Mapped[int | None] = mapped_column(Integer)
 
     package: Mapped[Package | None] = relationship(foreign_keys=[package_id])
     location: Mapped[Location] = relationship()

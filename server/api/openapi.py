@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from server.api.parsing import MAX_CURSOR_DIGITS, MAX_PAGE, MAX_ROW_ID
 from server.api.reads import EXPECTED_PAGE, MAX_EXPECTED_PAGE, MAX_PACKAGE_ID
-from server.api.scans import BOOL_FIELDS, REQUIRED, TEXT_FIELDS
+from server.api.scans import BOOL_FIELDS, COUNT_FIELDS, REQUIRED, TEXT_FIELDS
+from server.ingest.scan import MAX_COUNT
 from server.models import ACTIONS, ANOMALY_KINDS, ANOMALY_STATUSES, DISPOSITIONS, LEVELS
 from server.reconcile.anomalies import MAX_NOTE, RESOLVE_STATUSES
 
@@ -300,6 +301,9 @@ def _scan_schema() -> dict:
     props["container"]["description"] = "Raw text of the container's label (pack/unpack)."
     props["disposition"].update({"enum": list(DISPOSITIONS)})
     props["seal"]["description"] = "Seal number on the container (pack, dispatch, receive)."
+    for name, what in COUNT_FIELDS.items():
+        props[name] = {"type": "integer", "minimum": 0, "maximum": MAX_COUNT,
+                       "description": f"{what} (receive, unpack, inspect only)."}
     for name in BOOL_FIELDS:
         props[name] = {"type": "boolean", "description": "Recorded while offline."}
     props["device"] = {"description": "The scanner's own name for itself (string or number, "
@@ -369,6 +373,10 @@ def _schemas() -> dict:
                 "offline": {"type": "boolean"},
                 "disposition": {"type": "string", "enum": list(DISPOSITIONS)},
                 "seal": _nullable({"type": "string"}),
+                "counted_quantity": _nullable({"type": "integer", "description":
+                                               "What the receiver counted in it."}),
+                "damaged_quantity": _nullable({"type": "integer", "description":
+                                               "How many of those were damaged."}),
                 "via_container": _nullable({"type": "string", "description":
                                             "The container scanned instead of the package."}),
                 "counted": {"type": "boolean", "description": "False for a duplicate scan."}}},

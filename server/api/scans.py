@@ -43,6 +43,11 @@ REQUIRED = ("id", "code", "location", "action", "scanned_at")
 BOOL_FIELDS = ("offline",)
 
 
+# Whole numbers >= 0 counted at the door (server.ingest.scan checks them).
+COUNT_FIELDS = {"counted_quantity": "Units the receiver counted in the package",
+                "damaged_quantity": "Units of those found damaged"}
+
+
 # Attempts when two uploads of the same backlog race on the same UUIDs.
 ATTEMPTS = 3
 

@@ -6,10 +6,13 @@
   docs/import-format.md).  A ballot type with a dapil (``has_dapil``) needs
   one of the destination's dapil codes (for a destination above TPS level:
   a code of some TPS under it); any other type must leave ``dapil`` blank.
-* schedule: ``level,deadline[,region]``.  A deadline without a UTC offset is
-  Western Indonesian Time (WIB, UTC+7); a date alone means the end of that
-  day (23:59:59 WIB).  Stored as naive UTC.  A re-import replaces the
-  deadline of the same level and region.
+* schedule: ``level,deadline[,region,direction,item_type]``.  A deadline
+  without a UTC offset is Western Indonesian Time (WIB, UTC+7); a date alone
+  means the end of that day (23:59:59 WIB).  Stored as naive UTC.
+  ``direction`` is ``outbound`` (default: received there on the way down) or
+  ``return`` (received back there after voting); a blank ``item_type`` means
+  every type.  A re-import replaces the deadline of the same level, region,
+  direction and item type.
 * item types: ``code,name_id,name_en,has_dapil``.
 
 Every check runs on plain data loaded in a few queries; rows are written in
@@ -36,7 +39,7 @@ from server.importers.read import (
     check_extension,
     read_table,
 )
-from server.models import LEVELS, Deadline, ItemType, Package, utc_now
+from server.models import DIRECTIONS, LEVELS, Deadline, ItemType, Package, utc_now
 from server.sql import bulk_insert, chunks
 
 PACKAGE_REQUIRED = ("item_type", "quantity", "destination")
@@ -48,7 +51,7 @@ PACKAGE_OPTIONAL = ("package_id", "dapil")
 SCHEDULE_REQUIRED = ("level", "deadline")
 
 
-SCHEDULE_OPTIONAL = ("region",)
+SCHEDULE_OPTIONAL = ("region", "direction", "item_type")
 
 
 ITEM_TYPE_REQUIRED = ("code", "name_id", "name_en")
@@ -243,6 +246,7 @@ def import_schedule(session, path) -> ImportReport:
     problems = Problems()
     check_extension(path)
     locations = existing_locations(session)
+    item_types = set(session.scalars(select(ItemType.code)))
     first_line: dict[tuple, int] = {}
     rows = []
     for line, values in read_table(path, SCHEDULE_REQUIRED, SCHEDULE_OPTIONAL, problems):
@@ -264,24 +268,38 @@ def import_schedule(session, path) -> ImportReport:
                 problems.add(line, "region", f"unknown region {region!r}")
             else:
                 region_id = locations[region][0]
-        key = (region, level)
+        direction = (values.get("direction", "") or "outbound").lower()
+        if direction not in DIRECTIONS:
+            problems.add(line, "direction", f"bad direction {values['direction']!r}: expected "
+                         "outbound (the way to the TPS, the default) or return (the way back)")
+        elif direction == "return" and level == LEVELS[-1]:
+            problems.add(line, "direction", "a return deadline is for a level the packages come "
+                         "back to (village, district...), not for the tps they leave")
+        item_type = values.get("item_type", "")
+        if item_type and item_type not in item_types:
+            problems.add(line, "item_type", f"unknown item type {item_type!r}")
+        key = (region, level, direction, item_type)
         if key in first_line:
             problems.add(line, "level", f"level {level!r} appears twice for region "
-                         f"{region or '(all)'} (first on line {first_line[key]})")
+                         f"{region or '(all)'}, direction {direction}, item type "
+                         f"{item_type or '(all)'} (first on line {first_line[key]})")
         else:
             first_line[key] = line
         if len(problems) == before:
-            rows.append((region_id, level, deadline))
+            rows.append((region_id, level, deadline, direction, item_type))
     if problems:
         raise ImportFileError(path, problems)
-    for region_id, level, _deadline in rows:
+    for region_id, level, _deadline, direction, item_type in rows:
         # NULL region ids never collide in a unique index, so replace explicitly.
         session.execute(delete(Deadline).where(Deadline.level == level,
+                                               Deadline.direction == direction,
+                                               Deadline.item_type == item_type,
                                                Deadline.region_id.is_(None) if region_id is None
                                                else Deadline.region_id == region_id))
     session.execute(insert(Deadline.__table__),
-                    [{"region_id": r, "level": lv, "deadline": d} for r, lv, d in rows])
-    counts = Counter(level for _r, level, _d in rows)
+                    [{"region_id": r, "level": lv, "deadline": d, "direction": way,
+                      "item_type": it} for r, lv, d, way, it in rows])
+    counts = Counter(level for _r, level, _d, _w, _i in rows)
     return ImportReport("deadlines", len(rows), {level: counts[level] for level in LEVELS})
 
 

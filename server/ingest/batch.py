@@ -38,7 +38,7 @@ from server.locks import lock_batch, lock_more, per_package
 from server.models import Anomaly, ScanEvent, utc_now
 from server.errors import DomainError
 from server.reconcile.findings import judge, retire_key
-from server.reconcile.rules import SeenScan, duplicate_signature
+from server.reconcile.rules import SeenScan, duplicate_signature, first_return, leg_of
 from server.reconcile.timelines import (
     containers_of,
     contents_of,
@@ -240,7 +240,15 @@ def _not_yet_recorded(session, items: list[Item], results) -> list[Item]:
 
 def _rows(ctx, fresh, codes, boxes, batch_ids, principal, now) -> list[dict]:
     """Return the scan_events rows of the new items; a repeated handoff is not counted."""
-    seen = {duplicate_signature(ev.package_id, ev.location_id, ev.action, ev.container_id)
+    # When each package set off on its way back, the batch's own return scans included.
+    returned = {pid: first_return(ctx.scans_of.get(pid, {}).values()) for pid in batch_ids}
+    for it in fresh:
+        pkg = codes[it.uuid].pkg
+        if it.action == "return" and pkg is not None:
+            was = returned.get(pkg.id)
+            returned[pkg.id] = it.scanned_at if was is None else min(was, it.scanned_at)
+    seen = {duplicate_signature(ev.package_id, ev.location_id, ev.action, ev.container_id,
+                                leg_of(ev.action, ev.scanned_at, returned.get(pid)))
             for pid in batch_ids for ev in ctx.scans_of.get(pid, {}).values()}
     by_code = {loc.code: loc for loc in ctx.locations.values()}
     rows = []
@@ -250,7 +258,8 @@ def _rows(ctx, fresh, codes, boxes, batch_ids, principal, now) -> list[dict]:
         box_id = box.pkg.id if box and box.pkg else None
         counted = True
         if r.pkg is not None:
-            sig = duplicate_signature(r.pkg.id, loc.id, it.action, box_id)
+            sig = duplicate_signature(r.pkg.id, loc.id, it.action, box_id,
+                                      leg_of(it.action, it.scanned_at, returned.get(r.pkg.id)))
             counted = sig not in seen
             seen.add(sig)
         rows.append({
@@ -260,7 +269,8 @@ def _rows(ctx, fresh, codes, boxes, batch_ids, principal, now) -> list[dict]:
             "container_id": box_id, "container_raw": it.container, "seal": it.seal,
             "operator": it.operator, "device_id": principal.device_id,
             "token_id": principal.token_id, "scanned_at": it.scanned_at, "received_at": now,
-            "offline": it.offline, "counted": counted, "client_device": it.device})
+            "offline": it.offline, "counted": counted, "client_device": it.device,
+            "counted_quantity": it.counted_quantity, "damaged_quantity": it.damaged_quantity})
     return rows
 
 

@@ -7,12 +7,15 @@ import uuid as uuidlib
 from dataclasses import dataclass
 
 from server.errors import DomainError
-from server.models import ACTIONS, DISPOSITIONS
+from server.models import ACTIONS, COUNT_ACTIONS, DISPOSITIONS
 
 MAX_CODE = 1000
 
 
 MAX_TEXT = {"location": 32, "seal": 64, "operator": 100, "device": 100}
+
+
+MAX_COUNT = 9_999_999  # the label payload's largest quantity
 
 
 class ScanError(DomainError):
@@ -35,6 +38,8 @@ class Item:
     operator: str
     offline: bool
     device: str
+    counted_quantity: int | None = None
+    damaged_quantity: int | None = None
 
 
 def _text(raw: dict, name: str, longest: int, required: bool = False) -> str:
@@ -53,6 +58,20 @@ def _text(raw: dict, name: str, longest: int, required: bool = False) -> str:
     if not storable(value):
         raise ScanError(f"field {name!r} holds a NUL or an invalid Unicode character")
     return value.strip()
+
+
+def _count(raw: dict, name: str, action: str) -> int | None:
+    """Return an optional count (a whole number >= 0), or raise ScanError saying what is wrong."""
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScanError(f"field {name!r} must be a whole number, not {value!r}")
+    if not 0 <= value <= MAX_COUNT:
+        raise ScanError(f"{name} {value} must be from 0 to {MAX_COUNT}")
+    if action not in COUNT_ACTIONS:
+        raise ScanError(f"{name} is counted on {', '.join(COUNT_ACTIONS)}, not on {action!r}")
+    return value
 
 
 def storable(text: str) -> bool:
@@ -127,10 +146,15 @@ def understand(index: int, raw) -> Item:
         raise ScanError("a pack scan needs 'container': the text of the container's label")
     if raw.get("scanned_at") is None:
         raise ScanError("field 'scanned_at' (device time, ISO-8601) is required")
+    counted = _count(raw, "counted_quantity", action)
+    damaged = _count(raw, "damaged_quantity", action)
+    if counted is not None and damaged is not None and damaged > counted:
+        raise ScanError(f"damaged_quantity {damaged} is more than counted_quantity {counted}")
     return Item(index=index, uuid=canonical, code=code, action=action,
                 location=_text(raw, "location", MAX_TEXT["location"], required=True),
                 scanned_at=parse_time(raw["scanned_at"]), container=container,
                 disposition=disposition,
                 seal=_text(raw, "seal", MAX_TEXT["seal"]),
                 operator=_text(raw, "operator", MAX_TEXT["operator"]),
-                offline=offline, device=_text(raw, "device", MAX_TEXT["device"]))
+                offline=offline, device=_text(raw, "device", MAX_TEXT["device"]),
+                counted_quantity=counted, damaged_quantity=damaged)

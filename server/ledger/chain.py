@@ -38,6 +38,7 @@ from server.ledger.checkpoints import checkpoint_content, load_or_create_key
 from server.ledger.heads import store_head
 from server.ledger.content import (
     GENESIS,
+    OPTIONAL_SCAN_FIELDS,
     LedgerError,
     _time,
     canonical,
@@ -146,6 +147,9 @@ def content_of_scan(row: dict, package: str | None, location: str | None,
                "client_device": row["client_device"], "token_id": row["token_id"],
                "scanned_at": _time(row["scanned_at"]), "received_at": _time(row["received_at"]),
                "offline": bool(row["offline"]), "type": "scan"}
+    for name in OPTIONAL_SCAN_FIELDS:
+        if row.get(name) is not None:
+            content[name] = row[name]
     return content
 
 

@@ -64,7 +64,12 @@ SCAN_COLUMNS = (
     ScanEvent.disposition, _Box.package_id.label("container"), ScanEvent.container_raw,
     ScanEvent.seal, ScanEvent.operator, ScanEvent.device_id, ScanEvent.client_device, ScanEvent.token_id,
     ScanEvent.scanned_at, ScanEvent.received_at, ScanEvent.offline,
+    ScanEvent.counted_quantity, ScanEvent.damaged_quantity,
 )
+
+
+# Covered only when set, so the digests of scans made before counting existed stay the same.
+OPTIONAL_SCAN_FIELDS = ("counted_quantity", "damaged_quantity")
 
 
 SCAN_FIELDS = tuple(c.key for c in SCAN_COLUMNS)
@@ -86,6 +91,9 @@ def scan_content(row, offset: int = 0) -> dict:
         content[name] = _time(content[name])
     content["offline"] = bool(content["offline"])
     content["type"] = "scan"
+    for name in OPTIONAL_SCAN_FIELDS:
+        if content[name] is None:
+            del content[name]
     return content
 
 

@@ -13,6 +13,7 @@ from server.locks import lock_writes
 from server.models import (
     ANOMALY_KINDS,
     ANOMALY_STATUSES,
+    EPISODE_KINDS,
     PATH_END,
     Anomaly,
     Location,
@@ -69,7 +70,7 @@ def _region_range(region: Location) -> tuple[str, str]:
 
 def _system_ended_after(as_of: dt.datetime):
     """Condition: a missing episode the system closed, but only after ``as_of``."""
-    return and_(Anomaly.kind == "missing", Anomaly.resolved_by == SYSTEM,
+    return and_(Anomaly.kind.in_(EPISODE_KINDS), Anomaly.resolved_by == SYSTEM,
                 Anomaly.ended_at.is_not(None), Anomaly.ended_at > as_of)
 
 
@@ -78,7 +79,7 @@ def _conditions(kind, status, as_of: dt.datetime) -> list:
     conds = []
     if kind is not None:
         conds.append(Anomaly.kind == kind)
-    conds.append(or_(Anomaly.kind.not_in(("missing", "late")), Anomaly.detected_at <= as_of))
+    conds.append(or_(Anomaly.kind.not_in((*EPISODE_KINDS, "late")), Anomaly.detected_at <= as_of))
     if status == "open":
         conds.append(or_(Anomaly.status == "open", _system_ended_after(as_of)))
     elif status == "resolved":
@@ -119,7 +120,7 @@ def anomaly_dict(a: Anomaly, package_id: str | None, location: str | None,
             "evidence": a.evidence, "detail": a.detail, "resolved_at": a.resolved_at,
             "resolved_by": a.resolved_by or None, "resolution_note": a.resolution_note or None,
             "acknowledged_at": a.acknowledged_at, "acknowledged_by": a.acknowledged_by or None}
-    if (as_of is not None and a.kind == "missing" and a.resolved_by == SYSTEM
+    if (as_of is not None and a.kind in EPISODE_KINDS and a.resolved_by == SYSTEM
             and a.ended_at is not None and a.ended_at > as_of):
         item.update(status="open", resolved_at=None, resolved_by=None, resolution_note=None)
     return item

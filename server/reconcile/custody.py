@@ -53,6 +53,7 @@ def chain(session: Session, package_id: str) -> dict | None:
             "received_at": ev.received_at, "operator": (row.operator if row else "") or None,
             "device": device, "offline": bool(row.offline) if row else False,
             "disposition": ev.disposition, "seal": ev.seal or None,
+            "counted_quantity": ev.counted_quantity, "damaged_quantity": ev.damaged_quantity,
             "via_container": ctx.packages[via].package_id if via is not None else None,
             "counted": ev.counted,
         })

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from labels.payload import PayloadError, parse
-from server.models import LEVELS
+from server.models import COUNT_ACTIONS, LEVELS
 
 # Actions at which a scan of a container stands for everything packed in it.
 HANDOFF_ACTIONS = frozenset({"receive", "dispatch", "handover", "return", "inspect"})
@@ -52,11 +52,30 @@ def stated_quantity(raw_code: str) -> int | None:
         return None
 
 
-def duplicate_signature(package_id, location_id, action: str, container_id) -> tuple:
-    """Return what makes two scans the same handoff: package, place, action (box, if packing)."""
+def duplicate_signature(package_id, location_id, action: str, container_id,
+                        leg: str = "outbound") -> tuple:
+    """Return what makes two scans the same handoff: package, place, action (box, if packing), leg.
+
+    The way back (``leg`` ``return``) passes the same places with the same actions
+    as the way there: a village's receipt of a box coming back from its TPS is a
+    new handoff, not a repeat of the receipt before voting.
+    """
     if action in ("pack", "unpack"):
-        return (package_id, location_id, action, container_id)
-    return (package_id, location_id, action)
+        return (package_id, location_id, action, leg, container_id)
+    return (package_id, location_id, action, leg)
+
+
+def first_return(scans) -> dt.datetime | None:
+    """Return the device time of a package's first ``return`` scan (None: not on its way back)."""
+    times = [ev.scanned_at for ev in scans if ev.action == "return"]
+    return min(times) if times else None
+
+
+def leg_of(action: str, scanned_at: dt.datetime, returned_at: dt.datetime | None) -> str:
+    """Return the leg a scan belongs to: ``return`` from the package's first return scan on."""
+    if action == "return" or (returned_at is not None and scanned_at >= returned_at):
+        return "return"
+    return "outbound"
 
 
 @dataclass(frozen=True)
@@ -105,6 +124,8 @@ class SeenScan:
     received_at: dt.datetime
     counted: bool
     raw_code: str = ""
+    counted_quantity: int | None = None
+    damaged_quantity: int | None = None
 
     @property
     def label_quantity(self) -> int | None:
@@ -138,31 +159,53 @@ class Finding:
 
 
 class DeadlineBook:
-    """The schedule: the deadline of each level, the nearest region's row winning."""
+    """The schedule: the deadline of each level and direction, the nearest region's row winning.
+
+    Within a region a row for the package's item type wins over a row for every
+    type (blank ``item_type``); a nearer region wins over both of a farther one.
+    """
 
     def __init__(self, rows):
-        """Index rows of (region path or None, level, deadline)."""
-        self._by = {(path, level): deadline for path, level, deadline in rows}
-        self._memo: dict[tuple[str, str], dt.datetime | None] = {}
+        """Index rows of (region path or None, level, deadline[, direction[, item type]])."""
+        self._by: dict[tuple, dt.datetime] = {}
+        for row in rows:
+            path, level, deadline, direction, item_type = (tuple(row) + ("outbound", ""))[:5]
+            self._by[(path, level, direction or "outbound", item_type or "")] = deadline
+        self._returns = {key[1] for key in self._by if key[2] == "return"}
+        self._memo: dict[tuple, dt.datetime | None] = {}
 
     def __bool__(self) -> bool:
         """Tell whether any deadline is scheduled."""
         return bool(self._by)
 
-    def for_level(self, dest_path: str, level: str) -> dt.datetime | None:
-        """Return the deadline of ``level`` for a package bound for ``dest_path``."""
+    def for_level(self, dest_path: str, level: str, item_type: str = "",
+                  direction: str = "outbound") -> dt.datetime | None:
+        """Return the deadline of ``level`` for a package of this type bound for ``dest_path``."""
         if not self._by:
             return None
-        memo = self._memo.get((dest_path, level), False)
+        memo_key = (dest_path, level, item_type, direction)
+        memo = self._memo.get(memo_key, False)
         if memo is not False:
             return memo
-        found = self._by.get((None, level))
-        for path in reversed(ancestor_paths(dest_path)):
-            if (path, level) in self._by:
-                found = self._by[(path, level)]
+        found = None
+        for path in (*reversed(ancestor_paths(dest_path)), None):
+            for kind in ((item_type, "") if item_type else ("",)):
+                found = self._by.get((path, level, direction, kind))
+                if found is not None:
+                    break
+            if found is not None:
                 break
-        self._memo[(dest_path, level)] = found
+        self._memo[memo_key] = found
         return found
+
+    def returns(self, dest_path: str, item_type: str) -> dict[str, dt.datetime]:
+        """Return level -> the deadline a package must be received back there by (the way back)."""
+        out = {}
+        for level in self._returns:
+            deadline = self.for_level(dest_path, level, item_type, "return")
+            if deadline is not None:
+                out[level] = deadline
+        return out
 
 
 @dataclass
@@ -271,6 +314,8 @@ class _Rules:
         self.route = ctx.route(pkg)
         self.entries, self.intervals = timeline(pkg.id, ctx)
         self.own = [ev for ev, via in self.entries if via is None]
+        # From the package's first return scan on, its scans are the way back.
+        self.returned_at = first_return(self.own)
         self.findings: dict[str, Finding] = {}
         self.clone_locations: set[int] = set()
         self.wrong_packs: set[int] = set()
@@ -287,6 +332,10 @@ class _Rules:
     def below_dest(self, loc: Place) -> bool:
         """Tell whether a location lies under the destination."""
         return self.dest.contains(loc) and loc.id != self.dest.id
+
+    def leg(self, ev: SeenScan) -> str:
+        """Return the leg a scan of the package belongs to (``outbound`` or ``return``)."""
+        return leg_of(ev.action, ev.scanned_at, self.returned_at)
 
     def where(self, loc: Place) -> str:
         """Return a location as details name it."""
@@ -313,8 +362,10 @@ class _Rules:
         self.duplicates()
         self.places()
         first = self.receipts()
+        self.counts()
         self.seals()
         self.missing(first)
+        self.missing_returns(first)
         self.skew_notes()
         return Derived(self.findings, self.state(first), self.current_container())
 
@@ -328,7 +379,7 @@ class _Rules:
         for level, firsts in by_level.items():
             ordered = sorted(firsts.values(), key=lambda e: e.order)
             for a, b in zip(ordered, ordered[1:]):
-                if not self._left_between(a, b):
+                if not self._left_between(a, b) and not self._returned_between(a, b):
                     pairs.append((a, b, f"received at two {level} locations"))
         at_dest = [ev for ev, _via in self.entries
                    if ev.action == "receive" and ev.location_id == self.dest.id]
@@ -370,15 +421,17 @@ class _Rules:
         for ev in self.own:
             if ev.location_id not in self.clone_locations:
                 groups[duplicate_signature(None, ev.location_id, ev.action,
-                                           ev.container_id)].append(ev)
-        for (_pid, loc_id, action, *box), evs in groups.items():
+                                           ev.container_id, self.leg(ev))].append(ev)
+        for (_pid, loc_id, action, leg, *box), evs in groups.items():
             if len(evs) > 1:
                 loc = self.ctx.locations[loc_id]
                 container = self.ctx.packages.get(box[0]) if box and box[0] else None
                 suffix = f"{loc.code}:{action}" + (f":{container.package_id}" if container else "")
-                self.add("duplicate_scan", suffix, loc, evs,
+                back = leg == "return"
+                self.add("duplicate_scan", suffix + (":return" if back else ""), loc, evs,
                          f"{self.pkg.package_id} scanned {len(evs)} times for {action} at "
-                         f"{self.where(loc)}; counted once", evs[1].scanned_at)
+                         f"{self.where(loc)}{' on its way back' if back else ''}; counted once",
+                         evs[1].scanned_at)
 
     def places(self) -> None:
         """damaged, wrong_dapil and misrouted: what each scan's place and condition say."""
@@ -388,9 +441,13 @@ class _Rules:
             loc = self.loc(ev)
             if via is None and ev.location_id in self.clone_locations:
                 continue
-            if via is None and ev.disposition in BAD_DISPOSITIONS:
+            hurt = via is None and bool(ev.damaged_quantity)
+            if via is None and (ev.disposition in BAD_DISPOSITIONS or hurt):
+                what = ev.disposition if ev.disposition in BAD_DISPOSITIONS else "damaged"
+                units = (f" ({ev.damaged_quantity} of "
+                         f"{_or(ev.counted_quantity, self.expected(ev))} units)" if hurt else "")
                 self.add("damaged", loc.code, loc, [ev],
-                         f"{pkg.package_id} reported {ev.disposition.replace('_', ' ')} at "
+                         f"{pkg.package_id} reported {what.replace('_', ' ')}{units} at "
                          f"{ev.action} in {self.where(loc)} at {fmt(ev.scanned_at)}",
                          ev.scanned_at)
             if via is None and ev.action == "pack" and ev.container_id is not None:
@@ -413,9 +470,10 @@ class _Rules:
                 continue  # already the wrong_dapil packing above: one problem, one anomaly
             else:
                 how = "" if via is None else f" (in container {self.ctx.packages[via].package_id})"
+                back = " on its way back" if self.leg(ev) == "return" else ""
                 self.add("misrouted", "", loc, [ev],
                          f"{pkg.package_id} bound for {self.where(self.dest)} was scanned "
-                         f"({ev.action}){how} at {self.where(loc)}, not on its route",
+                         f"({ev.action}){how}{back} at {self.where(loc)}, not on its route",
                          ev.scanned_at)
 
     def receipts(self) -> dict[str, SeenScan]:
@@ -444,7 +502,7 @@ class _Rules:
                              f"{self.pkg.package_id} received at {self.where(loc)} at "
                              f"{fmt(ev.scanned_at)} without a receipt at {self.where(ploc)} "
                              "before it", ev.scanned_at)
-            deadline = self.ctx.deadlines.for_level(self.dest.path, level)
+            deadline = self.ctx.deadlines.for_level(self.dest.path, level, self.pkg.item_type)
             if deadline is not None and ev.scanned_at > deadline:
                 self.add("late", level, loc, [ev],
                          f"{self.pkg.package_id} received at {self.where(loc)} at "
@@ -462,8 +520,13 @@ class _Rules:
         return first
 
     def seals(self) -> None:
-        """seal_mismatch: a receipt's seal differs from the seal given at the last pack/dispatch."""
-        sealing = [ev for ev in self.own if ev.action == "dispatch" and ev.seal]
+        """seal_mismatch: a receipt's seal differs from the seal given at the last pack/dispatch.
+
+        On the way back the boxes are sealed anew at the TPS: a return-leg receipt
+        is compared with the seal of the last ``return`` (or dispatch) scan of
+        the way back only.
+        """
+        sealing = [ev for ev in self.own if ev.action in ("dispatch", "return") and ev.seal]
         sealing += [ev for ev in self.ctx.packed_into.get(self.pkg.id, {}).values() if ev.seal]
         if not sealing:
             return
@@ -471,13 +534,15 @@ class _Rules:
         for ev in self.own:
             if ev.action != "receive" or not ev.seal or ev.location_id in self.clone_locations:
                 continue
+            leg = self.leg(ev)
             last = None
             for s in sealing:
-                if s.scanned_at <= ev.scanned_at:
+                if s.scanned_at <= ev.scanned_at and (leg == "outbound" or self.leg(s) == leg):
                     last = s
             if last is not None and _seal(last.seal) != _seal(ev.seal):
                 loc = self.loc(ev)
-                self.add("seal_mismatch", loc.code, loc, [last, ev],
+                self.add("seal_mismatch", loc.code + (":return" if leg == "return" else ""),
+                         loc, [last, ev],
                          f"{self.pkg.package_id} received at {self.where(loc)} with seal "
                          f"{ev.seal!r}, but was sealed {last.seal!r} at {last.action} in "
                          f"{self.where(self.loc(last))}", ev.scanned_at)
@@ -500,7 +565,7 @@ class _Rules:
         for level in LEVELS:
             if level not in self.route:
                 continue
-            deadline = self.ctx.deadlines.for_level(self.dest.path, level)
+            deadline = self.ctx.deadlines.for_level(self.dest.path, level, self.pkg.item_type)
             if deadline is None:
                 continue
             if previous is None:
@@ -523,6 +588,74 @@ class _Rules:
                 f"and has not been received there; last seen {self._last_seen(start)}")
             found = self.add("missing", level, loc, [], detail, start, ended_at=end)
             found.ended_by, found.deferred = reached_by.get(level), deferred
+
+    def expected(self, ev: SeenScan) -> int:
+        """Return the quantity a count is compared with: the scanned label's, else the plan's."""
+        return _or(ev.label_quantity, self.pkg.quantity)
+
+    def counts(self) -> None:
+        """quantity_mismatch: the receiver counted another number than the label states.
+
+        Judged per place on the latest count made there (a recount that agrees
+        with the label corrects a miscount), at that place and time.
+        """
+        latest: dict[int, SeenScan] = {}
+        for ev in self.own:
+            if (ev.action in COUNT_ACTIONS and ev.counted_quantity is not None
+                    and ev.location_id not in self.clone_locations):
+                latest[ev.location_id] = ev
+        for ev in latest.values():
+            expected = self.expected(ev)
+            if ev.counted_quantity != expected:
+                loc = self.loc(ev)
+                earlier = [e for e in self.own if e.location_id == ev.location_id
+                           and e.counted_quantity is not None and e is not ev]
+                self.add("quantity_mismatch", f"count:{loc.code}", loc, earlier + [ev],
+                         f"{loc.code} counted {ev.counted_quantity} in {self.pkg.item_type} "
+                         f"package {self.pkg.package_id} at {ev.action} in {self.where(loc)} "
+                         f"at {fmt(ev.scanned_at)}, label says {expected} "
+                         f"({_signed(ev.counted_quantity - expected)})", ev.scanned_at)
+
+    def missing_returns(self, first: dict[str, SeenScan]) -> None:
+        """missing_return: delivered, but not received back at a route level by its return deadline."""
+        returns = self.ctx.deadlines.returns(self.dest.path, self.pkg.item_type)
+        delivered = first.get(self.dest.level)
+        if not returns or delivered is None or self.astray():
+            return  # not delivered: `missing` speaks for it; off its route: `misrouted`
+        back = [(LEVEL_DEPTH[self.loc(ev).level], ev) for ev, _via in self.entries
+                if ev.action == "receive" and ev.order > delivered.order
+                and self.route.get(self.loc(ev).level) is not None
+                and self.route[self.loc(ev).level].id == ev.location_id]
+        depth_here = LEVEL_DEPTH[self.dest.level]
+        # Deepest level first: the box missing at its village is not also reported at the district.
+        for level in sorted(returns, key=lambda lv: -LEVEL_DEPTH[lv]):
+            depth = LEVEL_DEPTH[level]
+            if depth >= depth_here or level not in self.route:
+                continue
+            deadline = returns[level]
+            start = max(deadline, delivered.scanned_at)
+            reached = [ev for d, ev in back if d <= depth]
+            arrived = min(reached, key=lambda e: e.order) if reached else None
+            if start > self.ctx.now:
+                if arrived is None:
+                    return  # not due yet here, so not due further up either
+                continue
+            end = arrived.scanned_at if arrived is not None else None
+            if end is not None and end <= start:
+                continue
+            loc = self.route[level]
+            seen = [ev for ev, _via in self.entries if ev.scanned_at <= start]
+            where = self.loc(seen[-1]) if seen else self.dest
+            horizon = self.entries[-1][0].scanned_at if self.entries else None
+            deferred = self.ctx.defer_missing and (horizon is None or start > horizon)
+            detail = "" if deferred and end is None else (
+                f"{self.pkg.package_id} was due back at {self.where(loc)} by {fmt(deadline)} "
+                f"after delivery to {self.where(self.dest)} and has not been received there; "
+                f"last seen {self._last_seen(start)}")
+            found = self.add("missing_return", level, where, [], detail, start, ended_at=end)
+            found.ended_by, found.deferred = arrived, deferred
+            if end is None:
+                return  # still out at this level: that is the one to report
 
     def astray(self) -> bool:
         """Tell whether the package was last seen off its route, or sits in a wrongly bound box."""
@@ -575,6 +708,16 @@ class _Rules:
         if self.intervals and self.intervals[-1][2] is None:
             return self.intervals[-1][0]
         return None
+
+
+def _or(value: int | None, default: int) -> int:
+    """Return value, or default when it is None."""
+    return default if value is None else value
+
+
+def _signed(number: int) -> str:
+    """Return a difference with its sign: +2, -3."""
+    return f"{number:+d}"
 
 
 def _seal(text: str) -> str:

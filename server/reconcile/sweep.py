@@ -1,10 +1,15 @@
-"""The missing sweep: raise `missing` for packages past a deadline nobody scanned."""
+"""The missing sweep: raise `missing` (and `missing_return`) for packages past a deadline.
+
+An outbound deadline's candidates are the packages not yet received at its
+level; a return deadline's are those delivered (received at or below a level
+deeper than it): the rules decide whether each came back in time.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from server.locks import lock_writes
@@ -57,7 +62,8 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
     deadline passing on a province is the command's job, not a read's.
     """
     now = now or utc_now()
-    rows = session.execute(select(Deadline.id, Deadline.level, Deadline.deadline, Location.path)
+    rows = session.execute(select(Deadline.id, Deadline.level, Deadline.deadline,
+                                  Deadline.direction, Deadline.item_type, Location.path)
                            .outerjoin(Location, Location.id == Deadline.region_id)
                            .where(Deadline.deadline <= now)).all()
     rows = [r for r in rows if r.level in LEVEL_DEPTH]
@@ -186,11 +192,25 @@ def rebuild_states(session: Session, now: dt.datetime | None = None,
 
 
 def _candidates(row):
-    """Select packages under a deadline row's region that have not reached its level."""
+    """Select packages under a deadline row's region that have not reached its level.
+
+    For a return deadline: the packages bound below its level that were received
+    somewhere below it (delivered, or on their way); the rules judge the way back.
+    """
     deeper = [lv for lv in LEVELS if LEVEL_DEPTH[lv] >= LEVEL_DEPTH[row.level]]
-    query = (select(Package.id).join(Location, Location.id == Package.destination_id)
-             .outerjoin(PackageState, PackageState.package_id == Package.id)
-             .where(Location.level.in_(deeper), _not_reached(row.level)))
+    if row.direction == "return":
+        below = [lv for lv in STATE_LEVELS if LEVEL_DEPTH[lv] > LEVEL_DEPTH[row.level]]
+        query = (select(Package.id).join(Location, Location.id == Package.destination_id)
+                 .join(PackageState, PackageState.package_id == Package.id)
+                 .where(Location.level.in_(below),
+                        or_(false(), *[getattr(PackageState, f"{lv}_at").is_not(None)
+                                       for lv in below])))
+    else:
+        query = (select(Package.id).join(Location, Location.id == Package.destination_id)
+                 .outerjoin(PackageState, PackageState.package_id == Package.id)
+                 .where(Location.level.in_(deeper), _not_reached(row.level)))
+    if row.item_type:
+        query = query.where(Package.item_type == row.item_type)
     if row.path is not None:
         query = query.where(Location.path >= row.path, Location.path < row.path + PATH_END)
     return query

@@ -28,7 +28,7 @@ from server.sql import CHUNK, chunks, core, member
 SCAN_COLUMNS = (ScanEvent.id, ScanEvent.uuid, ScanEvent.package_id, ScanEvent.location_id,
                 ScanEvent.action, ScanEvent.disposition, ScanEvent.container_id, ScanEvent.seal,
                 ScanEvent.scanned_at, ScanEvent.received_at, ScanEvent.counted,
-                ScanEvent.raw_code)
+                ScanEvent.raw_code, ScanEvent.counted_quantity, ScanEvent.damaged_quantity)
 
 
 LOCATION_COLUMNS = (Location.id, Location.code, Location.name, Location.level, Location.path,
@@ -56,14 +56,15 @@ def to_ev(row) -> SeenScan:
     """Return an SeenScan from a scan row or a ScanEvent object."""
     return SeenScan(row.id, row.uuid, row.package_id, row.location_id, row.action, row.disposition,
               row.container_id, row.seal or "", row.scanned_at, row.received_at, row.counted,
-              row.raw_code or "")
+              row.raw_code or "", row.counted_quantity, row.damaged_quantity)
 
 
 def dict_to_ev(row_id: int, row: dict) -> SeenScan:
     """Return an SeenScan from the values a scan was inserted with."""
     return SeenScan(row_id, row["uuid"], row["package_id"], row["location_id"], row["action"],
               row["disposition"], row["container_id"], row["seal"], row["scanned_at"],
-              row["received_at"], row["counted"], row["raw_code"])
+              row["received_at"], row["counted"], row["raw_code"],
+              row.get("counted_quantity"), row.get("damaged_quantity"))
 
 
 def load_locations(session: Session, ctx: Context, *, ids=(), codes=(), paths=()) -> None:
@@ -112,9 +113,10 @@ def load_routes(session: Session, ctx: Context) -> None:
 
 def load_deadlines(session: Session) -> DeadlineBook:
     """Return the whole schedule (a small table) with each row's region path."""
-    rows = core(session, select(Deadline.level, Deadline.deadline, Location.path)
+    rows = core(session, select(Deadline.level, Deadline.deadline, Deadline.direction,
+                                Deadline.item_type, Location.path)
                            .outerjoin(Location, Location.id == Deadline.region_id))
-    return DeadlineBook([(r.path, r.level, r.deadline) for r in rows])
+    return DeadlineBook([(r.path, r.level, r.deadline, r.direction, r.item_type) for r in rows])
 
 
 def load_scans(session: Session, ctx: Context, package_ids: set[int], loaded: set[int]) -> None:

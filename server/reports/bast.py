@@ -127,7 +127,8 @@ KIND_WORDS = {"missing": N_("missing"), "duplicate_scan": N_("duplicate scan"),
               "wrong_dapil": N_("wrong dapil"), "forged_label": N_("forged label"),
               "unknown_package": N_("unknown package"), "superseded_label": N_("superseded label"),
               "custody_gap": N_("custody gap"), "late": N_("late"), "damaged": N_("damaged"),
-              "seal_mismatch": N_("seal mismatch"), "quantity_mismatch": N_("quantity mismatch")}
+              "seal_mismatch": N_("seal mismatch"), "quantity_mismatch": N_("quantity mismatch"),
+              "missing_return": N_("missing return")}
 
 
 LEVEL_WORDS = {"province": N_("KPU Province"), "regency": N_("KPU Regency/City"),

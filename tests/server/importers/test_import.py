@@ -269,6 +269,47 @@ def test_a_bad_schedule_is_rejected_whole(runner, session, region, tmp_path):
     assert count(session, Deadline) == 0
 
 
+def test_schedule_return_deadlines_per_item_type(runner, session, region, tmp_path):
+    text = ("level,deadline,region,direction,item_type\n"
+            "village,2024-02-12,,,\n"
+            "village,2024-02-15T12:00,3513,return,KOTAK\n"
+            "district,2024-02-16,3513,RETURN,\n"
+            "village,2024-02-11,,outbound,SS-DPR\n")
+    result = invoke(runner, "import-schedule", write(tmp_path, "s.csv", text))
+    assert result.exit_code == 0, result.output
+    rows = {(d.level, d.direction, d.item_type): d.deadline for d in session.scalars(select(Deadline))}
+    assert rows == {("village", "outbound", ""): dt.datetime(2024, 2, 12, 16, 59, 59),
+                    ("village", "return", "KOTAK"): dt.datetime(2024, 2, 15, 5, 0),
+                    ("district", "return", ""): dt.datetime(2024, 2, 16, 16, 59, 59),
+                    ("village", "outbound", "SS-DPR"): dt.datetime(2024, 2, 11, 16, 59, 59)}
+    # Importing the return row again replaces it, and only it.
+    again = invoke(runner, "import-schedule", write(
+        tmp_path, "s2.csv", "level,deadline,region,direction,item_type\n"
+        "village,2024-02-15T18:00,3513,return,KOTAK\n"))
+    assert again.exit_code == 0, again.output
+    session.expire_all()
+    assert session.scalar(select(Deadline.deadline).where(Deadline.direction == "return",
+                                                          Deadline.level == "village")) \
+        == dt.datetime(2024, 2, 15, 11, 0)
+    assert count(session, Deadline) == 4
+
+
+def test_a_bad_return_schedule_is_rejected_whole(runner, session, region, tmp_path):
+    text = ("level,deadline,direction,item_type\n"
+            "village,2024-02-15,back,\n"
+            "tps,2024-02-15,return,\n"
+            "district,2024-02-15,return,KOTAKK\n"
+            "district,2024-02-16,return,\n"
+            "district,2024-02-17,return,\n")
+    result = invoke(runner, "import-schedule", write(tmp_path, "s.csv", text))
+    assert result.exit_code == 2
+    assert "line 2, column direction: bad direction 'back'" in result.output
+    assert "line 3, column direction: a return deadline is for a level" in result.output
+    assert "line 4, column item_type: unknown item type 'KOTAKK'" in result.output
+    assert "line 6, column level: level 'district' appears twice" in result.output
+    assert count(session, Deadline) == 0
+
+
 def test_a_regency_can_extend_the_catalogue(runner, session, region, tmp_path):
     types = write(tmp_path, "t.csv", "code,name_id,name_en,has_dapil\n"
                   "GENSET,Generator listrik,Power generator,tidak\n"
