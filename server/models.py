@@ -385,8 +385,12 @@ from server.models import Base, utc_now
 # Levels whose first receipt time PackageState keeps, as columns "<level>_at".
 STATE_LEVELS = ("province", "regency", "district", "village", "tps")
 
+# Levels a package is received back at after voting, kept as columns "back_<level>_at".
+BACK_LEVELS = ("regency", "district", "village")
+
 STATE_COLUMNS = tuple(f"{level}_at" for level in STATE_LEVELS) + (
-    "dispatched_at", "last_location_id", "last_scanned_at")
+    "dispatched_at", "last_location_id", "last_scanned_at", "returned_at") + tuple(
+    f"back_{level}_at" for level in BACK_LEVELS)
 
 class PackageState(Base):
     """What the scan log says about one package, by device time."""
@@ -402,6 +406,12 @@ class PackageState(Base):
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     last_scanned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # The way back (migration 0009): the first return scan, and the first receipt back at
+    # the route location of each level after it.
+    returned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    back_regency_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    back_district_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    back_village_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 class DeadlineSweep(Base):
     """The last time the missing sweep judged one deadline row, and for which plan size."""

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from server.reconcile import anomalies, custody
+from server.reconcile import anomalies, custody, returns
 from server.reconcile import progress as progress_reads
 
 
@@ -14,6 +14,11 @@ def progress(session, region, as_of=None) -> dict:
     report = progress_reads.progress(session, region, as_of=as_of)
     keep_sweep(session)
     return report
+
+
+def return_progress(session, region, as_of=None) -> dict:
+    """Return how far a region's packages have come back after voting, per child."""
+    return returns.return_progress(session, region, as_of=as_of)
 
 
 def list_anomalies(session, region, kind=None, status=None, as_of=None, after_id=None, limit=200):

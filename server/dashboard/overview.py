@@ -15,6 +15,10 @@ bp = Blueprint("overview", __name__)
 LEVELS_RECEIVED = ("regency", "district", "village", "tps")
 
 
+# The way back, in the order the boxes travel it.
+BACK_LEVELS_SHOWN = ("village", "district", "regency")
+
+
 def tepat_of(row: dict) -> list[dict]:
     """Judge the six tepat of one child region from its open anomalies by kind."""
     kinds = row.get("anomalies") or {}
@@ -57,5 +61,8 @@ def index():
         "open": sum(r["open_total"] for r in rows),
         "overdue": sum(r.get("overdue", 0) or 0 for r in rows),
     }
+    back = domain.return_progress(session, region, as_of=as_of())["children"]
     return render_template("overview/index.html", region=region, crumbs=crumbs, rows=rows,
-                           totals=totals, levels=LEVELS_RECEIVED)
+                           totals=totals, levels=LEVELS_RECEIVED,
+                           back=back if any(b["returned"] for b in back) else [],
+                           back_levels=BACK_LEVELS_SHOWN)

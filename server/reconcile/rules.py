@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from labels.payload import PayloadError, parse
-from server.models import COUNT_ACTIONS, LEVELS
+from server.models import BACK_LEVELS, COUNT_ACTIONS, LEVELS
 
 # Actions at which a scan of a container stands for everything packed in it.
 HANDOFF_ACTIONS = frozenset({"receive", "dispatch", "handover", "return", "inspect"})
@@ -701,6 +701,13 @@ class _Rules:
         last = self.entries[-1][0] if self.entries else None
         state["last_location_id"] = last.location_id if last else None
         state["last_scanned_at"] = last.scanned_at if last else None
+        state["returned_at"] = self.returned_at
+        for level in BACK_LEVELS:
+            loc = self.route.get(level)
+            back = [ev.scanned_at for ev, _via in self.entries
+                    if loc is not None and ev.action == "receive" and ev.location_id == loc.id
+                    and self.leg(ev) == "return"]
+            state[f"back_{level}_at"] = min(back) if back else None
         return state
 
     def current_container(self) -> int | None:

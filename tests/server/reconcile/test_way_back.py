@@ -138,3 +138,44 @@ def test_the_nearest_region_and_then_the_item_type_choose_the_deadline():
     assert book.for_level("/35/3513/x/", "village", "KOTAK", "return") == t3
     assert book.for_level("/35/3513/x/", "village", "KOTAK") == t1
     assert book.returns("/35/3514/x/", "KOTAK") == {"village": t2}
+
+
+def test_a_regency_after_voting_the_planted_problems_and_nothing_else(app, client, session,
+                                                                     region, label_key):
+    """Return deadlines for ballot boxes: one never comes back, others do; ballots counted short.
+
+    Every scan goes through ingest as devices send them, the way back included;
+    each problem is found at the handoff where it happened, and nothing else.
+    """
+    from server.access import create_user
+    from server.reconcile.returns import return_progress
+    from tests.server.dashboard_data import PASSWORD, login
+
+    tps = ("3513010001001", "3513010001002", "3513020001001")
+    world = World(session, region, label_key, tps=tps, items=("KOTAK", "SS-DPR"))
+    return_deadlines(world)
+    kept, home, other = (f"{t}-KOTAK" for t in tps)
+    short = "3513010001002-SS-DPR"
+    for package_id in world.plan:
+        trip = world.journey(package_id)
+        if package_id == short:
+            trip[-1]["counted_quantity"] = 295
+        world.post(trip)
+    world.post([scan(world.label(kept), "3513010001001", "return", at(12, 20))])
+    world.post(back(world, home))
+    world.post(back(world, other, village="3513020001", district="351302"))
+
+    assert world.found() == {("missing_return", kept), ("quantity_mismatch", short)}
+    where = {a["kind"]: a["location"] for a in world.anomalies()}
+    assert where == {"missing_return": "3513010001001", "quantity_mismatch": "3513010001002"}
+
+    report = {c["code"]: c for c in return_progress(session, region["3513"])["children"]}
+    assert report["351301"]["returned"] == 2 and report["351301"]["back"] == {
+        "regency": 0, "district": 1, "village": 1}
+    assert report["351302"]["returned"] == 1 and report["351302"]["back"]["district"] == 1
+
+    create_user(session, "sup", PASSWORD, "supervisor", "3513")
+    session.commit()
+    login(client)
+    page = client.get("/overview?region=3513").get_data(as_text=True)
+    assert "Perjalanan kembali" in page and "Diterima kembali di" in page  # Indonesian first
