@@ -2,7 +2,9 @@
 
 Staff scan these instead of touching the keyboard (receive, dispatch, pack,
 unpack, inspect, handover, return; condition ok, damaged, seal broken; end of
-container).  The texts are the constants of :mod:`labels.commands`.
+container).  A second page is the count sheet: digits 0-9 that build the count of
+the next package scanned, DAMAGED UNITS (the digits after it count damaged units)
+and CLEAR COUNT.  The texts are the constants of :mod:`labels.commands`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ SHEET = [
     (commands.DISPOSITION_SEAL_BROKEN, "cmd_seal_broken"),
     (commands.END_CONTAINER, "cmd_end_container"),
 ]
+# The second page: counting at the door (digits of the next package's count).
+COUNT_SHEET = [(text, f"cmd_count_{d}") for d, text in enumerate(commands.COUNT_DIGITS)] + [
+    (commands.COUNT_DAMAGED, "cmd_count_damaged"),
+    (commands.COUNT_CLEAR, "cmd_count_clear"),
+]
+PAGES = [(SHEET, "sheet_title", "sheet_hint"), (COUNT_SHEET, "count_title", "count_hint")]
 COLS, ROWS = 3, 4
 CELL_W, CELL_H = 66.0, 64.0  # mm
 MARGIN_X, MARGIN_TOP = 6.0, 26.0
@@ -38,18 +46,26 @@ def cell_origin(index: int) -> tuple[float, float]:
 
 
 def render_command_sheet(out, lang: str = i18n.DEFAULT_LANGUAGE) -> None:
-    """Write the command sheet PDF to out."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
+    """Write the command sheet PDF to out: the modes, then the count sheet."""
     from reportlab.pdfgen.canvas import Canvas
 
     f = fonts()
     canvas = Canvas(str(out), pagesize=(210 * MM, 297 * MM), invariant=1)
     canvas.setTitle(i18n.text("sheet_title", lang))
+    for cells, title, hint in PAGES:
+        _page(canvas, f, cells, title, hint, lang)
+    canvas.save()
+
+
+def _page(canvas, f, cells, title: str, hint: str, lang: str) -> None:
+    """Draw one page of command codes, three by four."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth  # reportlab only when a sheet is drawn
+
     canvas.setFont(f["bold"], 16)
-    canvas.drawString(MARGIN_X * MM, (297 - 14) * MM, i18n.text("sheet_title", lang))
+    canvas.drawString(MARGIN_X * MM, (297 - 14) * MM, i18n.text(title, lang))
     canvas.setFont(f["regular"], 10)
-    canvas.drawString(MARGIN_X * MM, (297 - 20) * MM, i18n.text("sheet_hint", lang))
-    for index, (text, key) in enumerate(SHEET):
+    canvas.drawString(MARGIN_X * MM, (297 - 20) * MM, i18n.text(hint, lang))
+    for index, (text, key) in enumerate(cells):
         x, y = cell_origin(index)
         matrix = qr.encode(text)
         n = qr.modules_with_quiet_zone(matrix)
@@ -66,4 +82,3 @@ def render_command_sheet(out, lang: str = i18n.DEFAULT_LANGUAGE) -> None:
         canvas.setFont(f["regular"], 7)
         canvas.drawCentredString((x + CELL_W / 2) * MM, (y + CELL_H - QR_MM - 13) * MM, text)
     canvas.showPage()
-    canvas.save()

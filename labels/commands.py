@@ -18,6 +18,11 @@ DISPOSITION_OK = "JJK-CMD.DISPOSITION.OK"
 DISPOSITION_DAMAGED = "JJK-CMD.DISPOSITION.DAMAGED"
 DISPOSITION_SEAL_BROKEN = "JJK-CMD.DISPOSITION.SEAL-BROKEN"
 END_CONTAINER = "JJK-CMD.CONTAINER.END"
+# Counting at the door, for wedge scanners without a keyboard: digits build the count of
+# the next package scanned; DAMAGED switches the digits that follow to its damaged units.
+COUNT_DIGITS = tuple(f"JJK-CMD.COUNT.{d}" for d in range(10))
+COUNT_DAMAGED = "JJK-CMD.COUNT.DAMAGED"
+COUNT_CLEAR = "JJK-CMD.COUNT.CLEAR"
 
 # Text -> (kind, value) with the values the server uses (ACTIONS, DISPOSITIONS).
 COMMANDS = {
@@ -32,6 +37,9 @@ COMMANDS = {
     DISPOSITION_DAMAGED: ("disposition", "damaged"),
     DISPOSITION_SEAL_BROKEN: ("disposition", "seal_broken"),
     END_CONTAINER: ("container", "end"),
+    **{text: ("count", str(d)) for d, text in enumerate(COUNT_DIGITS)},
+    COUNT_DAMAGED: ("count", "damaged"),
+    COUNT_CLEAR: ("count", "clear"),
 }
 
 

@@ -51,6 +51,13 @@ _TEXTS = {
     "cmd_damaged": ("RUSAK", "DAMAGED"),
     "cmd_seal_broken": ("SEGEL RUSAK", "SEAL BROKEN"),
     "cmd_end_container": ("SELESAI WADAH", "END OF CONTAINER"),
+    "count_title": ("Lembar hitung", "Count sheet"),
+    "count_hint": ("Angka = jumlah dihitung untuk paket berikutnya; RUSAK: angka berikutnya "
+                   "= jumlah rusak.", "Digits = the count of the next package; DAMAGED: the "
+                   "digits after it = units damaged."),
+    **{f"cmd_count_{d}": (str(d), str(d)) for d in range(10)},
+    "cmd_count_damaged": ("JUMLAH RUSAK", "DAMAGED UNITS"),
+    "cmd_count_clear": ("HAPUS HITUNGAN", "CLEAR COUNT"),
 }
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterable
 
 BUSY_TIMEOUT_MS = 10_000
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: counted_quantity, damaged_quantity (a version 1 file is upgraded)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS scans (
     operator TEXT,
     device TEXT,
     offline INTEGER NOT NULL,
+    counted_quantity INTEGER,
+    damaged_quantity INTEGER,
     rescan INTEGER NOT NULL DEFAULT 0,
     signal TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
@@ -80,7 +82,7 @@ CREATE TABLE IF NOT EXISTS cache_meta (
 
 SCAN_FIELDS = ("uuid", "code", "package_id", "location", "action", "scanned_at", "container",
                "disposition", "seal", "operator", "device", "offline", "rescan", "signal",
-               "reason")
+               "reason", "counted_quantity", "damaged_quantity")
 
 
 class OutboxError(RuntimeError):
@@ -125,6 +127,8 @@ class StoredScan:
     error: str | None
     server_status: str | None
     anomalies: list[str]
+    counted_quantity: int | None = None
+    damaged_quantity: int | None = None
 
     def to_api(self) -> dict:
         """Return the scan as `POST /api/v1/scans` takes it (optional fields left out when empty)."""
@@ -135,6 +139,9 @@ class StoredScan:
             value = getattr(self, name)
             if value:
                 body[name] = value
+        for name in ("counted_quantity", "damaged_quantity"):
+            if getattr(self, name) is not None:
+                body[name] = getattr(self, name)
         return body
 
 
@@ -156,6 +163,12 @@ class Outbox:
             if version == 0:
                 with self._transaction():
                     self._create_schema()
+            elif version == 1:
+                with self._transaction():
+                    # Scans queued by the previous version keep their place; they carry no counts.
+                    for name in ("counted_quantity", "damaged_quantity"):
+                        self._db.execute(f"ALTER TABLE scans ADD COLUMN {name} INTEGER")
+                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif version != SCHEMA_VERSION:
                 raise OutboxError(f"outbox {str(self.path)!r} has schema version {version}, "
                                   f"this jejak-scan knows version {SCHEMA_VERSION}")
@@ -347,7 +360,8 @@ def _scan(row: sqlite3.Row) -> StoredScan:
         operator=row["operator"], device=row["device"], offline=bool(row["offline"]), rescan=bool(row["rescan"]),
         signal=row["signal"], reason=row["reason"], state=row["state"], attempts=row["attempts"],
         error=row["error"], server_status=row["server_status"],
-        anomalies=json.loads(row["anomalies"]) if row["anomalies"] else [])
+        anomalies=json.loads(row["anomalies"]) if row["anomalies"] else [],
+        counted_quantity=row["counted_quantity"], damaged_quantity=row["damaged_quantity"])
 
 
 def _fsync_dir(path: Path) -> None:

@@ -10,6 +10,13 @@ label printer in `labels.commands` (all start with `JJK-CMD.`):
                                    then back to the session's default
     JJK-CMD.CONTAINER.END          close the current container (pack/unpack);
                                    JJK-CMD.END-CONTAINER is accepted too
+    JJK-CMD.COUNT.<0-9>            a digit of the count of the NEXT package (receive, unpack,
+                                   inspect): 2, 9, 7 then the label records counted_quantity 297
+    JJK-CMD.COUNT.DAMAGED          the digits after it are the next package's damaged units
+    JJK-CMD.COUNT.CLEAR            forget the count being entered
+
+At a keyboard the count is typed instead: ``#297`` (counted 297) or ``#297/3`` (297, of which
+3 damaged), then the label.  Like the disposition, a count is for the next package only.
 
 The disposition from a sheet is one-shot on purpose: a "damaged" that stayed on would silently
 mark every following box damaged.  `--disposition` on the command line sets the default.
@@ -21,6 +28,7 @@ from the start.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from labels import commands as sheet
@@ -28,6 +36,9 @@ from labels import commands as sheet
 ACTIONS = ("receive", "dispatch", "pack", "unpack", "inspect", "handover", "return")
 DISPOSITIONS = ("ok", "damaged", "seal_broken")
 CONTAINER_ACTIONS = ("pack", "unpack")
+COUNT_ACTIONS = ("receive", "unpack", "inspect")  # where the server takes counts
+MAX_COUNT = 9_999_999
+_TYPED_COUNT = re.compile(r"#\s*(\d{1,7})\s*(?:/\s*(\d{1,7}))?")
 COMMAND_PREFIX = sheet.PREFIX
 # Spelled in the scanner's brief before labels.commands existed; kept so old sheets still work.
 _ALIASES = {"JJK-CMD.END-CONTAINER": ("container", "end"),
@@ -75,6 +86,10 @@ class Session:
     seal: str | None = None
     device: str | None = None        # this station's name, kept with every scan (audit)
     next_disposition: str | None = field(default=None)  # one-shot, from the command sheet
+    # One-shot counts for the next package: digits as entered, and which one they go to.
+    count_digits: str = ""
+    damaged_digits: str = ""
+    counting_damaged: bool = False
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -100,8 +115,60 @@ class Session:
         if command.kind == "disposition":
             self.next_disposition = None if command.value == self.disposition else command.value
             return f"next package: {command.value}"
+        if command.kind == "count":
+            return self._count(command.value)
         closed, self.container = self.container, None
         return f"container {closed} closed" if closed else "no container was open"
+
+    def _count(self, value: str) -> str:
+        """Take one count command: a digit, DAMAGED or CLEAR; return what the count is now."""
+        if value == "clear":
+            self.clear_count()
+            return "count cleared"
+        if self.action not in COUNT_ACTIONS:
+            raise CommandError(f"counts are taken on {', '.join(COUNT_ACTIONS)}, "
+                               f"not on {self.action}")
+        if value == "damaged":
+            self.counting_damaged = True
+        elif self.counting_damaged:
+            self.damaged_digits = (self.damaged_digits + value)[-7:]
+        else:
+            self.count_digits = (self.count_digits + value)[-7:]
+        return self.count_words()
+
+    def type_count(self, text: str) -> str | None:
+        """Take a typed count (``#297`` or ``#297/3``); None when the text is not one."""
+        found = _TYPED_COUNT.fullmatch(text.strip())
+        if found is None:
+            return None
+        if self.action not in COUNT_ACTIONS:
+            raise CommandError(f"counts are taken on {', '.join(COUNT_ACTIONS)}, "
+                               f"not on {self.action}")
+        self.count_digits, self.damaged_digits = found.group(1), found.group(2) or ""
+        self.counting_damaged = False
+        if int(self.damaged_digits or 0) > int(self.count_digits):
+            self.clear_count()
+            raise CommandError("more damaged units than counted")
+        return self.count_words()
+
+    def count_words(self) -> str:
+        """Return the count being entered as the person sees it."""
+        damaged = f", damaged {self.damaged_digits or '...'}" if (
+            self.counting_damaged or self.damaged_digits) else ""
+        return f"next package: counted {self.count_digits or '-'}{damaged}"
+
+    def counts(self) -> dict:
+        """Return the count fields for the scan being recorded (empty when nothing was counted)."""
+        out = {}
+        if self.count_digits and self.action in COUNT_ACTIONS:
+            out["counted_quantity"] = int(self.count_digits)
+        if self.damaged_digits and self.action in COUNT_ACTIONS:
+            out["damaged_quantity"] = int(self.damaged_digits)
+        return out
+
+    def clear_count(self) -> None:
+        """Forget the count being entered (after the scan it was for, or on CLEAR)."""
+        self.count_digits, self.damaged_digits, self.counting_damaged = "", "", False
 
     def open_container(self, text: str) -> None:
         """Open a container for the following pack/unpack scans."""

@@ -58,6 +58,17 @@ class Station:
             self.feedback.note(change)
             self.feedback.sound.play(ACCEPTED)
             return None
+        try:
+            counted = self.session.type_count(text)
+        except CommandError as exc:
+            self.signals[text] = (PROBLEM, str(exc))
+            self.feedback.note(str(exc))
+            self.feedback.sound.play(PROBLEM)
+            return None
+        if counted is not None:
+            self.signals[text] = (ACCEPTED, counted)
+            self.feedback.note(counted)
+            return None
         if self.session.needs_container:
             return self._open_container(text)
         if self.session.container and text.upper() == self.session.container.upper():
@@ -99,6 +110,7 @@ class Station:
             return None
         # The scan is on disk (fsynced): only now may the person hear "accepted".
         s.take_disposition()
+        s.clear_count()
         self.signals[text] = (verdict.signal, verdict.reason)
         self.recorded += 1
         self.feedback.scan(scan, verdict.package_id or verdict.code[:40])
@@ -112,6 +124,7 @@ class Station:
             action=s.action, container=s.fields()["container"],
             disposition=s.next_disposition or s.disposition,
             seal=s.seal, operator=s.operator, device=s.device, offline=self.connectivity.online is not True,
+            **s.counts(),
             rescan=verdict.rescan, signal=verdict.signal, reason=verdict.reason)
 
     # -- sources ----------------------------------------------------------------------------

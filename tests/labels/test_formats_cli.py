@@ -185,17 +185,21 @@ def test_command_sheet_codes_switch_modes(tmp_path, capsys):
     from PIL import Image
 
     from labels import commands
-    from labels.command_sheet import CELL_H, CELL_W, SHEET, cell_origin
+    from labels.command_sheet import CELL_H, CELL_W, COUNT_SHEET, SHEET, cell_origin
 
     code, _, _ = run(capsys, "command-sheet", "-o", tmp_path / "cmd.pdf")
     assert code == 0
-    page = Image.open(rasterize(tmp_path / "cmd.pdf")[0])
+    pages = rasterize(tmp_path / "cmd.pdf")
     k = 150 / 25.4
-    assert [text for text, _ in SHEET] == list(commands.COMMANDS)
-    for index, (text, _) in enumerate(SHEET):
+    assert [text for text, _ in SHEET + COUNT_SHEET] == list(commands.COMMANDS)
+    cells = [(pages[0], i, t) for i, (t, _) in enumerate(SHEET)]
+    cells += [(pages[1], i, t) for i, (t, _) in enumerate(COUNT_SHEET)]
+    for number, (path, index, text) in enumerate(cells):
+        page = Image.open(path)
+        index, cell_no = index, number
         # One cell at a time, as a scanner pointed at one code sees it.
         x, y = cell_origin(index)
-        cell = tmp_path / f"cell{index}.png"
+        cell = tmp_path / f"cell{cell_no}.png"
         page.crop((int(x * k), int((297 - y - CELL_H) * k), int((x + CELL_W) * k),
                    int((297 - y) * k))).save(cell)
         z, p = decode_both(cell)
