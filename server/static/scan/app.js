@@ -242,7 +242,9 @@ function ctx(action) {
 async function record(text, meta) {
   const s = state.session;
   const v = await judge(text, ctx(s.action));
+  takeTypedCount(s);
   const scan = {
+    ...s.counts(),
     id: uuid(), seq: store.nextSeq(), code: v.code.slice(0, 1000), key: v.packageId || v.code, package_id: v.packageId,
     location: s.location, action: s.action, scanned_at: new Date().toISOString(),
     disposition: s.nextDisposition || s.disposition, container: s.container && ["pack", "unpack"].includes(s.action) ? s.container : null,
@@ -258,6 +260,7 @@ async function record(text, meta) {
   }
   // Durably in the outbox: only now may the person see and hear the verdict.
   s.takeDisposition();
+  s.clearCount(); $("count").value = ""; $("damaged").value = "";
   probe.events.push({ id: scan.id, text: scan.code, signal: v.signal, source: meta.source,
                       frameTime: meta.frameTime, decodedAt: meta.decodedAt, storedAt: performance.now() });
   show(v.signal, v.packageId || v.code.slice(0, 40), v.reasons);
@@ -300,6 +303,14 @@ function render() {
   renderControls(); noteNetwork(); refreshCounts(); renderRecent(); renderStatus();
 }
 
+/** Take the count typed in the count fields (they win over digits scanned from the count sheet). */
+function takeTypedCount(s) {
+  const counted = $("count").value.trim(), damaged = $("damaged").value.trim();
+  if (/^\d{1,7}$/.test(counted)) s.countDigits = counted;
+  if (/^\d{1,7}$/.test(damaged)) s.damagedDigits = damaged;
+  if (s.damagedDigits !== "" && s.countDigits !== "" && Number(s.damagedDigits) > Number(s.countDigits)) s.damagedDigits = s.countDigits;
+}
+
 function buildControls() {
   const nav = $("actions");
   nav.replaceChildren(...ACTIONS.map((a) => {
@@ -318,6 +329,7 @@ function buildControls() {
   $("lang").addEventListener("click", async () => { setLang(getLang() === "id" ? "en" : "id"); await store.kvPut("lang", getLang()); render(); });
   $("manual").addEventListener("submit", (e) => { e.preventDefault(); const x = $("manual-text"); feedText(x.value); x.value = ""; });
   $("seal").value = state.session.seal; $("operator").value = state.session.operator;
+  for (const id of ["count", "damaged"]) $(id).addEventListener("input", renderControls);
   $("seal").addEventListener("change", (e) => { state.session.seal = e.target.value.trim(); store.kvPut("seal", state.session.seal); });
   $("operator").addEventListener("change", (e) => { state.session.operator = e.target.value.trim(); store.kvPut("operator", state.session.operator); });
   $("close-container").addEventListener("click", () => handle("JJK-CMD.CONTAINER.END", { source: "button" }));
@@ -335,6 +347,9 @@ function renderControls() {
     b.textContent = t("act_" + b.dataset.action);
     b.setAttribute("aria-pressed", String(b.dataset.action === s.action));
   }
+  $("count-box").hidden = !s.counting;
+  if (s.countDigits && document.activeElement !== $("count")) $("count").value = s.countDigits;
+  if (s.damagedDigits && document.activeElement !== $("damaged")) $("damaged").value = s.damagedDigits;
   const current = s.nextDisposition || s.disposition;
   for (const b of document.querySelectorAll("[data-disp]")) {
     b.textContent = t("disp_" + b.dataset.disp);

@@ -34,6 +34,9 @@ const S = {
     same_again: "kode sama dalam {s} detik: satu pindaian", several_commands: "beberapa kode perintah terlihat: tunjukkan satu saja",
     several_labels: "beberapa label terlihat: tunjukkan label wadah sendirian",
     cmd_action: "kegiatan sekarang: {action}", cmd_action_container: "kegiatan sekarang: {action} - pindai label wadah dulu",
+    count_next: "Hitung paket berikut", counted: "Dihitung", damaged_units: "Rusak",
+    cmd_count: "paket berikut: dihitung {count}, rusak {damaged}", cmd_count_clear: "hitungan dihapus",
+    cmd_count_refused: "hitungan hanya untuk terima, bongkar, periksa",
     cmd_disposition: "paket berikut: {disposition}", cmd_container_closed: "wadah ditutup", cmd_no_container: "tidak ada wadah terbuka",
     cmd_unknown: "kode perintah tidak dikenal", container_opened: "wadah {name} dibuka", not_container: "bukan label wadah",
     the_container: "itu wadah yang sedang terbuka",
@@ -43,7 +46,7 @@ const S = {
     k_missing: "hilang", k_duplicate_scan: "pindai ganda", k_cloned_label: "label kloning", k_misrouted: "salah tujuan",
     k_wrong_dapil: "salah dapil", k_forged_label: "label palsu", k_unknown_package: "paket tak dikenal",
     k_superseded_label: "label usang", k_custody_gap: "rantai terputus", k_late: "terlambat", k_damaged: "rusak",
-    k_seal_mismatch: "segel tidak cocok", k_quantity_mismatch: "jumlah tidak cocok",
+    k_seal_mismatch: "segel tidak cocok", k_quantity_mismatch: "jumlah tidak cocok", k_missing_return: "belum kembali",
   },
   en: {
     title: "Jejak - scan", ready: "Ready to scan", point: "Point the camera at a label",
@@ -78,6 +81,9 @@ const S = {
     same_again: "same code again within {s} s: one scan", several_commands: "several command codes in view: show one at a time",
     several_labels: "several labels in view: show the container's label alone",
     cmd_action: "action is now {action}", cmd_action_container: "action is now {action} - scan the container's label first",
+    count_next: "Count of next package", counted: "Counted", damaged_units: "Damaged",
+    cmd_count: "next package: counted {count}, damaged {damaged}", cmd_count_clear: "count cleared",
+    cmd_count_refused: "counts are for receive, unpack, inspect only",
     cmd_disposition: "next package: {disposition}", cmd_container_closed: "container closed", cmd_no_container: "no container was open",
     cmd_unknown: "unknown command code", container_opened: "container {name} open", not_container: "not a container label",
     the_container: "that is the open container",
@@ -87,7 +93,7 @@ const S = {
     k_missing: "missing", k_duplicate_scan: "duplicate scan", k_cloned_label: "cloned label", k_misrouted: "misrouted",
     k_wrong_dapil: "wrong dapil", k_forged_label: "forged label", k_unknown_package: "unknown package",
     k_superseded_label: "superseded label", k_custody_gap: "custody gap", k_late: "late", k_damaged: "damaged",
-    k_seal_mismatch: "seal mismatch", k_quantity_mismatch: "quantity mismatch",
+    k_seal_mismatch: "seal mismatch", k_quantity_mismatch: "quantity mismatch", k_missing_return: "missing return",
   },
 };
 

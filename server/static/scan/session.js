@@ -4,6 +4,7 @@
 export const ACTIONS = ["receive", "dispatch", "pack", "unpack", "inspect", "handover", "return"];
 export const DISPOSITIONS = ["ok", "damaged", "seal_broken"];
 export const CONTAINER_ACTIONS = ["pack", "unpack"];
+export const COUNT_ACTIONS = ["receive", "unpack", "inspect"]; // where the server takes counts
 export const GAP = 2.0;            // camera: a label out of view this long, then back, is presented again
 export const REPEAT_WINDOW = 1.5;  // wedge: the same text within this window is the same trigger
 export const COMMAND_PREFIX = "JJK-CMD.";
@@ -16,6 +17,9 @@ const COMMANDS = {
   "JJK-CMD.DISPOSITION.OK": ["disposition", "ok"], "JJK-CMD.DISPOSITION.DAMAGED": ["disposition", "damaged"],
   "JJK-CMD.DISPOSITION.SEAL-BROKEN": ["disposition", "seal_broken"],
   "JJK-CMD.CONTAINER.END": ["container", "end"],
+  // the count sheet: digits of the next package's count, its damaged units, clear
+  ...Object.fromEntries([...Array(10).keys()].map((d) => [`JJK-CMD.COUNT.${d}`, ["count", String(d)]])),
+  "JJK-CMD.COUNT.DAMAGED": ["count", "damaged"], "JJK-CMD.COUNT.CLEAR": ["count", "clear"],
   // spellings of the scanner's first brief, kept so old sheets still work
   "JJK-CMD.END-CONTAINER": ["container", "end"], "JJK-CMD.DISPOSITION.SEAL_BROKEN": ["disposition", "seal_broken"],
 };
@@ -47,6 +51,18 @@ export class Session {
   constructor(location, action = "receive") {
     this.location = location; this.action = action; this.disposition = "ok";
     this.nextDisposition = null; this.container = null; this.seal = ""; this.operator = "";
+    this.clearCount();
+  }
+  get counting() { return COUNT_ACTIONS.includes(this.action); }
+  /** One-shot counts for the next package: digits as entered (count sheet or the count fields). */
+  clearCount() { this.countDigits = ""; this.damagedDigits = ""; this.countingDamaged = false; }
+  /** {counted_quantity, damaged_quantity} for the scan being recorded ({} when nothing was counted). */
+  counts() {
+    const out = {};
+    if (!this.counting) return out;
+    if (this.countDigits !== "") out.counted_quantity = Number(this.countDigits);
+    if (this.damagedDigits !== "") out.damaged_quantity = Number(this.damagedDigits);
+    return out;
   }
   get needsContainer() { return CONTAINER_ACTIONS.includes(this.action) && !this.container; }
   setAction(action) {
@@ -58,6 +74,14 @@ export class Session {
     if (kind === "action") {
       this.setAction(value);
       return { k: this.needsContainer ? "cmd_action_container" : "cmd_action", action: value };
+    }
+    if (kind === "count") {
+      if (value === "clear") { this.clearCount(); return { k: "cmd_count_clear" }; }
+      if (!this.counting) return { k: "cmd_count_refused" };
+      if (value === "damaged") this.countingDamaged = true;
+      else if (this.countingDamaged) this.damagedDigits = (this.damagedDigits + value).slice(-7);
+      else this.countDigits = (this.countDigits + value).slice(-7);
+      return { k: "cmd_count", count: this.countDigits || "-", damaged: this.damagedDigits || "0" };
     }
     if (kind === "disposition") {
       this.nextDisposition = value === this.disposition ? null : value;

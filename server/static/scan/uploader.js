@@ -109,5 +109,7 @@ function wire(s, fallbackLocation) {
   if (s.container) out.container = s.container;
   if (s.seal) out.seal = s.seal;
   if (s.operator) out.operator = s.operator;
+  if (Number.isInteger(s.counted_quantity)) out.counted_quantity = s.counted_quantity;
+  if (Number.isInteger(s.damaged_quantity)) out.damaged_quantity = s.damaged_quantity;
   return out;
 }
