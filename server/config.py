@@ -69,17 +69,24 @@ def load(app, test_config: dict | None = None) -> None:
         app.config["SECRET_KEY"] = _instance_secret(instance)
 
 
-def _instance_secret(instance: Path) -> str:
-    """Return the instance's persistent secret key, creating it once."""
-    instance.mkdir(parents=True, exist_ok=True)
-    path = instance / "secret_key"
+def write_once(path: Path, make) -> None:
+    """Create a secret file readable by its owner only, with make()'s bytes, unless it exists.
+
+    Several workers may start at once: the first to create it wins, the others keep its bytes.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        pass  # another worker made it first
-    else:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
+        return  # another worker made it first
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(make())
+
+
+def _instance_secret(instance: Path) -> str:
+    """Return the instance's persistent secret key, creating it once."""
+    path = instance / "secret_key"
+    write_once(path, lambda: secrets.token_urlsafe(48).encode("ascii"))
     return path.read_text().strip()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import os
 import threading
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from labels.keys import KeyFileError, generate, load_private_key, private_pem
+from server.config import write_once
 from server.ledger.content import FORMAT, LedgerError, _time
 
 
@@ -74,14 +74,7 @@ def load_or_create_key(path: Path, create: bool = True):
         if str(path) in _keys:
             return _keys[str(path)]
         if create and not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another worker made it first
-            else:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(private_pem(generate()))
+            write_once(path, lambda: private_pem(generate()))
         try:
             key = load_private_key(path)
         except KeyFileError as exc:
