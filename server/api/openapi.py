@@ -384,7 +384,18 @@ def _schemas() -> dict:
                 "status": {"type": "string", "enum": list(ANOMALY_STATUSES)},
                 "evidence": {"type": "array", "items": {"type": "string"},
                              "description": "Ids (UUIDs) of the scans that show it."},
-                "detail": {"type": "string"},
+                "detail": {"type": "string",
+                           "description": "What happened, in English with UTC times (kept for "
+                                          "existing clients; see description and facts)."},
+                "description": {"type": "string",
+                                "description": "What happened, in the language asked for with "
+                                               "Accept-Language (id or en) and times in the "
+                                               "server's display zone (WIB by default)."},
+                "facts": {"type": "object",
+                          "description": "What happened as data: places {level, code, name}, "
+                                         "times ISO 8601 UTC; one shape per kind, see "
+                                         "docs/anomalies.md. Empty for anomalies stored before "
+                                         "facts were kept."},
                 "acknowledged_at": _nullable(_TS), "acknowledged_by": _nullable({"type": "string"}),
                 "resolved_at": _nullable(_TS), "resolved_by": _nullable({"type": "string"}),
                 "resolution_note": _nullable({"type": "string"})}},

@@ -1,8 +1,8 @@
 """Anomaly details: a kind plus structured facts, put in words for one reader.
 
 The rules and ingest store each anomaly's *facts* (``Anomaly.facts_json``): plain
-JSON, places as ``{"level", "code", "name"}``, instants as naive-UTC ISO text
-(``"2024-02-12T05:00:00"``), durations in minutes.  ``describe(kind, facts,
+JSON, places as ``{"level", "code", "name"}``, instants as UTC ISO 8601 text
+(``"2024-02-12T05:00:00Z"``), durations in minutes.  ``describe(kind, facts,
 translate, when)`` turns them into the sentence a person reads, in the reader's
 language (``translate``, e.g. Flask-Babel's gettext) and time zone (``when``, a
 formatter of UTC instants).  ``Anomaly.detail`` - the API's compatibility field -
@@ -63,8 +63,12 @@ def place(loc) -> dict:
 
 
 def instant(value: dt.datetime | None) -> str | None:
-    """Return a stored (naive UTC) instant as facts hold it."""
-    return None if value is None else value.replace(tzinfo=None).isoformat(timespec="seconds")
+    """Return a stored (naive UTC) instant as facts hold it: ISO 8601 in UTC, 'Z' marked."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc)
+    return value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def minutes(delta: dt.timedelta) -> int:
