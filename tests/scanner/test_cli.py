@@ -117,7 +117,8 @@ def test_manual_command_records_the_verification_code_entry(tmp_path, capsys):
                  "--outbox", str(path)])
     assert code == 0
     line = capsys.readouterr().out.split("\t")
-    assert line[:2] == ["ACCEPTED", "PKG-7"] and "manual entry" in line[7]
+    # Never synced: nothing to check the code against, so amber, not green.
+    assert line[:2] == ["WARNING", "PKG-7"] and "never synced" in line[7]
     box = Outbox(path)
     assert [s.code for s in box.scans()] == ["PKG-7 ABCD-EFGH"]
     box.close()
@@ -211,9 +212,13 @@ def test_what_the_server_makes_of_a_scanning_session(tmp_path, live, monkeypatch
                  "--sound", "none", "--device-name", "laptop-ppk-sukapura",
                  "--outbox", str(path)]) == 0          # offline: no server
     shown = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    # Offline from the start, the station never synced: nothing is green, and the damaged box
+    # says so before anything else.
     assert [(s[0], s[1], s[2], s[4]) for s in shown] == [
-        ("ACCEPTED", ballots_id, "receive", "ok"), ("ACCEPTED", box_id, "receive", "damaged"),
-        ("RE-SCAN", ballots_id, "receive", "ok"), ("ACCEPTED", ballots_id, "pack", "ok")]
+        ("WARNING", ballots_id, "receive", "ok"), ("WARNING", box_id, "receive", "damaged"),
+        ("WARNING", ballots_id, "receive", "ok"), ("WARNING", ballots_id, "pack", "ok")]
+    assert shown[1][7] == "recorded as damaged"
+    assert shown[2][7].startswith("not checked: never synced")
     assert main(["sync", "--server", live.url, "--token", live.token, "--outbox", str(path)],
                 transport=live.transport) == 0
     rows = live.rows()
