@@ -299,3 +299,23 @@ def test_scanner_and_server_processes_over_real_http(tmp_path, live, database_ur
     assert [(line[0], line[5]) for line in lines] == [("ACCEPTED", "online")] * len(live.plan_ids)
     assert "cached 1 trusted keys" in scan.stderr and "uploaded:" in scan.stderr
     assert set(live.scan_rows()) == {line[6] for line in lines}
+
+
+def test_images_that_cannot_be_read_or_hold_no_code_are_named_and_fail(tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 255, dtype=np.uint8))
+    code = main(["run", "--image", str(tmp_path / "missing.jpg"), str(blank), "--location",
+                 DISTRICT, "--action", "receive", "--sound", "none",
+                 "--outbox", str(tmp_path / "o.sqlite3")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot read image {str(tmp_path / 'missing.jpg')!r}" in err
+    assert f"no code found in image {str(blank)!r}" in err
+
+
+def test_manual_takes_the_documented_sound_option(tmp_path, capsys):
+    assert main(["manual", "P-1", "ABCD-EFGH", "--location", DISTRICT, "--action", "receive",
+                 "--sound", "none", "--outbox", str(tmp_path / "o.sqlite3")]) == 0
