@@ -43,14 +43,6 @@ def world(app, session, region, label_key):
         yield {"base": base, "token": token, "db": app.extensions["jejak.db"]}
 
 
-@pytest.fixture
-def playwright():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
-
-
 def launch(playwright, profile, video):
     """Chromium with a fake camera playing `video`, keeping its state in `profile`."""
     ctx = playwright.chromium.launch_persistent_context(
