@@ -72,10 +72,12 @@ demo-db: setup
 	else \
 	  $(VENV)/bin/jejak-server init-db; \
 	  echo "demo database already at $(JEJAK_INSTANCE_PATH)/jejak.sqlite3 ('make demo-db FORCE=1' rebuilds it)"; \
+	  cat "$(DEMO_DONE)"; \
 	fi
 
+# The login block is printed once: by `jejak-server demo` when it just ran, else from the file.
 run: demo-db
-	@cat "$(JEJAK_INSTANCE_PATH)/demo-login.txt" 2>/dev/null || true
+	@echo "open http://$(HOST):$(PORT)/ (database: $(JEJAK_INSTANCE_PATH)/jejak.sqlite3)"
 	$(VENV)/bin/jejak-server run --host $(HOST) --port $(PORT)
 
 test: SYSTEM_PACKAGES = $(TEST_PACKAGES)

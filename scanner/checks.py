@@ -10,10 +10,15 @@ keys (`GET /api/v1/keys`) and the packages its location should see (`GET
   label's destination is not under this location, so this location is not on its way); at a
   TPS, a ballot whose dapil is not one of the TPS's; a manual entry whose verification code
   differs from the cached one;
+* amber ("warning"): recorded with a problem the person reported or the label shows - damaged,
+  seal broken, a count that differs from the plan - or not checked because the device never
+  synced (no keys or no expected list cached yet: a forged label would pass, so never green);
 * amber ("rescan"): the package was already scanned here with this action (the outbox keeps
   every scan, so this holds across restarts);
-* green ("accepted"): everything else, with a note when something could not be checked (no
-  keys or no expected list cached yet).
+* green ("accepted"): everything else.
+
+A verdict gives one reason, its worst: a forged label reads "forged label ...", not "already
+scanned here; forged label" (the others stay in ``reasons``, worst first).
 
 Every one of them is still recorded and uploaded: the server records forged and unknown codes
 as evidence and raises its own anomalies; the scanner's verdict is for the person holding the box.
@@ -30,12 +35,16 @@ from labels.payload import (BadSignature, PayloadError, SignedLabel, SupersededL
 
 from .outbox import Outbox
 
-ACCEPTED, RESCAN, PROBLEM = "accepted", "rescan", "problem"
+ACCEPTED, RESCAN, WARNING, PROBLEM = "accepted", "rescan", "warning", "problem"
+# Worst last: a verdict's signal is its worst reason's, and that reason comes first.
+SEVERITY = {ACCEPTED: 0, RESCAN: 1, WARNING: 2, PROBLEM: 3}
+DISPOSITION_WORDS = {"damaged": "recorded as damaged", "seal_broken": "recorded with the seal broken"}
+NEVER_SYNCED = "not checked: never synced"
 
 
 @dataclass
 class Verdict:
-    """What the station says about one scan: signal, reasons, and what it identified."""
+    """What the station says about one scan: signal, reasons (worst first), what it identified."""
 
     signal: str = ACCEPTED
     reasons: list[str] = field(default_factory=list)
@@ -43,20 +52,37 @@ class Verdict:
     label: SignedLabel | None = None
     code: str = ""  # the text sent to the server
     rescan: bool = False  # already scanned here with this action
+    _ranks: list[int] = field(default_factory=list, repr=False)
+
+    def _add(self, signal: str, reason: str) -> None:
+        """Add a reason after those at least as bad; the signal is the worst one's."""
+        rank = SEVERITY[signal]
+        at = next((i for i, r in enumerate(self._ranks) if r < rank), len(self._ranks))
+        self._ranks.insert(at, rank)
+        self.reasons.insert(at, reason)
+        if rank > SEVERITY[self.signal]:
+            self.signal = signal
 
     def problem(self, reason: str) -> None:
         """Turn the verdict red with a reason."""
-        self.signal = PROBLEM
-        self.reasons.append(reason)
+        self._add(PROBLEM, reason)
+
+    def warn(self, reason: str) -> None:
+        """Turn the verdict amber (unless worse) with a reason: recorded with a problem."""
+        self._add(WARNING, reason)
+
+    def again(self, reason: str) -> None:
+        """Mark the verdict a re-scan (amber unless worse)."""
+        self._add(RESCAN, reason)
 
     def note(self, reason: str) -> None:
-        """Add a reason without changing the signal."""
-        self.reasons.append(reason)
+        """Add a reason without changing the signal (after every other)."""
+        self._add(ACCEPTED, reason)
 
     @property
     def reason(self) -> str:
-        """Return the reasons as one short line."""
-        return "; ".join(self.reasons)
+        """Return the one reason the person reads: the worst."""
+        return self.reasons[0] if self.reasons else ""
 
 
 def manual_code(package_id: str, verification: str) -> str:
@@ -108,19 +134,25 @@ class Checker:
             self._keys, self._keys_pem = loaded, pems
         return self._keys
 
-    def check(self, text: str, location: str, action: str) -> Verdict:
-        """Judge one scanned (or typed) text at a location and action."""
+    def check(self, text: str, location: str, action: str, disposition: str = "ok") -> Verdict:
+        """Judge one scanned (or typed) text at a location and action, recorded as ``disposition``."""
         manual = as_manual_entry(text)
         if manual:
             verdict = self._check_manual(*manual, location)
         else:
             verdict = self._check_label(text, location)
+        if disposition in DISPOSITION_WORDS:
+            verdict.warn(DISPOSITION_WORDS[disposition])
+        never = [what for what, missing in (("no keys", self.keys() is None and not manual),
+                                             ("no expected list",
+                                              not self.outbox.expected_fetched(location)))
+                 if missing]
+        if never:
+            verdict.warn(f"{NEVER_SYNCED} ({' or '.join(never)} cached yet)")
         key = verdict.package_id or verdict.code
         if self.outbox.seen_before(location, action, key):
             verdict.rescan = True
-            if verdict.signal == ACCEPTED:
-                verdict.signal = RESCAN
-            verdict.reasons.insert(0, f"already scanned here ({action})")
+            verdict.again(f"already scanned here ({action})")
         return verdict
 
     def _check_label(self, text: str, location: str) -> Verdict:
@@ -134,9 +166,7 @@ class Checker:
         verdict.code, verdict.label, verdict.package_id = label.text, label, label.package_id
         planned = self.outbox.expected_package(location, label.package_id)
         keys = self.keys()
-        if keys is None:
-            verdict.note("signature not checked: no keys cached yet")
-        else:
+        if keys is not None:  # else: not checked, never synced (said once, in check)
             current = planned.get("label_version") if planned else None
             try:
                 verify(label, keys, current_version=current)
@@ -149,6 +179,11 @@ class Checker:
                 verdict.problem("forged label: signature does not match")
         self._check_place(verdict, label.package_id, label.destination, planned, location)
         self._check_dapil(verdict, label, location)
+        # A count is read from a label only when the label itself is good.
+        if (verdict.signal != PROBLEM and planned and planned.get("quantity") is not None
+                and planned["quantity"] != label.quantity):
+            verdict.warn(f"count differs: label says {label.quantity}, the plan says "
+                         f"{planned['quantity']}")
         return verdict
 
     def _check_dapil(self, verdict: Verdict, label: SignedLabel, location: str) -> None:
@@ -178,8 +213,7 @@ class Checker:
             verdict.problem(f"wrong route: destination {destination} is not under {location}")
             return
         if not self.outbox.expected_fetched(location):
-            verdict.note("expected list not cached yet")
-            return
+            return  # not checked, never synced (said once, in check)
         if planned is None:
             verdict.problem(f"package {package_id} is not expected here")
         elif destination and planned.get("destination") and planned["destination"] != destination:

@@ -22,7 +22,8 @@ from .feedback import Feedback, Sound, Window, gui_available, scan_line
 from .outbox import Outbox, OutboxError, default_path
 from .presentation import DEFAULT_GAP, DEFAULT_REPEAT_WINDOW
 from .session import ACTIONS, DISPOSITIONS, CommandError, Session
-from .sources import (CameraSource, EvdevSource, ImageSource, SerialSource, SourceError,
+from .sources import (IMAGE_SPACING_S, CameraSource, EvdevSource, ImageSource, SerialSource,
+                      SourceError,
                       VideoSource, WedgeSource)
 from .uploader import (AuthError, BackgroundUploader, Connectivity, ServerError,
                        UnknownLocation, Uploader, make_client, refresh_cache)
@@ -165,7 +166,10 @@ def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_image
         background.start()
     interrupted = False
     try:
-        station.run(source, win)
+        if images:
+            _run_images(station, images)
+        else:
+            station.run(source, win)
     except KeyboardInterrupt:
         interrupted = True
     except SourceError as exc:
@@ -181,7 +185,22 @@ def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_image
         _note(f"outbox: {counts['pending']} pending, {counts['rejected']} rejected "
               f"({outbox.path})")
     outbox.close()
+    if images and station.recorded == 0:
+        return 1  # nothing was read from any image: the person must know
     return 0
+
+
+def _run_images(station, images: list[str]) -> None:
+    """Scan each image in turn, saying of each unreadable or codeless one what is wrong."""
+    for i, path in enumerate(images):
+        before = station.recorded
+        try:
+            station.run(ImageSource([path], start=i * IMAGE_SPACING_S))
+        except SourceError as exc:
+            _note(f"error: {exc}")
+            continue
+        if station.recorded == before:
+            _note(f"error: no code found in image {path!r}")
 
 
 def _refresh(outbox: Outbox, client: httpx.Client, location: str,
@@ -234,8 +253,10 @@ def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivi
 @_session_options
 @_outbox_option
 @click.pass_context
+@click.option("--sound", default="none", type=click.Choice(["auto", "aplay", "bell", "none"]),
+              show_default=True, help="signal sound of the recorded scan")
 def manual(ctx, package_id, code, server, token, location, action, operator, disposition,
-           container, seal, device_name, outbox_path):
+           container, seal, device_name, outbox_path, sound):
     """Record a package by hand: its id and the XXXX-XXXX code printed under the QR."""
     from labels.payload import PayloadError, parse_manual_entry
 
@@ -255,7 +276,7 @@ def manual(ctx, package_id, code, server, token, location, action, operator, dis
     connectivity = Connectivity()
     if client is not None:
         _refresh(outbox, client, session.location, connectivity)
-    station = Station(outbox, session, Feedback(sound=Sound("none")), connectivity)
+    station = Station(outbox, session, Feedback(sound=Sound(sound)), connectivity)
     station.record(f"{package_id} {code}")
     if client is not None:
         _final_upload(outbox, client, connectivity)

@@ -2,9 +2,10 @@
 
 * Text: one line per recorded scan on standard output, tab-separated:
   `SIGNAL  WHAT  ACTION  LOCATION  DISPOSITION  online|offline  UUID  REASON`
-  where SIGNAL is ACCEPTED (green), RE-SCAN (amber) or PROBLEM (red).  Nothing else goes to
+  where SIGNAL is ACCEPTED (green), RE-SCAN or WARNING (amber: recorded with a problem, or not
+  checked because the device never synced) or PROBLEM (red); REASON is the worst reason.  Nothing else goes to
   standard output; notes (session changes, uploads) go to standard error.
-* Sound: one short high beep for accepted, two for a re-scan, a long low buzz for a problem -
+* Sound: one short high beep for accepted, two for a re-scan or a warning, a long low buzz for a problem -
   played with `aplay` when it and a sound device exist, else as terminal bells on a terminal,
   else nothing.  A missing or broken sound device never stops the scanner.
 * Window: with a camera and a display, every code in view gets a box in its signal's colour and
@@ -25,14 +26,16 @@ import wave
 from pathlib import Path
 from typing import TextIO
 
-from .checks import ACCEPTED, PROBLEM, RESCAN
+from .checks import ACCEPTED, PROBLEM, RESCAN, WARNING
 
-SIGNAL_WORDS = {ACCEPTED: "ACCEPTED", RESCAN: "RE-SCAN", PROBLEM: "PROBLEM"}
+SIGNAL_WORDS = {ACCEPTED: "ACCEPTED", RESCAN: "RE-SCAN", WARNING: "WARNING", PROBLEM: "PROBLEM"}
 # OpenCV colours are BGR.
-COLOURS = {ACCEPTED: (0, 200, 0), RESCAN: (0, 170, 255), PROBLEM: (0, 0, 230)}
+COLOURS = {ACCEPTED: (0, 200, 0), RESCAN: (0, 170, 255), WARNING: (0, 170, 255),
+           PROBLEM: (0, 0, 230)}
 # (frequency Hz, milliseconds) tones, with 60 ms of silence between them.
-TONES = {ACCEPTED: [(1760, 90)], RESCAN: [(990, 90), (990, 90)], PROBLEM: [(220, 600)]}
-BELLS = {ACCEPTED: "\a", RESCAN: "\a\a", PROBLEM: "\a\a\a"}
+TONES = {ACCEPTED: [(1760, 90)], RESCAN: [(990, 90), (990, 90)], WARNING: [(990, 90), (990, 90)],
+         PROBLEM: [(220, 600)]}
+BELLS = {ACCEPTED: "\a", RESCAN: "\a\a", WARNING: "\a\a", PROBLEM: "\a\a\a"}
 
 
 def scan_line(scan, what: str) -> str:

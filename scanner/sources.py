@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, TextIO
 
 IMAGE_SPACING_S = 3600.0  # seconds between photos: far more than any presentation gap
@@ -122,18 +123,20 @@ class ImageSource(Source):
 
     kind = "frames"
 
-    def __init__(self, paths: Iterable[str]):
+    def __init__(self, paths: Iterable[str], start: float = 0.0):
         self.paths = list(paths)
+        self.start = start
 
     def readings(self) -> Iterator[Reading]:
         """Yield each image as a frame, an hour apart."""
         import cv2
 
         for i, path in enumerate(self.paths):
-            frame = cv2.imread(str(path))
+            # OpenCV only warns on stderr for a missing file: say it ourselves, by name.
+            frame = cv2.imread(str(path)) if Path(path).is_file() else None
             if frame is None:
                 raise SourceError(f"cannot read image {str(path)!r} (missing or not an image)")
-            yield Reading(i * IMAGE_SPACING_S, frame=frame)
+            yield Reading(self.start + i * IMAGE_SPACING_S, frame=frame)
 
 
 # -- texts ------------------------------------------------------------------------------------

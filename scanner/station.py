@@ -100,7 +100,8 @@ class Station:
         """Judge a text, write it durably to the outbox, then signal it (None if not written)."""
         s = self.session
         try:
-            verdict = self.checker.check(text, s.location, s.action)
+            verdict = self.checker.check(text, s.location, s.action,
+                                         s.next_disposition or s.disposition)
             scan = self._write(verdict)
         except (OutboxError, sqlite3.Error) as exc:
             self.text_tracker.forget(text)    # scanning it again right away must be recorded

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Callable
 
 from flask import Flask, current_app, g
-from werkzeug.routing import IntegerConverter
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.routing import IntegerConverter
 
 from server.config import RULES_KEY, Rules, rules_for
 

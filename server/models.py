@@ -303,7 +303,10 @@ class Anomaly(Base):
     detected_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
     # JSON list of scan event uuids.
     evidence_json: Mapped[str] = mapped_column(Text, default="[]")
+    # The English sentence (UTC times) of facts_json; the API's "detail" (kept for clients).
     detail: Mapped[str] = mapped_column(Text, default="")
+    # What happened, as JSON facts (server.reconcile.details words them per reader); 0009.
+    facts_json: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[str] = mapped_column(String(16), default="open")
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     acknowledged_by: Mapped[str] = mapped_column(String(100), default="")
@@ -330,6 +333,11 @@ class Anomaly(Base):
     @evidence.setter
     def evidence(self, uuids: list[str]) -> None:
         self.evidence_json = json.dumps(list(uuids))
+
+    @property
+    def facts(self) -> dict:
+        """Return what happened as structured facts (empty for rows older than migration 0010)."""
+        return json.loads(self.facts_json) if self.facts_json else {}
 
 
 # Item type catalogue seeded by the first migration (codes are a contract).

@@ -392,7 +392,18 @@ def _schemas() -> dict:
                 "status": {"type": "string", "enum": list(ANOMALY_STATUSES)},
                 "evidence": {"type": "array", "items": {"type": "string"},
                              "description": "Ids (UUIDs) of the scans that show it."},
-                "detail": {"type": "string"},
+                "detail": {"type": "string",
+                           "description": "What happened, in English with UTC times (kept for "
+                                          "existing clients; see description and facts)."},
+                "description": {"type": "string",
+                                "description": "What happened, in the language asked for with "
+                                               "Accept-Language (id or en) and times in the "
+                                               "server's display zone (WIB by default)."},
+                "facts": {"type": "object",
+                          "description": "What happened as data: places {level, code, name}, "
+                                         "times ISO 8601 UTC; one shape per kind, see "
+                                         "docs/anomalies.md. Empty for anomalies stored before "
+                                         "facts were kept."},
                 "acknowledged_at": _nullable(_TS), "acknowledged_by": _nullable({"type": "string"}),
                 "resolved_at": _nullable(_TS), "resolved_by": _nullable({"type": "string"}),
                 "resolution_note": _nullable({"type": "string"})}},
@@ -411,22 +422,33 @@ def _schemas() -> dict:
         "ResolvedAnomaly": {"type": "object", "required": ["anomaly"],
                             "properties": {"anomaly": {"$ref": "#/components/schemas/Anomaly"}}},
         "Progress": {
-            "type": "object", "required": ["region", "children"],
+            "type": "object", "required": ["region", "children", "here"],
+            "description": "One rule at every level: packages count under their destination, "
+                           "an open anomaly under the place where it happened (`anomalies`) "
+                           "and, apart, under its package's destination "
+                           "(`anomalies_bound_here`). A region's row one level up is the sum "
+                           "of its `children` and its own office (`here`).",
             "properties": {
                 "region": _place(),
-                "children": {"type": "array", "items": {
-                    "type": "object",
-                    "required": ["code", "name", "level", "expected", "dispatched", "received",
-                                 "anomalies", "overdue"],
-                    "properties": {
-                        **_place()["properties"],
-                        "expected": _COUNT, "dispatched": _COUNT,
-                        "received": {"type": "object", "additionalProperties": _COUNT,
-                                     "description": "Packages received, per level."},
-                        "anomalies": {"type": "object", "additionalProperties": _COUNT,
-                                      "description": "Open anomalies, per kind."},
-                        "overdue": {"type": "integer", "description":
-                                    "Packages past their deadline and not yet delivered."}}}}}},
+                "children": {"type": "array", "items": {"$ref": "#/components/schemas/ProgressRow"}},
+                "here": {"$ref": "#/components/schemas/ProgressRow"}}},
+        "ProgressRow": {
+            "type": "object",
+            "required": ["code", "name", "level", "expected", "dispatched", "received",
+                         "anomalies", "anomalies_bound_here", "overdue"],
+            "properties": {
+                **_place()["properties"],
+                "expected": _COUNT, "dispatched": _COUNT,
+                "received": {"type": "object", "additionalProperties": _COUNT,
+                             "description": "Packages received, per level."},
+                "anomalies": {"type": "object", "additionalProperties": _COUNT,
+                              "description": "Open anomalies that happened here, per kind."},
+                "anomalies_bound_here": {
+                    "type": "object", "additionalProperties": _COUNT,
+                    "description": "Open anomalies of packages bound here, wherever they "
+                                   "happened, per kind."},
+                "overdue": {"type": "integer", "description":
+                            "Packages past their deadline and not yet delivered."}}},
         "LedgerHead": {"type": "object", "required": ["seq", "chain", "signed_at", "key_id",
                                                       "signature"],
                        "properties": {"seq": {"type": "integer", "minimum": 0},

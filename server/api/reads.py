@@ -13,6 +13,7 @@ import logging
 from urllib.parse import urlencode
 
 from flask import jsonify, request
+from flask_babel import force_locale
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -31,6 +32,8 @@ from server.api.parsing import (
     to_json,
     unstorable,
 )
+from server.dashboard.formatting import anomaly_text
+from server.dashboard.language import LANGUAGES, select_locale
 from server.db import get_session
 from server.errors import ApiError, DomainError
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, LabelKey, Location, Package
@@ -209,7 +212,8 @@ def anomalies():
     items, last_id = list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
                                     after_id=after, limit=limit)
     session.commit()  # keeps what the missing-deadline sweep found on the way
-    body = {"anomalies": [anomaly_json(a) for a in items]}
+    with force_locale(reader_language()):
+        body = {"anomalies": [anomaly_json(a) for a in items]}
     if last_id is not None:
         following = {k: v for k, v in args.items() if k not in ("after", "region")}
         query = {"region": region.code, **following, "after": str(last_id)}
@@ -217,9 +221,20 @@ def anomalies():
     return jsonify(body)
 
 
+def reader_language() -> str:
+    """Return the language the caller reads (Accept-Language: id or en), else the default."""
+    return request.accept_languages.best_match(LANGUAGES) or select_locale()
+
+
 def anomaly_json(item) -> dict:
-    """Return one anomaly as the API shows it (from a domain dict or an Anomaly row)."""
-    return to_json(as_anomaly_dict(item))
+    """Return one anomaly as the API shows it (from a domain dict or an Anomaly row).
+
+    ``detail`` is the stored English sentence (UTC), ``facts`` the same as data and
+    ``description`` the sentence in the caller's language and the display zone
+    (call inside ``force_locale``).
+    """
+    item = as_anomaly_dict(item)
+    return {**to_json(item), "description": anomaly_text(item)}
 
 
 def resolve_anomaly(anomaly_id: int):
@@ -261,7 +276,8 @@ def resolve_anomaly(anomaly_id: int):
         log.warning("resolution not recorded, database error: %s", type(exc.orig).__name__)
         raise DatabaseUnavailable("the database is unavailable; the resolution was not "
                                   "recorded") from None
-    return jsonify({"anomaly": anomaly_json(result)})
+    with force_locale(reader_language()):
+        return jsonify({"anomaly": anomaly_json(result)})
 
 
 def progress():

@@ -17,7 +17,8 @@ def _login_text(result: DemoResult, instance: Path) -> str:
     """Return the demo-login.txt text: who to log in as, and what the demo is about."""
     lines = ["Jejak demo: Kabupaten Probolinggo, mid-distribution "
              f"(demo time {DEMO_NOW.strftime('%Y-%m-%d %H:%M')} WIB; voting day {VOTING_DAY})",
-             "log in at http://127.0.0.1:5000 as one of:"]
+             # The address is the server's to say (make run prints the one it serves).
+             "log in as one of:"]
     for username, role, region in USERS:
         lines.append(f"  {username} / {DEMO_PASSWORD}   ({role}, region {region})")
     lines.append(f"label signing key {result.key_id}: private key in {instance / 'demo-keys'}")

@@ -33,8 +33,8 @@ from server.ledger.chain import backfill, checkpoint
 from server.ledger.checkpoints import _public_raw, key_id_of, load_or_create_key
 from server.ledger.content import LedgerError
 from server.ledger.heads import current_head, read_heads
-from server.ledger.witness import WitnessError, witness
 from server.ledger.verify import public_keys_of, verify_database, verify_export, write_export
+from server.ledger.witness import WitnessError, witness
 from server.models import Location
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from server.dashboard import domain
 from server.dashboard.clock import as_of, display_zone
+from server.dashboard.formatting import anomaly_text
 from server.dashboard.guard import current_principal, region_or_abort
 from server.dashboard.language import select_locale
 from server.dashboard.scans import filter_from_args
@@ -105,7 +106,7 @@ def _anomaly_rows():
         return domain.list_anomalies(session, region, kind=kind, status=status, as_of=moment,
                                      after_id=after, limit=limit)
 
-    return region.code, anomaly_rows(page)
+    return region.code, anomaly_rows(page, words=anomaly_text)
 
 
 @bp.route("/anomalies.csv")

@@ -5,30 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Flask, g
-from flask_babel import format_decimal, get_locale
+from flask_babel import format_decimal, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from server.dashboard.clock import display_zone, for_input
 from server.db import get_session
 from server.models import ItemType
+from server.reconcile.details import KIND_WORDS, text_of
 from server.reports.localtime import local_text
 
-KIND_NAMES = {
-    "missing": _l("missing"),
-    "duplicate_scan": _l("duplicate scan"),
-    "cloned_label": _l("cloned label"),
-    "misrouted": _l("misrouted"),
-    "wrong_dapil": _l("wrong dapil"),
-    "forged_label": _l("forged label"),
-    "unknown_package": _l("unknown package"),
-    "superseded_label": _l("superseded label"),
-    "custody_gap": _l("custody gap"),
-    "late": _l("late"),
-    "damaged": _l("damaged"),
-    "seal_mismatch": _l("seal mismatch"),
-    "quantity_mismatch": _l("quantity mismatch"),
-}
+# The kinds' words are those of server.reconcile.details (one list; extracted there).
+KIND_NAMES = {kind: _l(word) for kind, word in KIND_WORDS.items()}
 
 ACTION_NAMES = {
     "receive": _l("receive"),
@@ -90,6 +78,16 @@ def when(value) -> str:
     return local_text(value, display_zone())
 
 
+def short_when(value: dt.datetime) -> str:
+    """Format an instant in the display zone to the minute (as anomaly details show times)."""
+    return local_text(value, display_zone(), seconds=False)
+
+
+def anomaly_text(item) -> str:
+    """Put an anomaly (dict or row) in words in the request's language and the display zone."""
+    return text_of(item, gettext, short_when)
+
+
 def number(value) -> str:
     """Format a whole number with the language's grouping."""
     if value is None:
@@ -127,6 +125,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["for_input"] = for_input
     app.jinja_env.filters["number"] = number
+    app.jinja_env.filters["anomaly_text"] = anomaly_text
     app.jinja_env.filters["kind"] = _namer(KIND_NAMES)
     app.jinja_env.filters["action"] = _namer(ACTION_NAMES)
     app.jinja_env.filters["level"] = _namer(LEVEL_NAMES)

@@ -5,9 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request, url_for
 
 from server.dashboard import queries
-from server.dashboard.formatting import ACTION_NAMES, DISPOSITION_NAMES, KIND_NAMES, when
+from server.dashboard.formatting import (
+    ACTION_NAMES,
+    DISPOSITION_NAMES,
+    KIND_NAMES,
+    anomaly_text,
+    when,
+)
 from server.dashboard.guard import region_or_abort
 from server.db import get_session
+from server.reconcile.details import loads
 
 bp = Blueprint("live", __name__, url_prefix="/live")
 
@@ -42,7 +49,8 @@ def feed():
               "url": url_for("packages.show", package_id=r[9]) if r[9] else None}
              for r in data["scans"]]
     anomalies = [{"id": r[0], "kind": str(KIND_NAMES.get(r[1], r[1])), "when": when(r[2]),
-                  "status": r[3], "package": r[8] or r[4] or "", "detail": r[5] or "",
+                  "status": r[3], "package": r[8] or r[4] or "",
+                  "detail": anomaly_text({"kind": r[1], "detail": r[5], "facts": loads(r[9])}),
                   "location": f"{r[7]} ({r[6]})",
                   "url": url_for("anomalies.show", anomaly_id=r[0])}
                  for r in data["anomalies"]]

@@ -51,9 +51,17 @@ def index():
                                packages=queries.tps_packages(session, region))
     report = domain.progress(session, region, as_of=as_of())
     rows = report.get("children", [])
+    here = report.get("here")
+    # The region's own office is a row when anything is bound for it or happened there, so
+    # the rows add up to the region's row one level up (docs/dashboard.md).
+    if here and (here["expected"] or any(here["anomalies"].values())
+                 or any(here["anomalies_bound_here"].values())):
+        here["office"] = True
+        rows = rows + [here]
     for row in rows:
         row["tepat"] = tepat_of(row)
         row["open_total"] = sum((row.get("anomalies") or {}).values())
+        row["bound_total"] = sum((row.get("anomalies_bound_here") or {}).values())
     totals = {
         "expected": sum(r.get("expected", 0) or 0 for r in rows),
         "dispatched": sum(r.get("dispatched", 0) or 0 for r in rows),

@@ -94,7 +94,7 @@ def live_feed(session: Session, region_path: str, after_scan: int, after_anomaly
     anomalies = session.execute(
         select(Anomaly.id, Anomaly.kind, Anomaly.detected_at, Anomaly.status,
                Anomaly.claimed_package, Anomaly.detail, Location.code, Location.name,
-               Package.package_id)
+               Package.package_id, Anomaly.facts_json)
         .join(Location, and_(Location.id == Anomaly.location_id))
         .outerjoin(Package, Package.id == Anomaly.package_id)
         .where(Anomaly.id > after_anomaly, Location.path >= region_path, Location.path < high)

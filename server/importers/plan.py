@@ -120,8 +120,11 @@ def import_packages(session, path) -> ImportReport:
         package_id = values.get("package_id", "")
         if package_id:
             if not PACKAGE_ID_RULE.fullmatch(package_id):
+                upper = package_id.upper()
+                hint = (f" - did you mean {upper!r}? (upper case only)"
+                        if upper != package_id and PACKAGE_ID_RULE.fullmatch(upper) else "")
                 problems.add(line, "package_id",
-                             f"bad package id {package_id!r}: expected {PACKAGE_ID_RULE_TEXT}")
+                             f"bad package id {package_id!r}: expected {PACKAGE_ID_RULE_TEXT}{hint}")
             elif package_id in first_line:
                 problems.add(line, "package_id", f"duplicate package id {package_id!r} "
                              f"(first on line {first_line[package_id]})")

@@ -29,6 +29,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.errors import DomainError
 from server.ingest.labels import Resolved, _label_key, claimed_id, resolve_text
 from server.ingest.scan import Item, ScanError, understand
 from server.labelling.registry import codes_of, register, row_for
@@ -36,7 +37,7 @@ from server.labelling.trust import trusted_keys
 from server.ledger.chain import append_scan_contents, content_of_scan
 from server.locks import lock_batch, lock_more, per_package
 from server.models import Anomaly, ScanEvent, utc_now
-from server.errors import DomainError
+from server.reconcile.details import describe, dumps, minutes
 from server.reconcile.findings import judge, retire_key
 from server.reconcile.rules import SeenScan, duplicate_signature, first_return, leg_of
 from server.reconcile.timelines import (
@@ -338,15 +339,15 @@ def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now,
             if r is None or r.kind is None:
                 continue
             key = _label_key(r.kind, r, text, it.location)
+            facts = {**r.facts, **({} if what == "code" else {"container_label": True})}
             entry = found.setdefault(key, {"kind": r.kind, "resolved": r, "uuids": [],
                                            "location_id": by_code[it.location].id,
                                            "location_path": by_code[it.location].path,
-                                           "at": it.scanned_at, "detail": r.detail
-                                           + ("" if what == "code" else " (container label)")})
+                                           "at": it.scanned_at, "facts": facts})
             entry["uuids"].append(it.uuid)
-            if it.scanned_at - now > skew and "clock" not in entry["detail"]:
-                entry["detail"] += (f" [device clock ahead of the server on scan {it.uuid}: "
-                                    f"device time {it.scanned_at:%Y-%m-%d %H:%M} UTC]")
+            if it.scanned_at - now > skew and "clock_ahead" not in entry["facts"]:
+                entry["facts"]["clock_ahead"] = {"minutes": minutes(it.scanned_at - now),
+                                                 "scan": it.uuid}
             if r.kind not in kinds[it.uuid]:
                 kinds[it.uuid].append(r.kind)
     if not found:
@@ -374,4 +375,5 @@ def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now,
                             # Known here: spares the insert hook one query per new anomaly.
                             location_path=entry["location_path"],
                             detected_at=entry["at"], evidence_json=json.dumps(entry["uuids"]),
-                            detail=entry["detail"], status="open"))
+                            detail=describe(entry["kind"], entry["facts"]),
+                            facts_json=dumps(entry["facts"]), status="open"))

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 
 from labels.payload import BadSignature, PayloadError, UnknownKey, parse, parse_manual_entry, verify
+from server.reconcile.details import describe
 from server.reconcile.rules import PlannedPackage
 
 UNCHECKED = "verification code not checked: label not registered"
@@ -29,8 +30,15 @@ class Resolved:
     claimed: str = ""
     version: int | None = None
     kind: str | None = None  # forged_label, unknown_package or superseded_label
-    detail: str = ""
+    # The anomaly's facts (server.reconcile.details); for a good text, a note instead.
+    facts: dict | None = None
     about: PlannedPackage | None = None  # the planned package a bad label names, if any
+    note: str = ""
+
+    @property
+    def detail(self) -> str:
+        """Return what is wrong in English (the anomaly's detail), or the note of a good text."""
+        return describe(self.kind, self.facts) if self.kind else self.note
 
 
 def _verified(text: str, label, keys: dict) -> None:
@@ -83,22 +91,26 @@ def resolve_text(text: str, keys: dict, plan: dict[str, PlannedPackage], contain
             try:
                 parse(cleaned)  # only to say what is wrong with it
             except PayloadError as exc:
-                return Resolved(None, claimed, None, "forged_label", f"unreadable label: {exc}",
+                return Resolved(None, claimed, None, "forged_label",
+                                {"why": "unreadable", "package": claimed, "error": str(exc)},
                                 about)
         try:
             _verified(cleaned, label, keys)
-        except UnknownKey as exc:
-            return Resolved(None, claimed, label.version, "forged_label", str(exc), about)
-        except BadSignature as exc:
-            return Resolved(None, claimed, label.version, "forged_label", str(exc), about)
+        except UnknownKey:
+            return Resolved(None, claimed, label.version, "forged_label",
+                            {"why": "unknown_key", "package": claimed, "key": label.key_id},
+                            about)
+        except BadSignature:
+            return Resolved(None, claimed, label.version, "forged_label",
+                            {"why": "bad_signature", "package": claimed, "key": label.key_id},
+                            about)
         if about is None:
             return Resolved(None, claimed, label.version, "unknown_package",
-                            f"label for {claimed} is genuine (key {label.key_id}) but the "
-                            "package is not in the plan", None)
+                            {"package": claimed, "key": label.key_id}, None)
         if label.version < about.label_version:
             return Resolved(None, claimed, label.version, "superseded_label",
-                            f"label of {claimed} is version {label.version}, superseded by "
-                            f"reprint version {about.label_version}", about)
+                            {"package": claimed, "version": label.version,
+                             "current": about.label_version}, about)
         return Resolved(about, claimed, label.version)
     plan = plan if here is None else here
     about = plan.get(claimed)
@@ -112,10 +124,11 @@ def resolve_text(text: str, keys: dict, plan: dict[str, PlannedPackage], contain
             return typed_code(plan[pid], parse_manual_entry(cleaned)[1], registry or {})
         if pid in plan:
             return Resolved(plan[pid], pid, None)
-        return Resolved(None, pid, None, "unknown_package",
-                        f"hand-typed package id {pid} is not in the plan", None)
+        return Resolved(None, pid, None, "unknown_package", {"package": pid, "typed": True},
+                        None)
     return Resolved(None, claimed if about else cleaned[:80], None, "forged_label",
-                    f"not a Jejak label: {text.strip()[:60]!r}", about)
+                    {"why": "not_label", "package": claimed if about else None,
+                     "text": text.strip()[:60]}, about)
 
 
 def typed_code(pkg: PlannedPackage, code: str, registry: dict[int, dict[str, int]]) -> Resolved:
@@ -127,17 +140,17 @@ def typed_code(pkg: PlannedPackage, code: str, registry: dict[int, dict[str, int
         return Resolved(pkg, pid, version)
     if version is not None:
         return Resolved(None, pid, version, "superseded_label",
-                        f"hand-typed code {code} of {pid} is label version {version}, "
-                        f"superseded by reprint version {current}", pkg)
+                        {"package": pid, "code": code, "version": version, "current": current},
+                        pkg)
     if not known:
-        return Resolved(pkg, pid, None, detail=UNCHECKED)
+        return Resolved(pkg, pid, None, note=UNCHECKED)
     if current not in known.values():
         # Only older labels are known: a current label printed elsewhere and not
         # imported would be a false alarm, so this code is not judged either.
-        return Resolved(pkg, pid, None, detail=f"{UNCHECKED} (version {current})")
+        return Resolved(pkg, pid, None, note=f"{UNCHECKED} (version {current})")
     return Resolved(None, pid, None, "forged_label",
-                    f"hand-typed code {code} does not match any registered label of {pid} "
-                    f"(current version {current})", pkg)
+                    {"why": "typed_code", "package": pid, "code": code, "current": current},
+                    pkg)
 
 
 def _label_key(kind: str, resolved: Resolved, text: str, location: str) -> str:

@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 
 from server.config import rules_of
 from server.ledger.checkpoints import checkpoint_content, load_or_create_key
-from server.ledger.heads import store_head
 from server.ledger.content import (
     GENESIS,
     OPTIONAL_SCAN_FIELDS,
@@ -48,6 +47,7 @@ from server.ledger.content import (
     scan_content,
     scan_select,
 )
+from server.ledger.heads import store_head
 from server.models import Anomaly, LedgerEntry, ScanEvent, utc_now
 from server.sql import bulk_insert, chunks, is_postgres
 

@@ -35,7 +35,6 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from server.ledger.checkpoints import checkpoint_problem, key_id_of
-from server.ledger.heads import compare_heads
 from server.ledger.content import (
     GENESIS,
     RESOLUTION_LIVE_FIELDS,
@@ -47,6 +46,7 @@ from server.ledger.content import (
     live_resolution_fields,
     scan_content,
 )
+from server.ledger.heads import compare_heads
 from server.models import PATH_END, Anomaly, LedgerEntry, Location, ScanEvent, utc_now
 from server.sql import chunks
 

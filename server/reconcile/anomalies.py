@@ -117,7 +117,8 @@ def anomaly_dict(a: Anomaly, package_id: str | None, location: str | None,
     """Return an anomaly as the API shows it (its status as of ``as_of``)."""
     item = {"id": a.id, "kind": a.kind, "package_id": package_id or a.claimed_package or None,
             "location": location, "detected_at": a.detected_at, "status": a.status,
-            "evidence": a.evidence, "detail": a.detail, "resolved_at": a.resolved_at,
+            "evidence": a.evidence, "detail": a.detail, "facts": a.facts,
+            "resolved_at": a.resolved_at,
             "resolved_by": a.resolved_by or None, "resolution_note": a.resolution_note or None,
             "acknowledged_at": a.acknowledged_at, "acknowledged_by": a.acknowledged_by or None}
     if (as_of is not None and a.kind in EPISODE_KINDS and a.resolved_by == SYSTEM

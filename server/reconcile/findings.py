@@ -34,6 +34,7 @@ from server.models import (
     destination_path_of,
     location_path_of,
 )
+from server.reconcile.details import dumps
 from server.reconcile.rules import Context, Derived, SeenScan, derive, fmt
 from server.sql import bulk_insert, chunks, member
 
@@ -121,9 +122,11 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
                 retire_key(session, a)
                 inserts.append(new_anomaly_row(f, now, *_region_paths(session, ctx, f)))
                 continue
-            if not f.deferred and (merged != had or a.detail != f.detail):
+            facts = dumps(f.facts)
+            if not f.deferred and (merged != had or a.facts_json != facts):
                 a.evidence = merged
                 a.detail = f.detail
+                a.facts_json = facts
                 changed.append(a)
             if f.ended_at is not None:
                 a.ended_at = f.ended_at
@@ -151,7 +154,7 @@ def new_anomaly_row(f, now: dt.datetime, location_path: str | None = None,
     return {"kind": f.kind, "dedup_key": f.key, "package_id": f.package_id,
             "claimed_package": f.claimed_package, "location_id": f.location_id,
             "detected_at": f.detected_at, "evidence_json": json.dumps(f.evidence),
-            "detail": f.detail, "status": "open", "acknowledged_at": None,
+            "detail": f.detail, "facts_json": dumps(f.facts), "status": "open", "acknowledged_at": None,
             "acknowledged_by": "", "resolved_at": None, "resolved_by": "",
             "resolution_note": "", "ended_at": None, "location_path": location_path,
             "destination_path": destination_path}

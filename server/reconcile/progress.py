@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from server.models import (
@@ -26,7 +26,12 @@ def progress(session: Session, region: Location, as_of=None, *,
              clock_skew_minutes: int | None = None) -> dict:
     """Return, for each child region, packages expected, dispatched, received per level, anomalies.
 
-    ``as_of`` as in ``list_anomalies`` (a future instant is answered hypothetically).
+    One rule at every level, so a region's figures are the sum of its children's and of
+    its own office's (``here``): packages count under their destination; an open
+    anomaly counts under the place where it happened (``anomalies``) and, separately
+    marked, under its package's destination (``anomalies_bound_here``).  See
+    docs/dashboard.md ("Where a problem counts").  ``as_of`` as in ``list_anomalies``
+    (a future instant is answered hypothetically).
     """
     return evaluated_at(session, as_of, clock_skew_minutes,
                          lambda at, now: _progress(session, region, at, now))
@@ -37,17 +42,23 @@ def _progress(session: Session, region: Location, as_of: dt.datetime, now: dt.da
     children = session.execute(select(Location.code, Location.name, Location.level, Location.path)
                                .where(Location.parent_id == region.id)
                                .order_by(Location.code)).all()
-    out = {c.path: {"code": c.code, "name": c.name, "level": c.level, "expected": 0,
-                    "dispatched": 0, "received": {lv: 0 for lv in LEVELS[1:]},
-                    "anomalies": {}, "overdue": 0} for c in children}
+
+    def figures(code, name, level) -> dict:
+        return {"code": code, "name": name, "level": level, "expected": 0, "dispatched": 0,
+                "received": {lv: 0 for lv in LEVELS[1:]}, "anomalies": {},
+                "anomalies_bound_here": {}, "overdue": 0}
+
+    out = {c.path: figures(c.code, c.name, c.level) for c in children}
+    # The region's own office: what is bound for it, and what happened there.
+    out[region.path] = figures(region.code, region.name, region.level)
     low, high = _region_range(region)
     start = len(region.path)
 
-    def child_of(path: str) -> str | None:
-        """Return the path of the child region a path lies in (None: the region itself)."""
+    def child_of(path: str) -> str:
+        """Return the path of the child region a path lies in (the region's own: itself)."""
         rest = path[start:]
         if not rest:
-            return None
+            return region.path
         return region.path + rest.split("/", 1)[0] + "/"
 
     def by_time(column):
@@ -70,7 +81,7 @@ def _progress(session: Session, region: Location, as_of: dt.datetime, now: dt.da
     rows = _run_with(session, counts, NO_HASH_JOIN if region.parent_id is not None else {})
     ctx_deadlines = new_context(session, now).deadlines
     for path, level, expected, dispatched, *rest in rows:
-        child = out.get(child_of(path) or "")
+        child = out.get(child_of(path))
         if child is None:
             continue
         received, delivered = rest[:-1], rest[-1]
@@ -82,28 +93,21 @@ def _progress(session: Session, region: Location, as_of: dt.datetime, now: dt.da
         if deadline is not None and deadline <= as_of:
             child["overdue"] += expected - int(delivered or 0)
     conds = _conditions(None, "open", as_of)
-    # Counted where they happened; those of the region's packages that happened
-    # outside its children (elsewhere, or at the region's own office), at their
-    # package's destination.  Grouped in SQL: one row per (kind, place), each
-    # from one range of the anomalies' (path, id) indexes.
-    place_path, dest_path = Anomaly.location_path, Anomaly.destination_path
-    place = (select(Anomaly.kind, place_path, func.count())
-             .where(place_path >= low, place_path < high, *conds)
-             .group_by(Anomaly.kind, place_path))
-    # Not at a place strictly inside the region (an anomaly with no place is left out,
-    # as the NOT IN over location ids did).
-    outside_children = and_(place_path.is_not(None),
-                            or_(place_path < low, place_path >= high, place_path == region.path))
-    dest = (select(Anomaly.kind, dest_path, func.count())
-            .where(dest_path >= low, dest_path < high, outside_children, *conds)
-            .group_by(Anomaly.kind, dest_path))
-    for grouped in (_run_with(session, place, NO_JIT), _run_with(session, dest, NO_JIT)):
-        for kind, path, n in grouped:
-            child = out.get(child_of(path) or "")
+    # Where it happened, and (marked apart) where its package was bound: each a sum that
+    # adds up across levels.  Grouped in SQL: one row per (kind, path), each from one
+    # range of the anomalies' (path, id) indexes.
+    for key, path_col in (("anomalies", Anomaly.location_path),
+                          ("anomalies_bound_here", Anomaly.destination_path)):
+        grouped = (select(Anomaly.kind, path_col, func.count())
+                   .where(path_col >= low, path_col < high, *conds)
+                   .group_by(Anomaly.kind, path_col))
+        for kind, path, n in _run_with(session, grouped, NO_JIT):
+            child = out.get(child_of(path))
             if child is not None:
-                child["anomalies"][kind] = child["anomalies"].get(kind, 0) + n
+                child[key][kind] = child[key].get(kind, 0) + n
+    here = out.pop(region.path)
     return {"region": {"code": region.code, "name": region.name, "level": region.level},
-            "children": list(out.values())}
+            "children": list(out.values()), "here": here}
 
 
 def expected_at(session: Session, location: Location, *, after: str | None = None,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from labels.payload import PayloadError, parse
 from server.models import BACK_LEVELS, COUNT_ACTIONS, LEVELS
+from server.reconcile.details import describe, instant, minutes, place
 
 # Actions at which a scan of a container stands for everything packed in it.
 HANDOFF_ACTIONS = frozenset({"receive", "dispatch", "handover", "return", "inspect"})
@@ -147,7 +148,8 @@ class Finding:
     package_id: int | None
     location_id: int | None
     evidence: list[str]
-    detail: str
+    # What happened, as data (server.reconcile.details puts it in a reader's words).
+    facts: dict
     detected_at: dt.datetime
     ended_at: dt.datetime | None = None
     claimed_package: str = ""
@@ -156,6 +158,11 @@ class Finding:
     # missing only: begun after the package's last known device time, so ingest
     # leaves it to the sweep (a backlog replayed long after must not raise it).
     deferred: bool = False
+
+    @property
+    def detail(self) -> str:
+        """Return the stored English detail (UTC times): the facts in words."""
+        return describe(self.kind, self.facts)
 
 
 class DeadlineBook:
@@ -264,16 +271,6 @@ def fmt(t: dt.datetime | None) -> str:
     return "-" if t is None else t.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _span(delta: dt.timedelta) -> str:
-    """Return a duration in words (minutes, hours or days)."""
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 120:
-        return f"{minutes} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} days"
-
-
 def packing_intervals(own: list[SeenScan]) -> list[tuple[int, dt.datetime, dt.datetime | None]]:
     """Return (container id, from, until or None) for each time the package was packed."""
     intervals, current = [], None
@@ -337,17 +334,13 @@ class _Rules:
         """Return the leg a scan of the package belongs to (``outbound`` or ``return``)."""
         return leg_of(ev.action, ev.scanned_at, self.returned_at)
 
-    def where(self, loc: Place) -> str:
-        """Return a location as details name it."""
-        return f"{loc.level} {loc.code} ({loc.name})"
-
     def add(self, kind: str, key_suffix: str, loc: Place | None, evidence: list[SeenScan],
-            detail: str, at: dt.datetime, ended_at: dt.datetime | None = None) -> Finding:
+            facts: dict, at: dt.datetime, ended_at: dt.datetime | None = None) -> Finding:
         """Record a finding, or add evidence to the one with the same key."""
         key = f"{kind}:{self.pkg.package_id}" + (f":{key_suffix}" if key_suffix else "")
         found = self.findings.get(key)
         if found is None:
-            found = Finding(kind, key, self.pkg.id, loc.id if loc else None, [], detail, at,
+            found = Finding(kind, key, self.pkg.id, loc.id if loc else None, [], facts, at,
                             ended_at)
             self.findings[key] = found
         for ev in evidence:
@@ -372,7 +365,7 @@ class _Rules:
     def cloned(self) -> None:
         """cloned_label: one label where one physical package cannot be."""
         receipts = [ev for ev in self.own if ev.action == "receive"]
-        pairs: list[tuple[SeenScan, SeenScan, str]] = []
+        pairs: list[tuple[SeenScan, SeenScan, dict]] = []
         by_level: dict[str, dict[int, SeenScan]] = defaultdict(dict)
         for ev in receipts:
             by_level[self.loc(ev).level].setdefault(ev.location_id, ev)
@@ -380,7 +373,7 @@ class _Rules:
             ordered = sorted(firsts.values(), key=lambda e: e.order)
             for a, b in zip(ordered, ordered[1:]):
                 if not self._left_between(a, b) and not self._returned_between(a, b):
-                    pairs.append((a, b, f"received at two {level} locations"))
+                    pairs.append((a, b, {"why": "two_places", "level": level}))
         at_dest = [ev for ev, _via in self.entries
                    if ev.action == "receive" and ev.location_id == self.dest.id]
         if at_dest:
@@ -389,21 +382,22 @@ class _Rules:
                 loc = self.loc(ev)
                 if (ev.order > delivered.order and not self.on_route(loc)
                         and not self.below_dest(loc) and not self._returned_between(delivered, ev)):
-                    pairs.append((delivered, ev, "received elsewhere after delivery"))
+                    pairs.append((delivered, ev, {"why": "after_delivery"}))
         for a, b in zip(self.own, self.own[1:]):
             la, lb = self.loc(a), self.loc(b)
             if (la.id != lb.id and not la.contains(lb) and not lb.contains(la)
                     and b.scanned_at - a.scanned_at <= self.ctx.clone_window):
-                pairs.append((a, b, f"scanned {_span(b.scanned_at - a.scanned_at)} apart at "
-                                    "places on different branches"))
+                pairs.append((a, b, {"why": "apart",
+                                     "minutes": minutes(b.scanned_at - a.scanned_at)}))
         for a, b, why in pairs:
             la, lb = self.loc(a), self.loc(b)
             suspect = b if not (self.on_route(lb) or self.below_dest(lb)) else (
                 a if not (self.on_route(la) or self.below_dest(la)) else b)
             self.clone_locations.add(suspect.location_id)
             self.add("cloned_label", "", self.loc(suspect), [a, b],
-                     f"label of {self.pkg.package_id} {why}: {self.where(la)} at "
-                     f"{fmt(a.scanned_at)} and {self.where(lb)} at {fmt(b.scanned_at)}",
+                     {"package": self.pkg.package_id, **why, "first": place(la),
+                      "first_at": instant(a.scanned_at), "second": place(lb),
+                      "second_at": instant(b.scanned_at)},
                      suspect.scanned_at)
 
     def _left_between(self, a: SeenScan, b: SeenScan) -> bool:
@@ -429,9 +423,8 @@ class _Rules:
                 suffix = f"{loc.code}:{action}" + (f":{container.package_id}" if container else "")
                 back = leg == "return"
                 self.add("duplicate_scan", suffix + (":return" if back else ""), loc, evs,
-                         f"{self.pkg.package_id} scanned {len(evs)} times for {action} at "
-                         f"{self.where(loc)}{' on its way back' if back else ''}; counted once",
-                         evs[1].scanned_at)
+                         {"package": self.pkg.package_id, "times": len(evs), "action": action,
+                          "place": place(loc), "back": back}, evs[1].scanned_at)
 
     def places(self) -> None:
         """damaged, wrong_dapil and misrouted: what each scan's place and condition say."""
@@ -444,11 +437,12 @@ class _Rules:
             hurt = via is None and bool(ev.damaged_quantity)
             if via is None and (ev.disposition in BAD_DISPOSITIONS or hurt):
                 what = ev.disposition if ev.disposition in BAD_DISPOSITIONS else "damaged"
-                units = (f" ({ev.damaged_quantity} of "
-                         f"{_or(ev.counted_quantity, self.expected(ev))} units)" if hurt else "")
                 self.add("damaged", loc.code, loc, [ev],
-                         f"{pkg.package_id} reported {what.replace('_', ' ')}{units} at "
-                         f"{ev.action} in {self.where(loc)} at {fmt(ev.scanned_at)}",
+                         {"package": pkg.package_id, "condition": what,
+                          "action": ev.action, "place": place(loc),
+                          "at": instant(ev.scanned_at),
+                          "units": ev.damaged_quantity if hurt else None,
+                          "of": _or(ev.counted_quantity, self.expected(ev)) if hurt else None},
                          ev.scanned_at)
             if via is None and ev.action == "pack" and ev.container_id is not None:
                 container = self.ctx.packages.get(ev.container_id)
@@ -457,23 +451,24 @@ class _Rules:
                         and pkg.dapil not in cdest.dapils):
                     wrong_packs.add(ev.container_id)
                     self.add("wrong_dapil", "", loc, [ev],
-                             f"{pkg.item_type} ballots of dapil {pkg.dapil} packed into "
-                             f"{container.package_id}, bound for {self.where(cdest)} which votes "
-                             f"in {', '.join(cdest.dapils) or 'no dapil'}", ev.scanned_at)
+                             {"package": pkg.package_id, "item_type": pkg.item_type,
+                              "dapil": pkg.dapil, "container": container.package_id,
+                              "place": place(cdest), "votes": list(cdest.dapils)}, ev.scanned_at)
             if self.on_route(loc) or self.below_dest(loc):
                 continue
             if loc.level == "tps" and pkg.dapil and pkg.dapil not in loc.dapils:
                 self.add("wrong_dapil", "", loc, [ev],
-                         f"{pkg.item_type} ballots of dapil {pkg.dapil} at {self.where(loc)}, "
-                         f"which votes in {', '.join(loc.dapils) or 'no dapil'}", ev.scanned_at)
+                         {"package": pkg.package_id, "item_type": pkg.item_type,
+                          "dapil": pkg.dapil, "place": place(loc), "votes": list(loc.dapils)},
+                         ev.scanned_at)
             elif via is not None and via in wrong_packs:
                 continue  # already the wrong_dapil packing above: one problem, one anomaly
             else:
-                how = "" if via is None else f" (in container {self.ctx.packages[via].package_id})"
-                back = " on its way back" if self.leg(ev) == "return" else ""
                 self.add("misrouted", "", loc, [ev],
-                         f"{pkg.package_id} bound for {self.where(self.dest)} was scanned "
-                         f"({ev.action}){how}{back} at {self.where(loc)}, not on its route",
+                         {"package": pkg.package_id, "destination": place(self.dest),
+                          "action": ev.action, "place": place(loc), "at": instant(ev.scanned_at),
+                          "container": None if via is None else self.ctx.packages[via].package_id,
+                          "back": self.leg(ev) == "return"},
                          ev.scanned_at)
 
     def receipts(self) -> dict[str, SeenScan]:
@@ -499,24 +494,25 @@ class _Rules:
                 if parent in self.route and (before is None or before.order > ev.order):
                     ploc = self.route[parent]
                     self.add("custody_gap", level, loc, [ev],
-                             f"{self.pkg.package_id} received at {self.where(loc)} at "
-                             f"{fmt(ev.scanned_at)} without a receipt at {self.where(ploc)} "
-                             "before it", ev.scanned_at)
+                             {"package": self.pkg.package_id, "place": place(loc),
+                              "at": instant(ev.scanned_at), "expected": place(ploc)},
+                             ev.scanned_at)
             deadline = self.ctx.deadlines.for_level(self.dest.path, level, self.pkg.item_type)
             if deadline is not None and ev.scanned_at > deadline:
                 self.add("late", level, loc, [ev],
-                         f"{self.pkg.package_id} received at {self.where(loc)} at "
-                         f"{fmt(ev.scanned_at)}, {_span(ev.scanned_at - deadline)} after the "
-                         f"{level} deadline {fmt(deadline)}", ev.scanned_at)
+                         {"package": self.pkg.package_id, "place": place(loc),
+                          "at": instant(ev.scanned_at), "level": level,
+                          "deadline": instant(deadline),
+                          "late_minutes": minutes(ev.scanned_at - deadline)}, ev.scanned_at)
         delivered = first.get(self.dest.level)
         if delivered is not None:
             wrong = [ev for ev in self.own if ev.label_quantity is not None
                      and ev.label_quantity != self.pkg.quantity]
             if wrong:
                 self.add("quantity_mismatch", "", self.dest, [delivered] + wrong,
-                         f"{self.dest.code} received {self.pkg.item_type} package "
-                         f"{self.pkg.package_id} labelled {wrong[0].label_quantity}, plan says "
-                         f"{self.pkg.quantity}", delivered.scanned_at)
+                         {"package": self.pkg.package_id, "item_type": self.pkg.item_type,
+                          "place": place(self.dest), "labelled": wrong[0].label_quantity,
+                          "planned": self.pkg.quantity}, delivered.scanned_at)
         return first
 
     def seals(self) -> None:
@@ -543,9 +539,9 @@ class _Rules:
                 loc = self.loc(ev)
                 self.add("seal_mismatch", loc.code + (":return" if leg == "return" else ""),
                          loc, [last, ev],
-                         f"{self.pkg.package_id} received at {self.where(loc)} with seal "
-                         f"{ev.seal!r}, but was sealed {last.seal!r} at {last.action} in "
-                         f"{self.where(self.loc(last))}", ev.scanned_at)
+                         {"package": self.pkg.package_id, "place": place(loc), "seal": ev.seal,
+                          "sealed": last.seal, "sealed_action": last.action,
+                          "sealed_place": place(self.loc(last))}, ev.scanned_at)
 
     def missing(self, first: dict[str, SeenScan]) -> None:
         """missing: past a level's deadline and not yet received there (or further down)."""
@@ -583,10 +579,9 @@ class _Rules:
             loc = self.route[level]
             horizon = self.entries[-1][0].scanned_at if self.entries else None
             deferred = self.ctx.defer_missing and (horizon is None or start > horizon)
-            detail = "" if deferred and end is None else (
-                f"{self.pkg.package_id} was due at {self.where(loc)} by {fmt(deadline)} "
-                f"and has not been received there; last seen {self._last_seen(start)}")
-            found = self.add("missing", level, loc, [], detail, start, ended_at=end)
+            facts = {"package": self.pkg.package_id, "place": place(loc),
+                     "deadline": instant(deadline), "last_seen": self._last_seen(start)}
+            found = self.add("missing", level, loc, [], facts, start, ended_at=end)
             found.ended_by, found.deferred = reached_by.get(level), deferred
 
     def expected(self, ev: SeenScan) -> int:
@@ -611,10 +606,11 @@ class _Rules:
                 earlier = [e for e in self.own if e.location_id == ev.location_id
                            and e.counted_quantity is not None and e is not ev]
                 self.add("quantity_mismatch", f"count:{loc.code}", loc, earlier + [ev],
-                         f"{loc.code} counted {ev.counted_quantity} in {self.pkg.item_type} "
-                         f"package {self.pkg.package_id} at {ev.action} in {self.where(loc)} "
-                         f"at {fmt(ev.scanned_at)}, label says {expected} "
-                         f"({_signed(ev.counted_quantity - expected)})", ev.scanned_at)
+                         {"why": "counted", "package": self.pkg.package_id,
+                          "item_type": self.pkg.item_type, "place": place(loc),
+                          "action": ev.action, "at": instant(ev.scanned_at),
+                          "counted": ev.counted_quantity, "labelled": expected},
+                         ev.scanned_at)
 
     def missing_returns(self, first: dict[str, SeenScan]) -> None:
         """missing_return: delivered, but not received back at a route level by its return deadline."""
@@ -648,11 +644,10 @@ class _Rules:
             where = self.loc(seen[-1]) if seen else self.dest
             horizon = self.entries[-1][0].scanned_at if self.entries else None
             deferred = self.ctx.defer_missing and (horizon is None or start > horizon)
-            detail = "" if deferred and end is None else (
-                f"{self.pkg.package_id} was due back at {self.where(loc)} by {fmt(deadline)} "
-                f"after delivery to {self.where(self.dest)} and has not been received there; "
-                f"last seen {self._last_seen(start)}")
-            found = self.add("missing_return", level, where, [], detail, start, ended_at=end)
+            facts = {"package": self.pkg.package_id, "place": place(loc),
+                     "deadline": instant(deadline), "destination": place(self.dest),
+                     "last_seen": self._last_seen(start)}
+            found = self.add("missing_return", level, where, [], facts, start, ended_at=end)
             found.ended_by, found.deferred = arrived, deferred
             if end is None:
                 return  # still out at this level: that is the one to report
@@ -669,23 +664,23 @@ class _Rules:
         loc = self.loc(sightings[-1])
         return not (self.on_route(loc) or self.below_dest(loc))
 
-    def _last_seen(self, before: dt.datetime) -> str:
-        """Return where the package was last scanned at or before an instant."""
+    def _last_seen(self, before: dt.datetime) -> dict | None:
+        """Return where the package was last scanned at or before an instant (None: never)."""
         seen = [ev for ev, _via in self.entries if ev.scanned_at <= before]
         if not seen:
-            return "never (no scan of it)"
+            return None
         ev = seen[-1]
-        return f"at {self.where(self.loc(ev))} ({ev.action}, {fmt(ev.scanned_at)})"
+        return {"place": place(self.loc(ev)), "action": ev.action, "at": instant(ev.scanned_at)}
 
     def skew_notes(self) -> None:
-        """Say in the detail when a scan behind a finding came from a clock far ahead."""
+        """Say in the facts when a scan behind a finding came from a clock far ahead."""
         by_uuid = {ev.uuid: ev for ev, _via in self.entries}
         for found in self.findings.values():
             for uuid in found.evidence:
                 ev = by_uuid.get(uuid)
                 if ev is not None and ev.scanned_at - ev.received_at > self.ctx.clock_skew:
-                    found.detail += (f" [device clock {_span(ev.scanned_at - ev.received_at)} "
-                                     f"ahead of the server on scan {uuid}]")
+                    found.facts["clock_ahead"] = {
+                        "minutes": minutes(ev.scanned_at - ev.received_at), "scan": uuid}
                     break
 
     def state(self, first: dict[str, SeenScan]) -> dict:

@@ -23,25 +23,149 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from server.models import PATH_END, Anomaly, ItemType, Location, Package, ScanEvent
+from server.reconcile.details import KIND_WORDS, loads, text_of
+from server.reconcile.findings import SYSTEM
 from server.reports.localtime import N_, UTC, Translate, day_bounds, local, local_text
 from server.sql import chunks
 
 RECEIVE_ACTIONS = ("receive", "handover")
 
 
-HANDOFF_KINDS = ("damaged", "seal_mismatch", "quantity_mismatch", "misrouted", "wrong_dapil",
-                 "custody_gap", "late", "duplicate_scan", "cloned_label", "forged_label",
-                 "unknown_package", "superseded_label", "missing")
+# What makes a received package not good, worst first: the row of a package names its
+# worst kind first.  A label kind (forged, unknown, superseded) names a text that was
+# presented instead of a package: it is listed apart and never counted as received.
+PROBLEM_KINDS = ("cloned_label", "misrouted", "wrong_dapil", "quantity_mismatch",
+                 "seal_mismatch")
+DAMAGE_KINDS = ("damaged",)
+# Noted on the package's row; the goods themselves were handed over good.
+NOTE_KINDS = ("custody_gap", "late", "duplicate_scan")
+# Said of a package that did not arrive (short).
+SHORT_KINDS = ("missing",)
+PACKAGE_KINDS = PROBLEM_KINDS + DAMAGE_KINDS + NOTE_KINDS + SHORT_KINDS
+PRESENTED_KINDS = ("forged_label", "unknown_package", "superseded_label")
+OUTCOMES = ("good", "damaged", "problem", "short")
+
+
+@dataclass
+class Party:
+    """One side of the handover: a location."""
+
+    code: str
+    name: str
+    level: str
+
+
+@dataclass
+class Finding:
+    """An anomaly the handover shows (its facts, put in words when the BAST is drawn)."""
+
+    id: int
+    kind: str
+    status: str
+    facts: dict
+    detail: str
+
+
+@dataclass
+class PackageRow:
+    """A package of the handover that was not plainly received good, or that carries a note.
+
+    ``outcome`` is where it is counted: damaged, problem or short (dispatched, not
+    received) - or good, when only notes (late, custody gap, duplicate scan) concern it.
+    ``extra``: received without a dispatch of it by the sender towards the receiver.
+    ``kinds`` are its anomaly kinds at the receiver, worst first.
+    """
+
+    package_id: str
+    item_type: str
+    outcome: str
+    extra: bool = False
+    condition: str = "ok"  # the receipt's disposition: ok, damaged, seal_broken
+    seal: str = ""
+    scanned_at: dt.datetime | None = None
+    operator: str = ""
+    kinds: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class Presented:
+    """A label scanned at the receiver that named no package it could take (forged, unknown...)."""
+
+    claimed: str
+    kind: str
+    finding: Finding
+    scanned_at: dt.datetime | None = None
+
+
+@dataclass
+class TypeLine:
+    """The figures of one item type; they reconcile by construction (``check``)."""
+
+    item_type: str
+    name_id: str
+    name_en: str
+    dispatched: int = 0   # dispatched by the sender towards the receiver, still due there
+    short: int = 0        # of those, not received
+    extra: int = 0        # received without such a dispatch
+    received: int = 0     # packages (koli) received: dispatched - short + extra
+    damaged: int = 0
+    problem: int = 0
+    good: int = 0         # received - damaged - problem
+    quantity: int = 0     # planned quantity of the packages received
+
+    def check(self) -> None:
+        """Raise AssertionError when the figures do not reconcile (a bug, never data)."""
+        assert self.received == self.dispatched - self.short + self.extra, self
+        assert self.good == self.received - self.damaged - self.problem, self
+
+
+FIGURES = ("dispatched", "short", "extra", "received", "damaged", "problem", "good", "quantity")
+
+
+@dataclass
+class Bast:
+    """Everything a BAST states, from the log and the plan: the PDF only draws this.
+
+    The shape is documented in docs/bast.md; a new figure belongs here, not in the PDF.
+    """
+
+    sender: Party
+    receiver: Party
+    day: dt.date | None
+    first: dt.datetime | None
+    last: dt.datetime | None
+    lines: list[TypeLine]
+    packages: list[PackageRow]
+    presented: list[Presented]
+    operators: list[str]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Return the sum of each figure over the item types."""
+        return {k: sum(getattr(line, k) for line in self.lines) for k in FIGURES}
+
+
+def _worst(kinds) -> list[str]:
+    """Return anomaly kinds worst first, each once."""
+    order = {k: i for i, k in enumerate(PACKAGE_KINDS)}
+    return sorted(set(kinds), key=lambda k: order.get(k, len(order)))
 
 
 def bast_data(session: Session, sender: Location, receiver: Location,
-              day: dt.date | None = None, tz: dt.tzinfo = UTC) -> dict:
-    """Gather a handoff from sender to receiver from the scans (on one local day, or all of them)."""
+              day: dt.date | None = None, tz: dt.tzinfo = UTC) -> Bast:
+    """Gather a handoff from sender to receiver from the scans (on one local day, or all of them).
+
+    Received: the first counted receipt of each package at the receiver in the window.
+    Dispatched: the sender's dispatches towards the receiver (its subtree) before the
+    window ends, of packages not already received there before it began.
+    """
     start, end = day_bounds(day, tz) if day else (None, None)
     # Plain columns, not ORM objects: a district's handoff is tens of thousands of receipts.
     receipts_q = (select(Package.id.label("pid"), Package.package_id, Package.item_type,
@@ -54,10 +178,9 @@ def bast_data(session: Session, sender: Location, receiver: Location,
                   .order_by(ScanEvent.scanned_at, ScanEvent.id))
     if day:
         receipts_q = receipts_q.where(ScanEvent.scanned_at >= start, ScanEvent.scanned_at < end)
-    receipts: dict[int, tuple] = {}
+    receipts: dict[int, object] = {}
     for row in session.execute(receipts_q):
-        receipts.setdefault(row.pid, (row, row))  # the first receipt is the handoff
-    # What the sender dispatched towards the receiver (its subtree) and is not received there.
+        receipts.setdefault(row.pid, row)  # the first receipt is the handoff
     dispatched_q = (select(Package.id.label("pid"), Package.package_id, Package.item_type)
                     .select_from(ScanEvent)
                     .join(Package, Package.id == ScanEvent.package_id)
@@ -68,75 +191,120 @@ def bast_data(session: Session, sender: Location, receiver: Location,
     if end is not None:
         dispatched_q = dispatched_q.where(ScanEvent.scanned_at < end)
     dispatched = {row.pid: row for row in session.execute(dispatched_q)}
-    ever_received = set()
-    if dispatched:
+    if start is not None and dispatched:
+        # Taken over on an earlier day: that day's BAST counts it, not this one.
         for part in chunks(dispatched, 500):
-            q = select(ScanEvent.package_id).where(
+            earlier = session.scalars(select(ScanEvent.package_id).where(
                 ScanEvent.location_id == receiver.id, ScanEvent.action.in_(RECEIVE_ACTIONS),
-                ScanEvent.package_id.in_(part))
-            if end is not None:
-                q = q.where(ScanEvent.scanned_at < end)
-            ever_received.update(session.scalars(q))
-    not_arrived = sorted((p for pid, p in dispatched.items() if pid not in ever_received),
-                         key=lambda p: p.package_id)
+                ScanEvent.package_id.in_(part), ScanEvent.scanned_at < start))
+            for pid in set(earlier):
+                dispatched.pop(pid, None)
+    findings = _findings(session, receiver, set(receipts) | set(dispatched))
+    presented = _presented(session, receiver, start, end)
     names = {it.code: it for it in session.scalars(select(ItemType))}
-    by_type: dict[str, dict] = defaultdict(lambda: {"packages": 0, "quantity": 0, "ok": 0,
-                                                    "damaged": 0, "seal_broken": 0,
-                                                    "dispatched": 0})
-    for scan, pkg in receipts.values():
-        row = by_type[pkg.item_type]
-        row["packages"] += 1
-        row["quantity"] += pkg.quantity
-        row[scan.disposition if scan.disposition in ("ok", "damaged", "seal_broken") else "ok"] += 1
+
+    lines: dict[str, TypeLine] = {}
+
+    def line(code: str) -> TypeLine:
+        if code not in lines:
+            it = names.get(code)
+            lines[code] = TypeLine(code, it.name_id if it else code, it.name_en if it else code)
+        return lines[code]
+
+    rows: list[PackageRow] = []
     for pid, pkg in dispatched.items():
-        by_type[pkg.item_type]["dispatched"] += 1
-    table = [{"item_type": code, "name_id": names[code].name_id if code in names else code,
-              "name_en": names[code].name_en if code in names else code, **counts}
-             for code, counts in sorted(by_type.items())]
-    condition = [{"package_id": pkg.package_id, "item_type": pkg.item_type,
-                  "disposition": scan.disposition, "seal": scan.seal,
-                  "scanned_at": scan.scanned_at, "operator": scan.operator}
-                 for scan, pkg in receipts.values() if scan.disposition != "ok"]
-    anomalies = []
-    if receipts:
-        for part in chunks(receipts, 500):
-            anomalies += session.execute(
-                select(Anomaly.id, Anomaly.kind, Package.package_id, Anomaly.detail, Anomaly.status)
-                .join(Package, Package.id == Anomaly.package_id)
-                .where(Anomaly.package_id.in_(part),
-                       Anomaly.location_id == receiver.id,
-                       Anomaly.kind.in_(HANDOFF_KINDS))).all()
-    anomalies.sort(key=lambda a: (a[1], a[2] or "", a[0]))
-    operators = sorted({scan.operator for scan, _p in receipts.values() if scan.operator})
-    times = [scan.scanned_at for scan, _p in receipts.values()]
-    return {
-        "sender": {"code": sender.code, "name": sender.name, "level": sender.level},
-        "receiver": {"code": receiver.code, "name": receiver.name, "level": receiver.level},
-        "day": day, "first": min(times) if times else None, "last": max(times) if times else None,
-        "table": table, "received": len(receipts), "dispatched": len(dispatched),
-        "not_arrived": [{"package_id": p.package_id, "item_type": p.item_type} for p in not_arrived],
-        "condition": condition,
-        "anomalies": [{"id": a[0], "kind": a[1], "package_id": a[2], "detail": a[3],
-                       "status": a[4]} for a in anomalies],
-        "operators": operators,
-    }
+        line(pkg.item_type).dispatched += 1
+        if pid not in receipts:
+            line(pkg.item_type).short += 1
+            mine = findings.get(pid, [])
+            rows.append(PackageRow(pkg.package_id, pkg.item_type, "short",
+                                   kinds=_worst(f.kind for f in mine), findings=mine))
+    for pid, scan in receipts.items():
+        tl = line(scan.item_type)
+        tl.received += 1
+        tl.quantity += scan.quantity
+        extra = pid not in dispatched
+        tl.extra += extra
+        mine = findings.get(pid, [])
+        kinds = _worst([f.kind for f in mine]
+                       + (["damaged"] if scan.disposition in ("damaged", "seal_broken") else []))
+        if any(k in PROBLEM_KINDS for k in kinds):
+            outcome = "problem"
+        elif any(k in DAMAGE_KINDS for k in kinds):
+            outcome = "damaged"
+        else:
+            outcome = "good"
+        setattr(tl, outcome, getattr(tl, outcome) + 1)
+        if outcome != "good" or kinds or extra:
+            rows.append(PackageRow(scan.package_id, scan.item_type, outcome, extra,
+                                   scan.disposition, scan.seal or "", scan.scanned_at,
+                                   scan.operator or "", kinds, mine))
+    for tl in lines.values():
+        tl.check()
+    order = {o: i for i, o in enumerate(("problem", "damaged", "short", "good"))}
+    rows.sort(key=lambda r: (order[r.outcome], r.package_id))
+    times = [scan.scanned_at for scan in receipts.values()]
+    return Bast(
+        sender=Party(sender.code, sender.name, sender.level),
+        receiver=Party(receiver.code, receiver.name, receiver.level),
+        day=day, first=min(times) if times else None, last=max(times) if times else None,
+        lines=[lines[k] for k in sorted(lines)], packages=rows, presented=presented,
+        operators=sorted({scan.operator for scan in receipts.values() if scan.operator}))
 
 
-KIND_WORDS = {"missing": N_("missing"), "duplicate_scan": N_("duplicate scan"),
-              "cloned_label": N_("cloned label"), "misrouted": N_("misrouted"),
-              "wrong_dapil": N_("wrong dapil"), "forged_label": N_("forged label"),
-              "unknown_package": N_("unknown package"), "superseded_label": N_("superseded label"),
-              "custody_gap": N_("custody gap"), "late": N_("late"), "damaged": N_("damaged"),
-              "seal_mismatch": N_("seal mismatch"), "quantity_mismatch": N_("quantity mismatch"),
-              "missing_return": N_("missing return")}
+def _findings(session: Session, receiver: Location, package_ids: set[int]
+              ) -> dict[int, list[Finding]]:
+    """Return the anomalies at the receiver of these packages, by package (not those disproved)."""
+    out: dict[int, list[Finding]] = defaultdict(list)
+    for part in chunks(package_ids, 500):
+        for a in session.execute(
+                select(Anomaly.id, Anomaly.package_id, Anomaly.kind, Anomaly.status,
+                       Anomaly.facts_json, Anomaly.detail, Anomaly.resolved_by)
+                .where(Anomaly.package_id.in_(part), Anomaly.location_id == receiver.id,
+                       Anomaly.kind.in_(PACKAGE_KINDS)).order_by(Anomaly.id)):
+            if a.status == "resolved" and a.resolved_by == SYSTEM:
+                continue  # the log no longer shows it
+            out[a.package_id].append(Finding(a.id, a.kind, a.status, loads(a.facts_json),
+                                             a.detail))
+    return out
 
 
-LEVEL_WORDS = {"province": N_("KPU Province"), "regency": N_("KPU Regency/City"),
-               "district": N_("PPK (district)"), "village": N_("PPS (village)"),
-               "tps": N_("KPPS (TPS)")}
+def _presented(session: Session, receiver: Location, start, end) -> list[Presented]:
+    """Return the bad labels scanned at the receiver in the window (forged, unknown, superseded)."""
+    q = (select(Anomaly.id, Anomaly.kind, Anomaly.status, Anomaly.facts_json, Anomaly.detail,
+                Anomaly.claimed_package, Anomaly.detected_at)
+         .where(Anomaly.location_id == receiver.id, Anomaly.kind.in_(PRESENTED_KINDS))
+         .order_by(Anomaly.detected_at, Anomaly.id))
+    if start is not None:
+        q = q.where(Anomaly.detected_at >= start, Anomaly.detected_at < end)
+    return [Presented(a.claimed_package or "-", a.kind,
+                      Finding(a.id, a.kind, a.status, loads(a.facts_json), a.detail),
+                      a.detected_at) for a in session.execute(q)]
 
 
-def bast_pdf(data: dict, out, translate: Translate = lambda s: s, lang: str = "id",
+# How each level's office is named: its body, and the body with the kind of place for a
+# name that does not say it ("Sukapura" -> "PPK Kecamatan Sukapura"; "Kabupaten
+# Probolinggo" -> "KPU Kabupaten Probolinggo", never "KPU Kabupaten/Kota Kabupaten ...").
+OFFICES = {"province": ("KPU", N_("KPU Province"), ("provinsi",)),
+           "regency": ("KPU", N_("KPU Regency/City"), ("kabupaten", "kota", "kab.")),
+           "district": ("PPK", N_("PPK District"), ("kecamatan",)),
+           "village": ("PPS", N_("PPS Village"), ("desa", "kelurahan")),
+           "tps": ("KPPS", N_("KPPS at TPS"), ("tps",))}
+
+
+def party_name(p: Party, translate: Translate = lambda s: s) -> str:
+    """Return a party as the BAST names it: office and place, each word once, and its code."""
+    body, office, prefixes = OFFICES.get(p.level, ("", p.level, ()))
+    first = p.name.split(" ", 1)[0].lower()
+    head = body if first in prefixes else translate(office)
+    return f"{head} {p.name} ({p.code})".strip()
+
+
+OUTCOME_WORDS = {"good": N_("good"), "damaged": N_("damaged"), "problem": N_("problem"),
+                 "short": N_("short")}
+
+
+def bast_pdf(data: Bast, out, translate: Translate = lambda s: s, lang: str = "id",
              made_at: dt.datetime | None = None, tz: dt.tzinfo = UTC) -> None:
     """Draw the Berita Acara Serah Terima of a handoff as an A4 PDF (times local to ``tz``)."""
     # reportlab only when a BAST is drawn.
@@ -160,16 +328,19 @@ def bast_pdf(data: dict, out, translate: Translate = lambda s: s, lang: str = "i
     head = ParagraphStyle("head", parent=styles["Title"], fontSize=14, leading=18, spaceAfter=2)
     sub = ParagraphStyle("sub", parent=body, alignment=1)
     h2 = ParagraphStyle("h2", parent=styles["Heading3"], fontSize=10.5, spaceBefore=8, spaceAfter=4)
-    s, r = data["sender"], data["receiver"]
+    s, r = data.sender, data.receiver
 
     def esc(value) -> str:
         return (str(value) if value is not None else "-").replace("&", "&amp;") \
             .replace("<", "&lt;").replace(">", "&gt;")
 
-    def party(p) -> str:
-        return f"{esc(t(LEVEL_WORDS.get(p['level'], p['level'])))} {esc(p['name'])} ({esc(p['code'])})"
+    def minute(value: dt.datetime) -> str:
+        return local_text(value, tz, seconds=False)
 
-    day = data["day"].isoformat() if data.get("day") else t(N_("all dates"))
+    def number(n: int) -> str:
+        return f"{n:,}".replace(",", "." if lang == "id" else ",")
+
+    day = data.day.isoformat() if data.day else t(N_("all dates"))
     made = (made_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
     story = [
         Paragraph(esc(t(N_("HANDOVER REPORT OF ELECTION LOGISTICS"))), head),
@@ -181,65 +352,79 @@ def bast_pdf(data: dict, out, translate: Translate = lambda s: s, lang: str = "i
         Spacer(1, 3 * mm),
     ]
     facts = [
-        [t(N_("First party (sender)")), Paragraph(party(s), body)],
-        [t(N_("Second party (receiver)")), Paragraph(party(r), body)],
+        [t(N_("First party (sender)")), Paragraph(esc(party_name(s, t)), body)],
+        [t(N_("Second party (receiver)")), Paragraph(esc(party_name(r, t)), body)],
         [t(N_("Date of handover")), day],
         [t(N_("Receipts scanned")),
-         f"{esc(local_text(data['first'], tz))} - {esc(local_text(data['last'], tz))}"],
-        [t(N_("Received by (operators)")), Paragraph(esc(", ".join(data["operators"]) or "-"), body)],
+         f"{esc(local_text(data.first, tz))} - {esc(local_text(data.last, tz))}"],
+        [t(N_("Received by (operators)")), Paragraph(esc(", ".join(data.operators) or "-"), body)],
     ]
     ft = Table(facts, colWidths=[48 * mm, 122 * mm])
     ft.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9.5), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                             ("TEXTCOLOR", (0, 0), (0, -1), colors.HexColor("#444444"))]))
-    story += [ft, Paragraph(esc(t(N_("Packages handed over, by item type"))), h2)]
+    story += [ft, Paragraph(esc(t(N_("Packages (koli) handed over, by item type"))), h2)]
     bold = ParagraphStyle("bold", parent=small, fontName="Helvetica-Bold")
-    rows = [[Paragraph(esc(t(w)), bold) for w in (
-        N_("Item type"), N_("Packages (koli)"), N_("Quantity"), N_("Good"), N_("Damaged"),
-        N_("Seal broken"), N_("Dispatched"))]]
-    for line in data["table"]:
-        name = line["name_en"] if lang == "en" else line["name_id"]
-        rows.append([Paragraph(f"{esc(name)} <font size=7>({esc(line['item_type'])})</font>", small),
-                     line["packages"], f"{line['quantity']:,}".replace(",", "."), line["ok"],
-                     line["damaged"], line["seal_broken"], line["dispatched"]])
-    total = [sum(line[k] for line in data["table"]) for k in
-             ("packages", "quantity", "ok", "damaged", "seal_broken", "dispatched")]
-    rows.append([t(N_("Total")), total[0], f"{total[1]:,}".replace(",", "."), *total[2:]])
-    tt = Table(rows, colWidths=[58 * mm, 20 * mm, 22 * mm, 16 * mm, 18 * mm, 18 * mm, 18 * mm],
-               repeatRows=1)
+    narrow = ParagraphStyle("narrow", parent=bold, fontSize=7.5)
+    rows = [[Paragraph(esc(t(w)), narrow) for w in (
+        N_("Item type"), N_("Dispatched"), N_("Short"), N_("Extra"), N_("Received"),
+        N_("Damaged"), N_("Problem"), N_("Good"), N_("Quantity"))]]
+    for tl in data.lines:
+        name = tl.name_en if lang == "en" else tl.name_id
+        rows.append([Paragraph(f"{esc(name)} <font size=7>({esc(tl.item_type)})</font>", small),
+                     *[number(getattr(tl, k)) for k in FIGURES]])
+    totals = data.totals
+    rows.append([t(N_("Total")), *[number(totals[k]) for k in FIGURES]])
+    tt = Table(rows, colWidths=[42 * mm] + [16 * mm] * 8, repeatRows=1)
     tt.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf0")),
         ("FONTSIZE", (0, 0), (-1, -1), 8.5), ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
         ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
         ("ALIGN", (1, 1), (-1, -1), "RIGHT"), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
-    story += [tt, Paragraph(esc(t(N_("Discrepancies"))), h2)]
+    story += [tt, Spacer(1, 2 * mm), Paragraph(esc(t(N_(
+        "Received = dispatched - short + extra; good = received - damaged - problem. "
+        "Extra: received without a dispatch scan by the first party towards the second."))),
+        small), Paragraph(esc(t(N_("Discrepancies"))), h2)]
+
+    def what(row: PackageRow) -> str:
+        parts = []
+        if row.outcome == "short" and not row.findings:
+            parts.append(esc(t(N_("dispatched by the first party, no receipt scanned"))))
+        elif row.extra:
+            parts.append(esc(t(N_("received without a dispatch from the first party"))))
+        if row.condition != "ok" and not any(f.kind == "damaged" for f in row.findings):
+            cond = t(N_("damaged")) if row.condition == "damaged" else t(N_("seal broken"))
+            parts.append(esc(cond + (f" ({t(N_('seal'))} {row.seal})" if row.seal else "")))
+        for f in sorted(row.findings, key=lambda f: row.kinds.index(f.kind)
+                        if f.kind in row.kinds else 99):
+            parts.append(esc(text_of({"kind": f.kind, "facts": f.facts, "detail": f.detail},
+                                     t, minute)))
+        return "<br/>".join(parts)
+
     notes = []
-    for p in data["not_arrived"]:
-        notes.append([p["package_id"], p["item_type"], t(N_("dispatched, not received"))])
-    for c in data["condition"]:
-        what = t(N_("damaged")) if c["disposition"] == "damaged" else t(N_("seal broken"))
-        if c["seal"]:
-            what += " (" + t(N_("seal")) + " " + c["seal"] + ")"
-        notes.append([c["package_id"], c["item_type"], what])
-    for a in data["anomalies"]:
-        kind = t(KIND_WORDS.get(a["kind"], a["kind"]))
-        notes.append([a["package_id"] or "-", kind, Paragraph(esc(a["detail"] or kind), small)])
-    if notes:
-        nt = Table([[t(N_("Package")), t(N_("Type / kind")), t(N_("What"))]] + notes,
-                   colWidths=[55 * mm, 35 * mm, 80 * mm], repeatRows=1)
-        nt.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
-                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf0")),
-                                ("FONTSIZE", (0, 0), (-1, -1), 8),
-                                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
-                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-        story.append(nt)
-    else:
-        story.append(Paragraph(esc(t(N_("No discrepancies were recorded."))), body))
+    for row in data.packages:
+        kinds = ", ".join(t(KIND_WORDS[k]) for k in row.kinds) or "-"
+        notes.append([Paragraph(esc(row.package_id), small),
+                      Paragraph(esc(t(OUTCOME_WORDS[row.outcome])), small),
+                      Paragraph(esc(kinds), small), Paragraph(what(row), small)])
+    story.append(_table(notes, [N_("Package"), N_("Counted as"), N_("Kind"), N_("What")],
+                        [42 * mm, 22 * mm, 26 * mm, 80 * mm], t, esc, bold)
+                 if notes else Paragraph(esc(t(N_("No discrepancies were recorded."))), body))
+    if data.presented:
+        # Texts that named no package to take over: never counted, listed for the record.
+        refused = [[Paragraph(esc(p.claimed), small),
+                    Paragraph(esc(t(KIND_WORDS[p.kind])), small),
+                    Paragraph(esc(text_of({"kind": p.kind, "facts": p.finding.facts,
+                                           "detail": p.finding.detail}, t, minute)), small)]
+                   for p in data.presented]
+        story += [Paragraph(esc(t(N_("Labels not accepted"))), h2),
+                  _table(refused, [N_("Label names"), N_("Kind"), N_("What")],
+                         [42 * mm, 26 * mm, 102 * mm], t, esc, bold)]
     first, second = t(N_("First party (hands over)")), t(N_("Second party (receives)"))
     name_line = t(N_("Name")) + ": ______________________"
     position_line = t(N_("Position")) + ": ____________________"
-    sign = [[Paragraph(f"<b>{esc(first)}</b><br/>{party(s)}", small), "",
-             Paragraph(f"<b>{esc(second)}</b><br/>{party(r)}", small)],
+    sign = [[Paragraph(f"<b>{esc(first)}</b><br/>{esc(party_name(s, t))}", small), "",
+             Paragraph(f"<b>{esc(second)}</b><br/>{esc(party_name(r, t))}", small)],
             ["", "", ""],
             [name_line, "", name_line],
             [position_line, "", position_line]]
@@ -253,8 +438,23 @@ def bast_pdf(data: dict, out, translate: Translate = lambda s: s, lang: str = "i
                       + local_text(made, tz, seconds=False) + "."), small)])]
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm,
                             topMargin=18 * mm, bottomMargin=18 * mm,
-                            title=f"BAST {s['code']} - {r['code']}", author="Jejak")
+                            title=f"BAST {s.code} - {r.code}", author="Jejak")
     doc.build(story)
+
+
+def _table(rows: list, header: list[str], widths: list, t: Translate, esc, bold):
+    """Return a gridded table of paragraphs with a repeated header row."""
+    # reportlab only when a BAST is drawn.
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    table = Table([[Paragraph(esc(t(w)), bold) for w in header]] + rows, colWidths=widths,
+                  repeatRows=1)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8ecf0")),
+                               ("FONTSIZE", (0, 0), (-1, -1), 8),
+                               ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return table
 
 
 def receipt_days(session: Session, receiver: Location, tz: dt.tzinfo = UTC) -> list[dt.date]:

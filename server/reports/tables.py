@@ -9,32 +9,39 @@ import tempfile
 from typing import Callable, Iterable, Iterator
 
 from server.reconcile.anomalies import as_anomaly_dict
+from server.reconcile.details import dumps, text_of
 from server.reports.localtime import CHUNK_ROWS, UTC, local
 
+# "detail" is the reader's sentence (their language and zone); "facts" the same as JSON.
 ANOMALY_HEADER = ("id", "kind", "package_id", "location", "detected_at", "status", "detail",
                   "evidence", "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by",
-                  "resolution_note")
+                  "resolution_note", "facts")
 
 
-def anomaly_row(item) -> tuple:
-    """Return one anomaly (domain dict or Anomaly row) as an export row."""
+def anomaly_row(item, words: Callable[[dict], str] = text_of) -> tuple:
+    """Return one anomaly (domain dict or Anomaly row) as an export row, its detail in ``words``."""
     item = as_anomaly_dict(item)
     out = []
     for key in ANOMALY_HEADER:
         value = item.get(key)
         if key == "evidence":
             value = " ".join(str(v) for v in (value or []))
+        elif key == "detail":
+            value = words(item)
+        elif key == "facts":
+            value = dumps(value) if value else ""
         out.append(value)
     return tuple(out)
 
 
-def anomaly_rows(list_page: Callable, page: int = 1000) -> Iterator[tuple]:
+def anomaly_rows(list_page: Callable, page: int = 1000,
+                 words: Callable[[dict], str] = text_of) -> Iterator[tuple]:
     """Yield every anomaly a keyset-paged lister returns: list_page(after_id, limit) -> (items, last)."""
     after = None
     while True:
         items, last = list_page(after, page)
         for item in items:
-            yield anomaly_row(item)
+            yield anomaly_row(item, words)
         if last is None or not items:
             return
         after = last

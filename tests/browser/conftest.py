@@ -8,9 +8,19 @@ from tests.browser.live import chromium, load_demo_into, serving
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
+    """Start Playwright once per test process: a second sync_playwright() beside a running one
+    fails ("Sync API inside the asyncio loop"), so the phone tests and the dashboard tests share it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
     """Return a Chromium shared by the session's browser tests."""
-    with chromium() as b:
+    with chromium(playwright) as b:
         yield b
 
 

@@ -27,18 +27,24 @@ def serving(app):
 
 
 @contextmanager
-def chromium():
-    """Launch Debian's Chromium through Playwright (never a downloaded browser)."""
+def chromium(playwright=None):
+    """Launch Debian's Chromium through Playwright (never a downloaded browser).
+
+    Pass a running Playwright to share it; else one is started for the browser's lifetime.
+    """
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         raise RuntimeError(f"{CHROMIUM} is missing: apt-get install chromium (make test does)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
+    if playwright is None:
+        with sync_playwright() as p, chromium(p) as browser:
             yield browser
-        finally:
-            browser.close()
+        return
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def load_demo_into(app, scale: str = "small") -> dict:

@@ -43,14 +43,6 @@ def world(app, session, region, label_key):
         yield {"base": base, "token": token, "db": app.extensions["jejak.db"]}
 
 
-@pytest.fixture
-def playwright():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
-
-
 def launch(playwright, profile, video):
     """Chromium with a fake camera playing `video`, keeping its state in `profile`."""
     ctx = playwright.chromium.launch_persistent_context(
@@ -210,8 +202,10 @@ def test_never_synced_is_amber_then_wedge_rules_and_commands(playwright, world, 
         wedge(page, labels.forged_text)
         assert wait_for(page, "async () => (await window.jejakScan.store.all()).length === 2", 10)
         forged = [s for s in outbox(page) if s["code"] == labels.forged_text][0]
-        # No keys: it cannot say "forged" yet, nor "fine" (amber; it claims a package already seen).
-        assert forged["signal"] in ("unchecked", "rescan")
+        # No keys: it cannot say "forged" yet, nor "fine": amber, and "never synced" comes
+        # before "already scanned here" (it claims a package already seen).
+        assert forged["signal"] == "unchecked"
+        assert [r["k"] for r in forged["reasons"]] == ["never_synced", "already_here"]
 
         page.unroute("**/api/**")
         page.evaluate("() => window.jejakScan.uploader.kick(true)")
@@ -225,8 +219,10 @@ def test_never_synced_is_amber_then_wedge_rules_and_commands(playwright, world, 
         wedge(page, labels.texts[b])
         assert wait_for(page, "async () => (await window.jejakScan.store.all()).length === 3", 10)
         typed = [s for s in outbox(page) if s["package_id"] == b][0]
-        assert typed["disposition"] == "damaged" and typed["signal"] == "accepted"
-        assert "ACCEPTED" in page.inner_text("#verdict")
+        # Recorded damaged: amber, never a green ACCEPTED.
+        assert typed["disposition"] == "damaged" and typed["signal"] == "warning"
+        assert "RECORDED WITH A PROBLEM" in page.inner_text("#verdict")
+        assert page.inner_text("#v-why") == "recorded as damaged"
         time.sleep(1.6)  # out of the repeat window: a new presentation of the same label
         wedge(page, labels.texts[b])
         assert wait_for(page, "async () => (await window.jejakScan.store.all()).length === 4", 10)
@@ -234,7 +230,8 @@ def test_never_synced_is_amber_then_wedge_rules_and_commands(playwright, world, 
         assert again["signal"] == "rescan" and again["disposition"] == "ok"
         wedge(page, labels.forged_text)
         assert wait_for(page, "async () => (await window.jejakScan.store.all()).length === 5", 10)
-        assert "forged" in page.inner_text("#verdict")
+        # One reason, the worst: forged, not "already scanned here; forged label".
+        assert page.inner_text("#v-why").startswith("forged label")
         # A hand-typed entry (damaged label) of a package that is not bound here: red.
         page.click("details.more summary")
         page.fill("#manual-text", "3513020001001-KOTAK AAAA-AAAA")

@@ -17,9 +17,9 @@ TPS_OTHER_DISTRICT = "3513020001001"    # Kraksaan
 
 
 def make_label(key, package_id: str, destination: str = TPS_1, version: int = 1,
-               item_type: str = "SS-DPR", dapil: str = "DPR-JATIM-2") -> str:
+               item_type: str = "SS-DPR", dapil: str = "DPR-JATIM-2", quantity: int = 300) -> str:
     """Return the signed QR text of a label."""
-    return sign(Label(package_id, item_type, destination, 300, dapil, version), key).text
+    return sign(Label(package_id, item_type, destination, quantity, dapil, version), key).text
 
 
 def qr_image(text: str, module_px: int = 6) -> np.ndarray:
@@ -66,7 +66,7 @@ def cached_outbox(outbox, label_key):
     pub = label_key.public_key()
     outbox.store_keys({key_id_for(pub): public_pem(pub)})
     outbox.store_expected(DISTRICT, [
-        {"package_id": "P-1", "destination": TPS_1, "label_version": 1},
+        {"package_id": "P-1", "destination": TPS_1, "label_version": 1, "quantity": 300},
         {"package_id": "P-2", "destination": TPS_1, "label_version": 2},
         {"package_id": "P-3", "destination": TPS_1, "label_version": 1,
          "verification_code": None},

@@ -51,10 +51,38 @@ def test_text_that_is_no_label_is_red_and_still_recorded(cached_outbox):
     assert verdict.code == "https://example.com/promo"
 
 
-def test_without_a_cache_labels_are_accepted_with_a_note(outbox, forger_key):
+def test_a_device_that_never_synced_is_amber_never_green(outbox, forger_key):
+    # A forged label would pass unchecked here: the person must not read "accepted".
     verdict = Checker(outbox).check(make_label(forger_key, "P-1"), DISTRICT, "receive")
-    assert verdict.signal == "accepted"
-    assert "no keys cached" in verdict.reason and "expected list not cached" in verdict.reason
+    assert verdict.signal == "warning"
+    assert verdict.reason == "not checked: never synced (no keys or no expected list cached yet)"
+
+
+def test_a_scan_recorded_damaged_or_with_a_broken_seal_is_amber(cached_outbox, label_key):
+    checker = Checker(cached_outbox)
+    damaged = checker.check(make_label(label_key, "P-1"), DISTRICT, "receive", "damaged")
+    broken = checker.check(make_label(label_key, "P-1"), DISTRICT, "inspect", "seal_broken")
+    assert (damaged.signal, damaged.reason) == ("warning", "recorded as damaged")
+    assert (broken.signal, broken.reason) == ("warning", "recorded with the seal broken")
+
+
+def test_a_count_that_differs_from_the_plan_is_amber(cached_outbox, label_key):
+    verdict = Checker(cached_outbox).check(make_label(label_key, "P-1", quantity=250), DISTRICT,
+                                           "receive")
+    assert verdict.signal == "warning"
+    assert verdict.reason == "count differs: label says 250, the plan says 300"
+
+
+def test_the_worst_reason_is_the_one_given(cached_outbox, label_key):
+    checker = Checker(cached_outbox)
+    tampered = make_label(label_key, "P-1").replace(".300.", ".900.")
+    checker.outbox.add(code=tampered, package_id="P-1", location=DISTRICT, action="receive",
+                       container="", disposition="ok", seal="", operator="", device="",
+                       offline=True, rescan=False, signal="problem", reason="")
+    verdict = checker.check(tampered, DISTRICT, "receive", "damaged")
+    assert verdict.signal == "problem"
+    assert verdict.reason == "forged label: signature does not match"
+    assert verdict.reasons[1:] == ["recorded as damaged", "already scanned here (receive)"]
 
 
 def test_wrong_route_is_caught_even_without_an_expected_list(outbox, forger_key):
@@ -102,11 +130,12 @@ def test_cache_filled_by_the_real_server_flags_labels_offline(live, outbox, forg
     assert "not expected here" in lines[4][7]
 
 
-def test_ballot_of_another_dapil_is_red_at_the_tps(outbox, label_key):
+def test_ballot_of_another_dapil_is_red_at_the_tps(cached_outbox, label_key):
+    outbox = cached_outbox
     outbox.store_expected(TPS_1, [{"package_id": "P-1", "destination": TPS_1, "label_version": 1}],
                           {"code": TPS_1, "level": "tps", "dapil": ["DPR-JATIM-2", "DPRD-X-1"]})
     checker = Checker(outbox)
     wrong = checker.check(make_label(label_key, "P-1", dapil="DPR-JATIM-5"), TPS_1, "receive")
     right = checker.check(make_label(label_key, "P-1"), TPS_1, "receive")
     assert wrong.signal == "problem" and "wrong dapil: ballot of DPR-JATIM-5" in wrong.reason
-    assert right.signal == "accepted"
+    assert right.signal == "accepted", right.reasons

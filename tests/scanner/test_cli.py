@@ -117,7 +117,8 @@ def test_manual_command_records_the_verification_code_entry(tmp_path, capsys):
                  "--outbox", str(path)])
     assert code == 0
     line = capsys.readouterr().out.split("\t")
-    assert line[:2] == ["ACCEPTED", "PKG-7"] and "manual entry" in line[7]
+    # Never synced: nothing to check the code against, so amber, not green.
+    assert line[:2] == ["WARNING", "PKG-7"] and "never synced" in line[7]
     box = Outbox(path)
     assert [s.code for s in box.scans()] == ["PKG-7 ABCD-EFGH"]
     box.close()
@@ -211,9 +212,13 @@ def test_what_the_server_makes_of_a_scanning_session(tmp_path, live, monkeypatch
                  "--sound", "none", "--device-name", "laptop-ppk-sukapura",
                  "--outbox", str(path)]) == 0          # offline: no server
     shown = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    # Offline from the start, the station never synced: nothing is green, and the damaged box
+    # says so before anything else.
     assert [(s[0], s[1], s[2], s[4]) for s in shown] == [
-        ("ACCEPTED", ballots_id, "receive", "ok"), ("ACCEPTED", box_id, "receive", "damaged"),
-        ("RE-SCAN", ballots_id, "receive", "ok"), ("ACCEPTED", ballots_id, "pack", "ok")]
+        ("WARNING", ballots_id, "receive", "ok"), ("WARNING", box_id, "receive", "damaged"),
+        ("WARNING", ballots_id, "receive", "ok"), ("WARNING", ballots_id, "pack", "ok")]
+    assert shown[1][7] == "recorded as damaged"
+    assert shown[2][7].startswith("not checked: never synced")
     assert main(["sync", "--server", live.url, "--token", live.token, "--outbox", str(path)],
                 transport=live.transport) == 0
     rows = live.rows()
@@ -294,3 +299,23 @@ def test_scanner_and_server_processes_over_real_http(tmp_path, live, database_ur
     assert [(line[0], line[5]) for line in lines] == [("ACCEPTED", "online")] * len(live.plan_ids)
     assert "cached 1 trusted keys" in scan.stderr and "uploaded:" in scan.stderr
     assert set(live.scan_rows()) == {line[6] for line in lines}
+
+
+def test_images_that_cannot_be_read_or_hold_no_code_are_named_and_fail(tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 255, dtype=np.uint8))
+    code = main(["run", "--image", str(tmp_path / "missing.jpg"), str(blank), "--location",
+                 DISTRICT, "--action", "receive", "--sound", "none",
+                 "--outbox", str(tmp_path / "o.sqlite3")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot read image {str(tmp_path / 'missing.jpg')!r}" in err
+    assert f"no code found in image {str(blank)!r}" in err
+
+
+def test_manual_takes_the_documented_sound_option(tmp_path, capsys):
+    assert main(["manual", "P-1", "ABCD-EFGH", "--location", DISTRICT, "--action", "receive",
+                 "--sound", "none", "--outbox", str(tmp_path / "o.sqlite3")]) == 0

@@ -86,7 +86,7 @@ def test_a_scan_that_cannot_be_written_gets_no_accepted_line(cached_outbox, labe
     cached_outbox._db.execute("PRAGMA query_only = OFF")     # space freed; scanned again at once
     scan = station.feed_text(make_label(label_key, "P-1"), 0.5)
     assert scan is not None and scan.disposition == "damaged"
-    assert out.getvalue().startswith("ACCEPTED\tP-1")
+    assert out.getvalue().startswith("WARNING\tP-1")  # recorded damaged: amber
     assert Outbox(cached_outbox.path).counts()["pending"] == 1
 
 

@@ -17,7 +17,12 @@ def test_init_db_is_idempotent(runner):
     first = runner.invoke(args=["init-db"])
     second = runner.invoke(args=["init-db"])
     assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
-    assert "database ready at revision 000" in second.output  # the newest migration
+    from alembic.script import ScriptDirectory
+
+    from server.db import MIGRATIONS
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert f"database ready at revision {head}:" in second.output  # the newest migration
 
 
 def test_trust_key_accepts_a_public_key_and_refuses_a_private_one(runner, session, tmp_path, label_key):

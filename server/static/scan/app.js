@@ -236,6 +236,7 @@ async function handle(text, meta) {
 
 function ctx(action) {
   return { location: state.session.location, action, keys: state.keys, expected: state.expected,
+           disposition: state.session.nextDisposition || state.session.disposition,
            seenBefore: (key) => store.seenBefore(state.session.location, action, key) };
 }
 
@@ -263,7 +264,7 @@ async function record(text, meta) {
   s.clearCount(); $("count").value = ""; $("damaged").value = "";
   probe.events.push({ id: scan.id, text: scan.code, signal: v.signal, source: meta.source,
                       frameTime: meta.frameTime, decodedAt: meta.decodedAt, storedAt: performance.now() });
-  show(v.signal, v.packageId || v.code.slice(0, 40), v.reasons);
+  show(v.signal, v.packageId || v.code.slice(0, 40), v.reasons.slice(0, 1)); // one reason: the worst
   renderControls();
   renderRecent(); refreshCounts();
   uploader.kick();

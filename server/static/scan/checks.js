@@ -133,25 +133,42 @@ export async function verificationCode(signature) {
  * Judge one scanned or typed text at a location and action, offline (scanner/checks.py).
  * cache: {keys: Map keyId -> raw public key | null, expected: {location, packages: Map id -> pkg} | null}
  * seenBefore(key) -> Promise<bool>: already scanned here with this action (the outbox).
- * Verdict signal: "accepted" (green), "rescan" / "unchecked" (amber), "problem" (red).
+ * disposition: what the person recorded the package as (ok, damaged, seal_broken).
+ * Verdict signal: "accepted" (green); "rescan", "unchecked" (never synced), "warning" (recorded
+ * with a problem: damaged, seal broken, count differs) - amber; "problem" (red).  Reasons are
+ * kept worst first: the first is the one the screen shows (a forged label reads as forged).
  */
-export async function judge(text, { location, action, keys, expected, seenBefore }) {
+export async function judge(text, { location, action, keys, expected, seenBefore, disposition = "ok" }) {
   const manual = parseManualEntry(text);
   const v = manual ? judgeManual(manual, location, expected)
                    : await judgeLabel(text, location, keys, expected);
+  if (DISPOSITION_REASONS[disposition]) v.add("warning", R(DISPOSITION_REASONS[disposition]));
   // Never synced: nothing could be checked against the plan or the keys -> amber, never green.
-  if ((!keys || !expected) && v.signal === "accepted") v.signal = "unchecked";
+  if (!keys || !expected) v.add("unchecked", R("never_synced"));
   if (await seenBefore(v.packageId || v.code)) {
     v.rescan = true;
-    if (v.signal !== "problem") v.signal = "rescan";
-    v.reasons.unshift(R("already_here", { action }));
+    v.add("rescan", R("already_here", { action }));
   }
   return v;
 }
 
+// Worst last; a verdict's signal is its worst reason's, and that reason comes first.
+export const SEVERITY = { accepted: 0, rescan: 1, unchecked: 2, warning: 3, problem: 4 };
+const DISPOSITION_REASONS = { damaged: "recorded_damaged", seal_broken: "recorded_seal_broken" };
+
 function verdict(code) {
-  return { signal: "accepted", reasons: [], packageId: null, code, label: null, rescan: false,
-           problem(r) { this.signal = "problem"; this.reasons.push(r); }, note(r) { this.reasons.push(r); } };
+  return {
+    signal: "accepted", reasons: [], ranks: [], packageId: null, code, label: null, rescan: false,
+    add(signal, r) {
+      const rank = SEVERITY[signal];
+      let at = this.ranks.findIndex((x) => x < rank);
+      if (at < 0) at = this.ranks.length;
+      this.ranks.splice(at, 0, rank); this.reasons.splice(at, 0, r);
+      if (rank > SEVERITY[this.signal]) this.signal = signal;
+    },
+    problem(r) { this.add("problem", r); },
+    note(r) { this.add("accepted", r); },
+  };
 }
 
 async function judgeLabel(text, location, keys, expected) {
@@ -165,9 +182,7 @@ async function judgeLabel(text, location, keys, expected) {
   }
   v.code = label.text; v.label = label; v.packageId = label.packageId;
   const planned = expected ? expected.packages.get(label.packageId) || null : null;
-  if (!keys) {
-    if (expected) v.note(R("sig_unchecked")); // else checkPlace says "never synced", once
-  } else {
+  if (keys) { // else: not checked, never synced (said once, in judge)
     const pub = keys.get(label.keyId);
     if (!pub) {
       v.problem(R("forged_key", { key: label.keyId }));
@@ -182,6 +197,10 @@ async function judgeLabel(text, location, keys, expected) {
   const dapils = (info && info.dapil) || [];
   if (label.dapil && info && info.level === "tps" && dapils.length && !dapils.includes(label.dapil)) {
     v.problem(R("wrong_dapil", { dapil: label.dapil, dapils: dapils.join(", ") }));
+  }
+  // A count is read from a label only when the label itself is good.
+  if (v.signal !== "problem" && planned && planned.quantity != null && planned.quantity !== label.quantity) {
+    v.add("warning", R("count_differs", { label: label.quantity, planned: planned.quantity }));
   }
   return v;
 }
@@ -203,7 +222,7 @@ function checkPlace(v, packageId, destination, planned, location, expected) {
     v.problem(R("wrong_route", { destination, location }));
     return;
   }
-  if (!expected) { v.note(R("never_synced")); return; }
+  if (!expected) return; // not checked, never synced (said once, in judge)
   if (!planned) v.problem(R("not_expected", { package: packageId }));
   else if (destination && planned.destination && planned.destination !== destination) {
     v.problem(R("plan_destination", { destination, planned: planned.destination }));

@@ -24,6 +24,7 @@ const PATTERNS = {
   accepted: { tones: [[1760, 0, 0.12]], vibrate: [80] },
   rescan: { tones: [[880, 0, 0.12], [880, 0.2, 0.12]], vibrate: [80, 80, 80] },
   unchecked: { tones: [[880, 0, 0.12], [880, 0.2, 0.12]], vibrate: [80, 80, 80] },
+  warning: { tones: [[880, 0, 0.12], [880, 0.2, 0.12]], vibrate: [80, 80, 80] },
   problem: { tones: [[220, 0, 0.7, "square"]], vibrate: [600] },
 };
 

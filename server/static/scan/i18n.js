@@ -3,6 +3,7 @@ const S = {
   id: {
     title: "Jejak - pindai", ready: "Siap memindai", point: "Arahkan kamera ke label",
     accepted: "DITERIMA", rescan: "SUDAH DIPINDAI", unchecked: "BELUM DIPERIKSA", problem: "MASALAH",
+    warning: "TERCATAT DENGAN MASALAH",
     not_recorded: "TIDAK TERCATAT - pindai lagi", command: "PERINTAH",
     pending: "menunggu unggah", rejected: "ditolak server", expected_left: "belum diterima di sini",
     expected_unknown: "daftar kiriman belum ada", online: "daring", offline: "luring",
@@ -22,7 +23,8 @@ const S = {
     // reasons
     already_here: "sudah dipindai di sini ({action})",
     not_label: "bukan label Jejak", malformed: "label rusak atau terpotong ({detail})",
-    sig_unchecked: "tanda tangan belum diperiksa: belum pernah sinkron",
+    recorded_damaged: "tercatat rusak", recorded_seal_broken: "tercatat segel rusak",
+    count_differs: "jumlah berbeda: label {label}, rencana {planned}",
     never_synced: "belum diperiksa: belum pernah sinkron",
     forged_key: "label palsu: kunci {key} tidak dipercaya", forged_sig: "label palsu: tanda tangan tidak cocok",
     superseded: "label usang: versi {version}, yang berlaku versi {current}",
@@ -51,6 +53,7 @@ const S = {
   en: {
     title: "Jejak - scan", ready: "Ready to scan", point: "Point the camera at a label",
     accepted: "ACCEPTED", rescan: "ALREADY SCANNED", unchecked: "NOT CHECKED", problem: "PROBLEM",
+    warning: "RECORDED WITH A PROBLEM",
     not_recorded: "NOT RECORDED - scan again", command: "COMMAND",
     pending: "waiting to upload", rejected: "rejected by server", expected_left: "still expected here",
     expected_unknown: "no expected list yet", online: "online", offline: "offline",
@@ -69,7 +72,8 @@ const S = {
     close_container: "Close container",
     already_here: "already scanned here ({action})",
     not_label: "not a Jejak label", malformed: "damaged or cut label ({detail})",
-    sig_unchecked: "signature not checked: never synced",
+    recorded_damaged: "recorded as damaged", recorded_seal_broken: "recorded with the seal broken",
+    count_differs: "count differs: label says {label}, the plan says {planned}",
     never_synced: "not checked: never synced",
     forged_key: "forged label: signing key {key} is not trusted", forged_sig: "forged label: signature does not match",
     superseded: "superseded label: version {version}, current is {current}",

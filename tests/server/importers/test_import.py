@@ -216,7 +216,8 @@ def test_a_corrupt_packages_file_names_every_bad_row_and_changes_nothing(runner,
         "A8,KOTAK,1,3513010001001,DPR-JATIM-2\n"            # 9 dapil on a box
         "A9,KOTAK,1,9999,\n"                                # 10 unknown destination
         "A10,SS-DPRDK,900,351301,DPRDK-3513-2\n"            # 11 no TPS under it has that dapil
-        "A11,TINTA,0,3513010001001,\n")                     # 12 quantity not positive
+        "A11,TINTA,0,3513010001001,\n"                      # 12 quantity not positive
+        "a12,TINTA,1,3513010001001,\n")                     # 13 lower case
     result = invoke(runner, "import-packages", write(tmp_path, "p.csv", text))
     assert result.exit_code == 2
     out = result.output
@@ -230,7 +231,9 @@ def test_a_corrupt_packages_file_names_every_bad_row_and_changes_nothing(runner,
             "line 9, column dapil: KOTAK has no dapil",
             "line 10, column destination: unknown destination '9999'",
             "line 11, column dapil: dapil 'DPRDK-3513-2' is not the dapil of any TPS under district 351301",
-            "line 12, column quantity: quantity 0 must be from 1"):
+            "line 12, column quantity: quantity 0 must be from 1",
+            "line 13, column package_id: bad package id 'a12'",
+            "did you mean 'A12'? (upper case only)"):
         assert expected in out
     assert "\nline 2," not in out
     assert count(session, Package) == 1

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from server.models import Anomaly, Location, Package, utc_now
+from server.reconcile.progress import progress
 from tests.factories import tamper
 from tests.server.scan_world import World, at, scan
 
@@ -98,28 +99,33 @@ def test_stored_paths_are_those_of_the_place_and_the_destination(world):
         assert (a.location_path, a.destination_path) == (place, bound), a.dedup_key
 
 
-def test_progress_counts_open_anomalies_where_they_happened_or_at_the_destination(world):
+def test_progress_counts_open_anomalies_where_they_happened_and_apart_at_the_destination(world):
     planted(world)
     session = world.session
     for code in ("35", "3513", "351302"):
         region = world.region[code]
-        want: dict[str, dict[str, int]] = {}
+        want: dict[str, dict[str, dict[str, int]]] = {"anomalies": {}, "anomalies_bound_here": {}}
         children = {c.path: c.code for c in session.scalars(select(Location)
                                                             .where(Location.parent_id == region.id))}
+        children[region.path] = "here"  # the region's own office, after its children
 
         def child(path):
-            """Return the code of the child region a path lies in, if any."""
+            """Return the code of the child region a path lies in (or 'here'), if any."""
             return next((c for p, c in children.items() if path and path.startswith(p)), None)
 
         for a in session.scalars(select(Anomaly).where(Anomaly.status == "open")):
             place = session.get(Location, a.location_id).path if a.location_id else None
             package = session.get(Package, a.package_id) if a.package_id else None
             bound = session.get(Location, package.destination_id).path if package else None
-            # At a place in a child; else, at its destination's child when it happened
-            # outside the region's children (elsewhere or at the region's own office).
-            where = child(place) or (child(bound) if place is not None else None)
-            if where is not None:
-                want.setdefault(where, {}).setdefault(a.kind, 0)
-                want[where][a.kind] += 1
-        got = {c: p["anomalies"] for c, p in world.progress(code).items() if p["anomalies"]}
-        assert got == want, code
+            # Where it happened; and, apart, under the child its package was bound for.
+            for key, path in (("anomalies", place), ("anomalies_bound_here", bound)):
+                where = child(path)
+                if where is not None:
+                    want[key].setdefault(where, {}).setdefault(a.kind, 0)
+                    want[key][where][a.kind] += 1
+        report = progress(session, region)
+        session.commit()
+        rows = {c["code"]: c for c in report["children"]} | {"here": report["here"]}
+        for key in want:
+            got = {c: p[key] for c, p in rows.items() if p[key]}
+            assert got == want[key], (code, key)

@@ -107,10 +107,16 @@ def test_the_planted_problems_and_nothing_else(session, region, label_key):
     assert all(a["resolved_by"] == "system" and "closed by the system" in a["resolution_note"]
                for a in listed if a["status"] != "open")
 
-    children = {c["code"]: c for c in progress(session, region["3513"])["children"]}
-    assert children["351301"]["anomalies"] == {"wrong_dapil": 1, "missing": 1, "damaged": 1,
-                                               "cloned_label": 1, "duplicate_scan": 1,
-                                               "forged_label": 1}
+    report = progress(session, region["3513"])
+    children = {c["code"]: c for c in report["children"]}
+    # Where each happened: the wrong-dapil packing and the forged label at the regency's
+    # own warehouse; the rest in the district.  Apart: all of them, by destination.
+    assert report["here"]["anomalies"] == {"wrong_dapil": 1, "forged_label": 1}
+    assert children["351301"]["anomalies"] == {"missing": 1, "damaged": 1,
+                                               "cloned_label": 1, "duplicate_scan": 1}
+    assert children["351301"]["anomalies_bound_here"] == {
+        "wrong_dapil": 1, "missing": 1, "damaged": 1, "cloned_label": 1, "duplicate_scan": 1,
+        "forged_label": 1}
     assert children["351302"]["anomalies"] == {"custody_gap": 1}
     assert children["351301"]["expected"] == 9 and children["351302"]["expected"] == 3
     assert children["351301"]["received"]["tps"] == 7  # the wrong-dapil ballots and the stuck box

@@ -101,17 +101,17 @@ def test_bast_counts_by_item_type_and_lists_discrepancies(session):
     story = data.build(session)
     region = story["region"]
     d = bast_data(session, region["351301"], region["3513010001"], dt.date(2024, 2, 10))
-    table = {row["item_type"]: row for row in d["table"]}
-    assert table["SS-DPR"]["packages"] == 2 and table["SS-DPR"]["quantity"] == 600
-    assert table["KOTAK"]["packages"] == 1 and table["KOTAK"]["damaged"] == 1
-    assert table["KOTAK"]["dispatched"] == 2
-    assert d["not_arrived"] == [{"package_id": "3513010001002-KOTAK", "item_type": "KOTAK"}]
-    assert [c["package_id"] for c in d["condition"]] == ["3513010001001-KOTAK"]
-    assert [a["kind"] for a in d["anomalies"]] == ["damaged"]
-    assert d["operators"] == ["pps-ngadisari"]
+    table = {line.item_type: line for line in d.lines}
+    assert table["SS-DPR"].received == 2 and table["SS-DPR"].quantity == 600
+    assert table["KOTAK"].received == 1 and table["KOTAK"].damaged == 1
+    assert table["KOTAK"].dispatched == 2 and table["KOTAK"].short == 1
+    assert [(p.package_id, p.outcome) for p in d.packages] == [
+        ("3513010001001-KOTAK", "damaged"), ("3513010001002-KOTAK", "short")]
+    assert d.packages[0].kinds == ["damaged"]
+    assert d.operators == ["pps-ngadisari"]
     # Another day: nothing was received, and nothing had been dispatched yet either.
     before = bast_data(session, region["351301"], region["3513010001"], dt.date(2024, 2, 9))
-    assert before["received"] == 0 and before["not_arrived"] == []
+    assert before.totals["received"] == 0 and before.packages == []
     # Days are local: the receipts of 10:00 UTC fall on 10 February in WIB but on the 11th
     # in a zone 14 hours ahead.
     assert receipt_days(session, region["3513010001"], WIB) == [dt.date(2024, 2, 10)]
@@ -119,7 +119,7 @@ def test_bast_counts_by_item_type_and_lists_discrepancies(session):
                                 zone("Pacific/Kiritimati")) == [dt.date(2024, 2, 11)]
     kiri = bast_data(session, region["351301"], region["3513010001"], dt.date(2024, 2, 11),
                              tz=zone("Pacific/Kiritimati"))
-    assert kiri["received"] == d["received"] == 3
+    assert kiri.totals["received"] == d.totals["received"] == 3
 
 
 def _pdf_text(blob: bytes, tmp_path) -> str:
@@ -138,7 +138,7 @@ def test_bast_pdf_reads_as_a_handover_report(session, tmp_path):
     text = _pdf_text(out.getvalue(), tmp_path)
     for expected in ("HANDOVER REPORT", "Sukapura (351301)", "Ngadisari (3513010001)", "2024-02-10",
                      "2024-02-10 17:00:00 WIB", "2024-02-10 19:00 WIB",
-                     "Surat suara DPR", "3513010001002-KOTAK", "dispatched, not received",
+                     "Surat suara DPR", "3513010001002-KOTAK", "no receipt scanned",
                      "kotak suara penyok", "First party (hands over)", "Second party (receives)"):
         assert expected in text, expected
     png = tmp_path / "bast"
