@@ -25,6 +25,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.db import get_session
 from server.errors import ApiError, DomainError
+from server.ledger.chain import append_records
+from server.ledger.records import API_TOKENS, DEVICES, USERS
 from server.models import PATH_END, ROLES, ApiToken, Device, Location, User, utc_now
 
 TOKEN_PREFIX = "jjk_"
@@ -112,6 +114,7 @@ def create_user(session: Session, username: str, password: str, role: str, regio
                 region_id=_location(session, region).id)
     session.add(user)
     session.flush()
+    append_records(session, USERS, User.id == user.id)
     return user
 
 
@@ -150,9 +153,14 @@ def deactivate_user(session: Session, username: str) -> User:
     user = _user(session, username)
     user.active = False
     end_sessions(user)
+    revoked = []
     for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
                                                         ApiToken.revoked_at.is_(None))):
         token.revoked_at = utc_now()
+        revoked.append(token.id)
+    append_records(session, USERS, User.id == user.id)
+    if revoked:
+        append_records(session, API_TOKENS, ApiToken.id.in_(revoked))
     return user
 
 
@@ -168,11 +176,13 @@ def create_token(session: Session, role: str, region: str, name: str = "",
     _check_role(role)
     token = new_token()
     expires = utc_now() + dt.timedelta(days=ttl_days) if ttl_days else None
-    session.add(ApiToken(token_hash=hash_token(token), role=role,
-                         region_id=_location(session, region).id, name=name,
-                         expires_at=expires, device_id=device.id if device else None,
-                         user_id=user.id if user else None))
+    row = ApiToken(token_hash=hash_token(token), role=role,
+                   region_id=_location(session, region).id, name=name,
+                   expires_at=expires, device_id=device.id if device else None,
+                   user_id=user.id if user else None)
+    session.add(row)
     session.flush()
+    append_records(session, API_TOKENS, ApiToken.id == row.id)
     return token
 
 
@@ -183,6 +193,7 @@ def create_device(session: Session, location: str, name: str = "",
     device = Device(name=name or f"device@{loc.code}", location_id=loc.id)
     session.add(device)
     session.flush()
+    append_records(session, DEVICES, Device.id == device.id)
     token = create_token(session, "operator", loc.code, name=device.name, ttl_days=ttl_days,
                          device=device)
     return device, token

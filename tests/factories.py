@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from labels.payload import Label, sign
 from server.access import create_device, create_token
+from server.ledger.chain import append_records, backfill_records
+from server.ledger.records import DEADLINES, LABEL_KEYS, LOCATIONS, PACKAGES
 from server.models import Deadline, Location, Package
 
 # (code, name, level, parent code, dapil)
@@ -50,7 +52,8 @@ class Region:
 
 
 def make_region(session, rows=REGION_ROWS) -> Region:
-    """Insert the test region's locations."""
+    """Insert the test region's locations, chained as the importer chains them."""
+    backfill_records(session)  # the item types the first migration seeded
     region = Region()
     for code, name, level, parent, dapil in rows:
         parent_loc = region.locations.get(parent) if parent else None
@@ -59,6 +62,7 @@ def make_region(session, rows=REGION_ROWS) -> Region:
         session.add(loc)
         session.flush()
         region.locations[code] = loc
+    append_records(session, LOCATIONS, Location.id.in_([loc.id for loc in region.locations.values()]))
     return region
 
 
@@ -83,15 +87,17 @@ def make_plan(session, region: Region, tps_codes=None, item_types=("SS-DPR", "KO
             session.add(pkg)
             packages[pid] = pkg
     session.flush()
+    append_records(session, PACKAGES, Package.id.in_([p.id for p in packages.values()]))
     return packages
 
 
 def make_schedule(session, region: Region, start: dt.datetime) -> None:
     """Insert deadlines: regency at start, then a day per level down to the TPS."""
-    for i, level in enumerate(("regency", "district", "village", "tps")):
-        session.add(Deadline(region_id=region["35"].id, level=level,
-                             deadline=start + dt.timedelta(days=i)))
+    rows = [Deadline(region_id=region["35"].id, level=level, deadline=start + dt.timedelta(days=i))
+            for i, level in enumerate(("regency", "district", "village", "tps"))]
+    session.add_all(rows)
     session.flush()
+    append_records(session, DEADLINES, Deadline.id.in_([d.id for d in rows]))
 
 
 def label_text(package: Package, key, version: int | None = None) -> str:
@@ -130,6 +136,7 @@ def trust_key(session, private_key) -> str:
     session.add(LabelKey(key_id=key_id, public_key_pem=public_pem(private_key.public_key()),
                          name="test"))
     session.flush()
+    append_records(session, LABEL_KEYS, LabelKey.key_id == key_id)
     return key_id
 
 

@@ -12,6 +12,8 @@ from server.db import get_db
 from server.labelling.printing import LabelPrintError, print_labels, reprint
 from server.labelling.registry import ImportLabelsError, import_codes
 from server.labelling.trust import trusted_keys
+from server.ledger.chain import append_records
+from server.ledger.records import LABEL_KEYS
 from server.models import LabelKey
 
 
@@ -118,6 +120,7 @@ def _register_keys(app: Flask) -> None:
             else:
                 row.revoked_at = None
                 verb = "already trusted"
+            append_records(session, LABEL_KEYS, LabelKey.key_id == key_id, only_changed=True)
             session.commit()
         click.echo(f"label key {key_id} {verb}")
 

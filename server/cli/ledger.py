@@ -29,7 +29,7 @@ from sqlalchemy import inspect
 from labels.keys import KeyFileError, load_public_key, public_pem
 from server.config import ledger_key_path
 from server.db import get_db
-from server.ledger.chain import backfill, checkpoint
+from server.ledger.chain import backfill, backfill_records, checkpoint
 from server.ledger.checkpoints import _public_raw, key_id_of, load_or_create_key
 from server.ledger.content import LedgerError
 from server.ledger.heads import current_head, read_heads
@@ -245,11 +245,14 @@ def register(app: Flask) -> None:
 
     @app.cli.command("chain-backfill")
     def chain_backfill_command():
-        """Chain scans that predate the ledger (bulk loads, databases older than migration 0003)."""
+        """Chain scans and records that predate the ledger (bulk loads, older databases)."""
         with get_db().session() as session:
+            records = backfill_records(session, progress=lambda kind, n: click.echo(
+                f"{n} {kind} records chained", err=True))
             count = backfill(session, progress=lambda n: click.echo(f"{n} scans chained", err=True)
                              if n % 500_000 == 0 else None)
-        click.echo(f"{count} scans chained; run `jejak-server checkpoint` to sign the new head")
+        chained = "".join(f"{n} {kind}, " for kind, n in records.items() if n)
+        click.echo(f"{chained}{count} scans chained; run `jejak-server checkpoint` to sign the new head")
 
     @app.cli.command("ledger-key")
     def ledger_key_command():

@@ -40,6 +40,8 @@ from server.errors import DomainError
 from server.importers.locations import import_locations
 from server.importers.plan import import_packages, import_schedule
 from server.ingest.batch import ingest_batch
+from server.ledger.chain import append_records
+from server.ledger.records import LABEL_KEYS, PACKAGES
 from server.models import Anomaly, LabelKey, Location, Package
 from server.reconcile.sweep import sweep_missing
 
@@ -135,6 +137,7 @@ def _key(session, instance: Path):
     key_id = key_id_for(key.public_key())
     session.add(LabelKey(key_id=key_id, public_key_pem=public_pem(key.public_key()),
                          name="Demo: KPU Kabupaten Probolinggo"))
+    append_records(session, LABEL_KEYS, LabelKey.key_id == key_id)
     return key, key_id
 
 
@@ -163,6 +166,7 @@ def load_demo(session, instance: Path, seed: int = 2024, scale: str = "full",
     for package_id, version in plan.reprinted.items():
         session.execute(update(Package).where(Package.package_id == package_id)
                         .values(label_version=version))
+    append_records(session, PACKAGES, Package.package_id.in_(list(plan.reprinted)))
     for username, role, region in USERS:
         create_user(session, username, DEMO_PASSWORD, role, region)
     principals = {}

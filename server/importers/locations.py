@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from server.importers.read import (
     CODE_RULE,
@@ -23,6 +23,8 @@ from server.importers.read import (
     check_extension,
     read_table,
 )
+from server.ledger.chain import append_records
+from server.ledger.records import LOCATIONS
 from server.models import LEVELS, Location
 from server.sql import chunks
 
@@ -226,6 +228,7 @@ def import_locations(session, path) -> ImportReport:
     for row in rows:
         by_level[row.level].append(row)
     table = Location.__table__
+    last_id = session.scalar(select(func.max(Location.id))) or 0
     for level in LEVELS:
         batch = []
         for row in by_level[level]:
@@ -237,6 +240,7 @@ def import_locations(session, path) -> ImportReport:
             session.execute(insert(table), part)
         if batch and level != "tps":
             ids_paths.update(_ids_for(session, level))
+    append_records(session, LOCATIONS, Location.id > last_id)  # chained with the insert
     counts = Counter(row.level for row in rows)
     return ImportReport("locations", len(rows), {level: counts[level] for level in LEVELS})
 

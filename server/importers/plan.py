@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 from collections import Counter
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, select
 
 from server.importers.locations import ImportReport, check_code, existing_locations
 from server.importers.read import (
@@ -39,6 +39,8 @@ from server.importers.read import (
     check_extension,
     read_table,
 )
+from server.ledger.chain import append_records, append_removals
+from server.ledger.records import DEADLINES, ITEM_TYPES, PACKAGES
 from server.models import DIRECTIONS, LEVELS, Deadline, ItemType, Package, utc_now
 from server.sql import bulk_insert, chunks
 
@@ -176,6 +178,7 @@ def import_packages(session, path) -> ImportReport:
     ids = _assign_ids(session, rows, set(first_line), check_database=not table_empty)
     now = utc_now()
     table = Package.__table__
+    last_id = session.scalar(select(func.max(Package.id))) or 0
     numbered = list(zip(ids, rows))
     for part in chunks(numbered, CHUNK):
         # COPY on PostgreSQL, executemany elsewhere (server.sql.bulk_insert).
@@ -184,6 +187,7 @@ def import_packages(session, path) -> ImportReport:
              "destination_id": locations[destination][0], "dapil": dapil, "label_version": 1,
              "container_id": None, "created_at": now}
             for package_id, (_line, _pid, item_type, quantity, destination, dapil) in part])
+    append_records(session, PACKAGES, Package.id > last_id)  # chained with the insert
     counts = Counter(row[2] for row in rows)
     generated = sum(1 for row in rows if not row[1])
     return ImportReport("packages", len(rows), dict(sorted(counts.items())),
@@ -294,14 +298,17 @@ def import_schedule(session, path) -> ImportReport:
         raise ImportFileError(path, problems)
     for region_id, level, _deadline, direction, item_type in rows:
         # NULL region ids never collide in a unique index, so replace explicitly.
-        session.execute(delete(Deadline).where(Deadline.level == level,
-                                               Deadline.direction == direction,
-                                               Deadline.item_type == item_type,
-                                               Deadline.region_id.is_(None) if region_id is None
-                                               else Deadline.region_id == region_id))
+        same = (Deadline.level == level, Deadline.direction == direction,
+                Deadline.item_type == item_type,
+                Deadline.region_id.is_(None) if region_id is None else Deadline.region_id == region_id)
+        append_removals(session, DEADLINES, and_(*same))  # the ledger says it was replaced
+        session.execute(delete(Deadline).where(*same))
+    # Read after the deletes: SQLite may give a new row a deleted row's id, never a lower one.
+    last_id = session.scalar(select(func.max(Deadline.id))) or 0
     session.execute(insert(Deadline.__table__),
                     [{"region_id": r, "level": lv, "deadline": d, "direction": way,
                       "item_type": it} for r, lv, d, way, it in rows])
+    append_records(session, DEADLINES, Deadline.id > last_id)
     counts = Counter(level for _r, level, _d, _w, _i in rows)
     return ImportReport("deadlines", len(rows), {level: counts[level] for level in LEVELS})
 
@@ -349,6 +356,7 @@ def import_item_types(session, path) -> ImportReport:
     if problems:
         raise ImportFileError(path, problems)
     session.execute(insert(ItemType.__table__), rows)
+    append_records(session, ITEM_TYPES, ItemType.code.in_([r["code"] for r in rows]))
     return ImportReport("item types", len(rows),
                         detail=", ".join(r["code"] for r in rows[:20])
                         + (" ..." if len(rows) > 20 else ""))

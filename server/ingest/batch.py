@@ -34,7 +34,7 @@ from server.ingest.labels import Resolved, _label_key, claimed_id, resolve_text
 from server.ingest.scan import Item, ScanError, understand
 from server.labelling.registry import codes_of, register, row_for
 from server.labelling.trust import trusted_keys
-from server.ledger.chain import append_scan_contents, content_of_scan
+from server.ledger.chain import append_anomalies, append_scan_contents, content_of_scan
 from server.locks import lock_batch, lock_more, per_package
 from server.models import Anomaly, ScanEvent, utc_now
 from server.reconcile.details import describe, dumps, minutes
@@ -377,3 +377,4 @@ def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now,
                             detected_at=entry["at"], evidence_json=json.dumps(entry["uuids"]),
                             detail=describe(entry["kind"], entry["facts"]),
                             facts_json=dumps(entry["facts"]), status="open"))
+    append_anomalies(session, keys=list(found))

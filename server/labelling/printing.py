@@ -23,6 +23,8 @@ from labels.manifest import PackageRow
 from labels.payload import key_id_for
 from server.errors import DomainError
 from server.labelling.registry import register_signed
+from server.ledger.chain import append_records
+from server.ledger.records import PACKAGES
 from server.models import PATH_END, ItemType, LabelKey, Location, Package
 
 MAX_VERSION = 9999  # the payload's version field holds 4 digits
@@ -150,6 +152,7 @@ def reprint(session, key, out, package_ids, **options) -> list[Path]:
                                   "the last one the label format holds")
         p.label_version += 1
     session.flush()
+    append_records(session, PACKAGES, Package.id.in_([p.id for p in packages]))
     rows, names, items = rows_for(session, packages, options.get("lang", "id"))
     try:
         signed, temp_paths = render_to(rows, out, key, options, names, items)

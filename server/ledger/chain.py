@@ -43,13 +43,13 @@ from server.ledger.content import (
     canonical,
     digest_of,
     link,
-    resolution_content,
     scan_content,
     scan_select,
 )
 from server.ledger.heads import store_head
+from server.ledger.records import ANOMALIES, RECORD_KINDS, RecordKind
 from server.models import Anomaly, LedgerEntry, ScanEvent, utc_now
-from server.sql import bulk_insert, chunks, is_postgres
+from server.sql import bulk_insert, chunks, is_postgres, member
 
 # Transaction-scoped advisory lock that serialises appends (PostgreSQL); "JEJAKLG".
 LOCK_KEY = 0x4A454A414B4C47
@@ -176,9 +176,131 @@ def _key_of(row) -> tuple[str, object]:
 
 def append_resolution(session: Session, anomaly: Anomaly) -> None:
     """Chain an anomaly's status change (acknowledged/resolved, by whom, when, note)."""
+    append_anomalies(session, ids=[anomaly.id], entry_kind="resolution")
+
+
+def append_anomalies(session: Session, ids=(), keys=(), entry_kind: str = "anomaly") -> None:
+    """Chain the current state of these anomalies (by id or dedup key), unless already chained.
+
+    Called after the anomalies were inserted or changed, in the same transaction:
+    an anomaly whose latest chained content is already its current one is
+    skipped, so callers may name every anomaly they touched.
+    """
+    ids, keys = list(dict.fromkeys(ids)), list(dict.fromkeys(keys))
     session.flush()
-    content = resolution_content(session, anomaly)
-    _append(session, [("resolution", anomaly.id, str(anomaly.id), content, True)])
+    wheres = [member(session, Anomaly.id, part) for part in chunks(ids)]
+    wheres += [member(session, Anomaly.dedup_key, part) for part in chunks(keys)]
+    for where in wheres:
+        append_records(session, ANOMALIES, where, entry_kind=entry_kind, only_changed=True)
+
+
+RECORD_PAGE = 10_000  # records read, chained and inserted at a time (a province's plan: 1.7 M)
+
+
+def append_records(session: Session, spec: RecordKind, where=None, *, entry_kind: str | None = None,
+                   only_changed: bool = False) -> int:
+    """Chain the current content of the live records of one kind that match ``where``.
+
+    The writer calls it after its insert or update, in the same transaction; the
+    records are read back in pages of RECORD_PAGE (one query each, by id), so
+    a province's packages are chained in bulk.  ``only_changed`` skips records
+    whose latest chained content is already the current one.  Returns the count.
+    """
+    session.flush()
+    pages = _record_pages(session, spec, where)
+    if only_changed:
+        pages = (_changed_only(session, spec, page) for page in pages)
+    return _append_pages(session, (
+        [(entry_kind or spec.kind, spec.row_id(r), spec.ref(r), spec.content(r), True) for r in page]
+        for page in pages))
+
+
+def append_removals(session: Session, spec: RecordKind, where) -> int:
+    """Chain the removal of the records of one kind matching ``where``; call it before deleting them."""
+    session.flush()
+    return _append_pages(session, (
+        [(spec.removal, spec.row_id(r), spec.ref(r),
+          {"type": spec.removal, "record": spec.identity(r), "ref": spec.ref(r)}, True) for r in page]
+        for page in _record_pages(session, spec, where)))
+
+
+def _record_pages(session: Session, spec: RecordKind, where):
+    """Yield the live rows of a kind matching ``where`` in pages, in key order."""
+    base = spec.select()
+    if where is not None:
+        base = base.where(where)
+    if spec.by_ref:  # a small catalogue: one page
+        yield session.connection().execute(base.order_by(spec.key)).all()
+        return
+    last = None
+    while True:
+        query = base if last is None else base.where(spec.key > last)
+        page = session.connection().execute(query.order_by(spec.key).limit(RECORD_PAGE)).all()
+        if page:
+            yield page
+        if len(page) < RECORD_PAGE:
+            return
+        last = page[-1].id
+
+
+def _changed_only(session: Session, spec: RecordKind, page) -> list:
+    """Return the rows of a page whose content differs from their latest chained content."""
+    if not page:
+        return page
+    column = LedgerEntry.ref if spec.by_ref else LedgerEntry.row_id
+    latest: dict = {}
+    for part in chunks([spec.identity(r) for r in page]):
+        for ident, digest in session.connection().execute(
+                select(column, LedgerEntry.digest).where(LedgerEntry.kind.in_(spec.kinds),
+                                                         member(session, column, part))
+                .order_by(LedgerEntry.seq)):
+            latest[ident] = bytes(digest)
+    return [r for r in page if latest.get(spec.identity(r)) != digest_of(spec.content(r))]
+
+
+def _append_pages(session: Session, pages) -> int:
+    """Chain pages of items (as ``_chain_entries`` takes them) onto the head; sign the head once."""
+    start = seq = None
+    chain = GENESIS
+    now = utc_now()
+    last = None
+    count = 0
+    for items in pages:
+        if not items:
+            continue
+        if start is None:
+            start, chain = _lock_and_head(session)
+            seq = start
+        entries, seq, chain = _chain_entries(seq, chain, items, now)
+        _insert(session, entries)
+        last = entries[-1]
+        count += len(items)
+    if last is None:
+        return 0
+    checkpoint_entries = _auto_checkpoint(session, start, seq, chain, now)
+    if checkpoint_entries:
+        _insert(session, checkpoint_entries)
+        last = checkpoint_entries[-1]
+    _sign_head(session, last, now)
+    return count
+
+
+def backfill_records(session: Session, progress=None) -> dict[str, int]:
+    """Chain the records of every kind the ledger has never chained (databases older than this).
+
+    A kind is backfilled only while the ledger holds no entry of it: once chained,
+    a record added behind the ledger's back stays reported as inserted.  Commits
+    after each kind; returns {kind: count}.
+    """
+    done = {}
+    for spec in RECORD_KINDS:
+        if session.scalar(select(LedgerEntry.seq).where(LedgerEntry.kind == spec.kind).limit(1)):
+            continue
+        done[spec.kind] = append_records(session, spec)
+        session.commit()
+        if progress and done[spec.kind]:
+            progress(spec.kind, done[spec.kind])
+    return done
 
 
 def _auto_checkpoint(session: Session, before: int, seq: int, chain: bytes, now) -> list[dict]:

@@ -1,4 +1,4 @@
-"""The ledger's content: the canonical JSON of a scan or a resolution, its digest and the link."""
+"""The ledger's content: the canonical JSON of a scan, its digest and the link (records: ``records``)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,15 @@ import hashlib
 import json
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
 from server.errors import DomainError
-from server.models import Anomaly, Location, Package, ScanEvent
+from server.models import Location, Package, ScanEvent
 
 GENESIS = bytes(32)
 
 
 FORMAT = "jejak-ledger-v1"
-
-
-ENTRY_KINDS = ("scan", "resolution", "checkpoint")
 
 
 class LedgerError(DomainError):
@@ -95,33 +92,3 @@ def scan_content(row, offset: int = 0) -> dict:
         if content[name] is None:
             del content[name]
     return content
-
-
-def resolution_content(session: Session, anomaly: Anomaly) -> dict:
-    """Return the canonical content of an anomaly's current resolution state."""
-    location = session.get(Location, anomaly.location_id) if anomaly.location_id else None
-    package = session.get(Package, anomaly.package_id) if anomaly.package_id else None
-    return {
-        "type": "resolution", "anomaly": anomaly.id,
-        "package": package.package_id if package else None,
-        "claimed_package": anomaly.claimed_package or "",
-        "location": location.code if location else None,
-        "detected_at": _time(anomaly.detected_at), "evidence": anomaly.evidence,
-        **live_resolution_fields(anomaly),
-    }
-
-
-# Fields of a resolution entry that must still match the live anomaly row.
-RESOLUTION_LIVE_FIELDS = ("kind", "dedup_key", "status", "acknowledged_at", "acknowledged_by",
-                          "resolved_at", "resolved_by", "resolution_note")
-
-
-def live_resolution_fields(anomaly: Anomaly) -> dict:
-    """Return the RESOLUTION_LIVE_FIELDS of an anomaly row as resolution_content writes them."""
-    return {"kind": anomaly.kind, "dedup_key": anomaly.dedup_key, "status": anomaly.status,
-            "acknowledged_at": _time(anomaly.acknowledged_at),
-            "acknowledged_by": anomaly.acknowledged_by or "",
-            "resolved_at": _time(anomaly.resolved_at), "resolved_by": anomaly.resolved_by or "",
-            "resolution_note": anomaly.resolution_note or ""}
-
-

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import serialization
@@ -37,23 +38,23 @@ from sqlalchemy.orm import Session
 from server.ledger.checkpoints import checkpoint_problem, key_id_of
 from server.ledger.content import (
     GENESIS,
-    RESOLUTION_LIVE_FIELDS,
     SCAN_COLUMNS,
     _Box,
     _Pkg,
     digest_of,
     link,
-    live_resolution_fields,
     scan_content,
 )
 from server.ledger.heads import compare_heads
-from server.models import PATH_END, Anomaly, LedgerEntry, Location, ScanEvent, utc_now
+from server.ledger.records import BY_ENTRY_KIND, Scope, name_of
+from server.ledger.verify_records import check_records
+from server.models import PATH_END, LedgerEntry, Location, ScanEvent, utc_now
 from server.sql import chunks
 
 EXPORT_FORMAT = "jejak-ledger-export-v1"
 
 
-MAX_LISTED = 200  # problems kept in the report; the count goes on
+MAX_LISTED = 200  # problems kept in the report per kind of record; the count goes on
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Problem:
     seq: int | None
     message: str
     position: float = 0.0
+    record: str = ""  # the kind of record (scan, package, ...), "" for the log itself
 
     def __str__(self) -> str:
         where = f"seq {self.seq}: " if self.seq is not None else ""
@@ -87,25 +89,35 @@ class Report:
     problem_count: int = 0
     region_records: int = 0
     heads: int = 0
+    records: Counter = field(default_factory=Counter)  # chained plan/access/anomaly entries by kind
+    listed: Counter = field(default_factory=Counter)   # problems kept per kind of record
 
     @property
     def ok(self) -> bool:
         """Tell whether nothing was found wrong."""
         return self.problem_count == 0
 
-    def add(self, what: str, seq: int | None, message: str, position: float | None = None) -> None:
-        """Record a problem (only the first MAX_LISTED are kept)."""
+    def add(self, what: str, seq: int | None, message: str, position: float | None = None,
+            record: str = "") -> None:
+        """Record a problem (the first MAX_LISTED of each kind of record are kept)."""
         self.problem_count += 1
-        if len(self.problems) < MAX_LISTED:
+        if not self.full(record):
+            self.listed[record] += 1
             self.problems.append(Problem(what, seq, message,
-                                         position if position is not None else float(seq or 0)))
+                                         position if position is not None else float(seq or 0),
+                                         record))
+
+    def full(self, record: str = "") -> bool:
+        """Tell whether MAX_LISTED problems of this kind of record are already kept."""
+        return self.listed[record] >= MAX_LISTED
 
     def summary(self) -> str:
         """Return a one-paragraph account of what was checked."""
         unsigned = self.entries - self.last_checkpoint_seq
         keys = ", ".join(sorted(self.key_ids)) or "none"
+        records = "".join(f"{n} {kind}, " for kind, n in sorted(self.records.items()))
         text = (f"{self.entries} entries ({self.scans} scans, {self.resolutions} resolutions, "
-                f"{self.checkpoints} signed checkpoints, ledger keys: {keys}); "
+                f"{records}{self.checkpoints} signed checkpoints, ledger keys: {keys}); "
                 f"head {self.head.hex()}")
         if self.region_records:
             text += f"; {self.region_records} records of the region checked in full"
@@ -174,9 +186,6 @@ def verify_database(session: Session, trusted_keys: set[str] | None = None, head
     wanted = _wanted_seqs(heads)
     chain_at: dict[int, bytes] = {}
     prev_seq, prev_chain = 0, GENESIS
-    # anomaly id -> (seq, digest of its live fields) of its last chained resolution: a province
-    # can have millions of resolutions, so keep 32 bytes each, not the content.
-    latest_resolution: dict[int, tuple[int, bytes]] = {}
     for e in session.connection().execute(_ledger_walk()):
         report.entries += 1
         chain = _check_link(report, e, prev_seq, prev_chain)
@@ -184,12 +193,16 @@ def verify_database(session: Session, trusted_keys: set[str] | None = None, head
         if e.kind == "scan":
             report.scans += 1
             _check_scan(session, report, e, digest)
-        elif e.kind == "resolution":
-            report.resolutions += 1
-            if hashlib.sha256((e.content or "").encode("utf-8")).digest() != digest:
-                report.add("modified", e.seq, f"the resolution of anomaly {e.ref} was altered in the ledger")
+        elif e.kind in BY_ENTRY_KIND:
+            if e.kind == "resolution":
+                report.resolutions += 1
             else:
-                latest_resolution[e.row_id] = (e.seq, _live_digest(json.loads(e.content)))
+                report.records[e.kind] += 1
+            if hashlib.sha256((e.content or "").encode("utf-8")).digest() != digest:
+                spec = BY_ENTRY_KIND[e.kind]
+                report.add("modified", e.seq, f"the {e.kind.replace('_', ' ')} entry of "
+                           f"{spec.kind.replace('_', ' ')} {e.ref} was altered in the ledger",
+                           record=spec.kind)
         elif e.kind == "checkpoint":
             report.checkpoints += 1
             _check_checkpoint(report, e, digest, prev_seq, prev_chain, trusted_keys)
@@ -200,7 +213,7 @@ def verify_database(session: Session, trusted_keys: set[str] | None = None, head
         prev_seq, prev_chain = e.seq, chain
     report.head = prev_chain
     _check_heads(report, heads, chain_at, prev_seq, head_keys or {})
-    _check_resolutions_live(session, report, latest_resolution)
+    check_records(session, report, prev_seq)
     _check_inserted(session, report)
     report.problems.sort(key=lambda p: p.position)
     return report
@@ -209,18 +222,21 @@ def verify_database(session: Session, trusted_keys: set[str] | None = None, head
 def _check_scan(session: Session, report: Report, e, digest: bytes) -> None:
     """Compare one scan entry with its live row."""
     if e.id is None:
-        report.add("deleted", e.seq, f"scan {e.ref} (row {e.row_id}) is gone from scan_events")
+        report.add("deleted", e.seq, f"scan {e.ref} (row {e.row_id}) is gone from scan_events",
+                   record="scan")
     elif e.uuid != e.ref:
         elsewhere = session.scalar(select(LedgerEntry.seq).where(
             LedgerEntry.kind == "scan", LedgerEntry.ref == e.uuid).limit(1))
         if elsewhere is not None:
             report.add("reordered", e.seq,
                        f"row {e.row_id} was scan {e.ref} when chained but now holds scan {e.uuid}, "
-                       f"which the ledger chains at seq {elsewhere}")
+                       f"which the ledger chains at seq {elsewhere}", record="scan")
         else:
-            report.add("modified", e.seq, f"scan {e.ref} (row {e.row_id}) now has uuid {e.uuid}")
+            report.add("modified", e.seq, f"scan {e.ref} (row {e.row_id}) now has uuid {e.uuid}",
+                       record="scan")
     elif digest_of(scan_content(e, WALK_OFFSET)) != digest:
-        report.add("modified", e.seq, f"scan {e.ref} (row {e.row_id}) no longer matches its digest")
+        report.add("modified", e.seq, f"scan {e.ref} (row {e.row_id}) no longer matches its digest",
+                   record="scan")
 
 
 def _check_checkpoint(report: Report, e, digest: bytes, prev_seq: int, prev_chain: bytes,
@@ -243,32 +259,6 @@ def _check_checkpoint(report: Report, e, digest: bytes, prev_seq: int, prev_chai
         report.last_checkpoint_seq = e.seq
 
 
-def _live_digest(fields: dict) -> bytes:
-    """Return the digest of the fields of a resolution that must match the live anomaly."""
-    return digest_of({f: fields.get(f) for f in RESOLUTION_LIVE_FIELDS})
-
-
-def _check_resolutions_live(session: Session, report: Report, latest: dict) -> None:
-    """Check that each chained anomaly still exists and its resolution state is the chained one."""
-    ids = sorted(latest)
-    columns = [Anomaly.id] + [getattr(Anomaly, f) for f in RESOLUTION_LIVE_FIELDS]
-    for part in chunks(ids, 1000):
-        rows = {a.id: a for a in session.connection().execute(
-            select(*columns).where(Anomaly.id.in_(part)))}
-        for anomaly_id in part:
-            seq, chained = latest[anomaly_id]
-            anomaly = rows.get(anomaly_id)
-            if anomaly is None:
-                report.add("deleted", seq, f"anomaly {anomaly_id}, whose resolution is chained, is gone")
-                continue
-            live = live_resolution_fields(anomaly)
-            if _live_digest(live) != chained:
-                content = json.loads(session.scalar(select(LedgerEntry.content).where(LedgerEntry.seq == seq)))
-                changed = [f for f in RESOLUTION_LIVE_FIELDS if live[f] != content.get(f)]
-                report.add("modified", seq, f"anomaly {anomaly_id} changed since its last chained "
-                           f"resolution without a new entry: {', '.join(changed)}")
-
-
 def _check_inserted(session: Session, report: Report) -> None:
     """Report scan rows that no ledger entry chains, placed after the chained row before them."""
     unchained = ~exists().where(LedgerEntry.kind == "scan", LedgerEntry.row_id == ScanEvent.id)
@@ -281,7 +271,7 @@ def _check_inserted(session: Session, report: Report) -> None:
         before = session.scalar(select(func.max(LedgerEntry.seq)).where(
             LedgerEntry.kind == "scan", LedgerEntry.row_id < row.id)) or 0
         report.add("inserted", None, f"scan {row.uuid} (row {row.id}) is in scan_events but not "
-                   f"in the ledger (after seq {before})", position=before + 0.5)
+                   f"in the ledger (after seq {before})", position=before + 0.5, record="scan")
     report.problem_count += count - len(rows)
 
 
@@ -291,9 +281,16 @@ def region_codes(session: Session, region: Location) -> set[str]:
         Location.path >= region.path, Location.path < region.path + PATH_END)))
 
 
+def region_scope(session: Session, region: Location) -> Scope:
+    """Return what a region's export shows: the codes under it and the codes above it."""
+    return Scope(region.path, frozenset(region_codes(session, region)),
+                 frozenset(region.ancestor_codes) - {region.code})
+
+
 def write_export(session: Session, region: Location, out, public_keys: dict[str, bytes]) -> Report:
     """Write the log as seen from one region to the text stream out; return counts."""
-    codes = region_codes(session, region)
+    scope = region_scope(session, region)
+    codes = scope.codes
     report = Report()
     header = {"format": EXPORT_FORMAT, "region": region.code, "region_name": region.name,
               "region_path": region.path, "exported_at": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%f"),
@@ -305,9 +302,9 @@ def write_export(session: Session, region: Location, out, public_keys: dict[str,
         record = None
         if e.kind == "scan" and e.id is not None and e.location in codes:
             record = scan_content(e, WALK_OFFSET)
-        elif e.kind == "resolution":
+        elif e.kind in BY_ENTRY_KIND:
             content = json.loads(e.content)
-            if content.get("location") in codes:
+            if _export_carries(e.kind, content, scope):
                 record = content
         elif e.kind == "checkpoint":
             record = json.loads(e.content)
@@ -319,6 +316,15 @@ def write_export(session: Session, region: Location, out, public_keys: dict[str,
         out.write(json.dumps(line, sort_keys=True, separators=(",", ":")) + "\n")
         report.head = bytes(e.chain)
     return report
+
+
+def _export_carries(kind: str, content: dict, scope: Scope) -> bool:
+    """Tell whether a region's export carries a chained record's entry in full."""
+    if content.get("type") == "resolution":  # written before records were chained
+        return content.get("location") in scope.codes
+    if kind.endswith(":del"):
+        return True  # a removal names only the record's id and ref
+    return BY_ENTRY_KIND[kind].in_region(content, scope)
 
 
 def verify_export(lines, trusted_keys: set[str] | None = None, heads=None) -> Report:
@@ -361,7 +367,8 @@ def verify_export(lines, trusted_keys: set[str] | None = None, heads=None) -> Re
             chain = chain_given
         if record is not None:
             if not isinstance(record, dict) or digest_of(record) != digest:
-                report.add("modified", seq, f"the {kind} record {_name(record)} does not match its digest")
+                report.add("modified", seq, f"the {kind} record {name_of(record)} does not match its digest",
+                           record=kind)
             elif kind == "checkpoint":
                 report.checkpoints += 1
                 why = (f"it covers seq {record.get('covers_seq')}, not {prev_seq}"
@@ -377,6 +384,8 @@ def verify_export(lines, trusted_keys: set[str] | None = None, heads=None) -> Re
                 last_region_seq = seq
                 report.scans += kind == "scan"
                 report.resolutions += kind == "resolution"
+                if kind in BY_ENTRY_KIND and kind != "resolution":
+                    report.records[kind] += 1
         if seq in wanted:
             chain_at[seq] = chain
         prev_seq, prev_chain = seq, chain
@@ -399,13 +408,6 @@ def _header_keys(header: dict, trusted_keys: set[str] | None) -> dict[str, bytes
         if key_id_of(raw) == key_id and (trusted_keys is None or key_id in trusted_keys):
             keys[key_id] = raw
     return keys
-
-
-def _name(record) -> str:
-    """Return how to name a record in a message."""
-    if isinstance(record, dict):
-        return str(record.get("uuid") or record.get("anomaly") or record.get("covers_seq") or "")
-    return repr(record)[:40]
 
 
 def public_keys_of(private_keys) -> dict[str, bytes]:

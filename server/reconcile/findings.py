@@ -24,7 +24,7 @@ import json
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from server.ledger.chain import append_resolution
+from server.ledger.chain import append_anomalies, append_resolution
 from server.models import (
     DERIVED_KINDS,
     STATE_COLUMNS,
@@ -130,6 +130,7 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
                 changed.append(a)
             if f.ended_at is not None:
                 a.ended_at = f.ended_at
+                changed.append(a)
                 if a.status != "resolved":
                     close_by_system(session, a, f"closed by the system: received, "
                                     f"{_scan_words(f.ended_by, ctx)}", now)
@@ -145,6 +146,8 @@ def apply_findings(session: Session, ctx: Context, derived: dict[int, Derived],
                 changed.append(a)
     # A sweep can raise tens of thousands at once: plain rows, not ORM objects.
     bulk_insert(session, Anomaly.__table__, inserts)
+    # Opened and changed anomalies are chained as they now are (those already chained skipped).
+    append_anomalies(session, ids=[a.id for a in changed], keys=[r["dedup_key"] for r in inserts])
     return changed
 
 

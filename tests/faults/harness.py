@@ -70,10 +70,11 @@ def make_world(app, item_types=("SS-DPR", "KOTAK", "SS-PPWP", "TINTA", "BILIK"),
     ``extra_tps`` adds that many TPS (in villages of district 351302) to the plan, for
     backlogs big enough that each package is scanned a handful of times, not thousands.
     """
-    from labels.keys import generate, public_pem
-    from labels.payload import key_id_for
-    from server.models import LabelKey, Location
-    from tests.factories import label_text, make_plan, make_region, token
+    from labels.keys import generate
+    from server.ledger.chain import append_records
+    from server.models import Location
+    from server.ledger.records import LOCATIONS
+    from tests.factories import REGION_ROWS, label_text, make_plan, make_region, token, trust_key
 
     key = generate()
     db = app.extensions["jejak.db"]
@@ -95,9 +96,10 @@ def make_world(app, item_types=("SS-DPR", "KOTAK", "SS-PPWP", "TINTA", "BILIK"),
                                               dapil="DPR-JATIM-2;DPRDP-JATIM-11;DPRDK-3513-2")
             s.add(region.locations[code])
         s.flush()
+        chained = {row[0] for row in REGION_ROWS}  # make_region chained its own
+        append_records(s, LOCATIONS, Location.code.in_([c for c in region.locations if c not in chained]))
         plan = make_plan(s, region, tps_codes=region.tps_codes("3513"), item_types=item_types)
-        s.add(LabelKey(key_id=key_id_for(key.public_key()), public_key_pem=public_pem(key.public_key()),
-                       name="fault run"))
+        trust_key(s, key)
         labels = {pid: label_text(p, key) for pid, p in plan.items()}
         tok = token(s, "operator", "3513")
         s.commit()

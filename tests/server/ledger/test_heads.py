@@ -51,14 +51,14 @@ def truncate(db, keep: int) -> None:
     execute(db, "DELETE FROM ledger_head")
 
 
-def test_every_append_leaves_a_signed_head_that_observers_can_fetch(cli, client, db, region, observer):
+def test_every_append_leaves_a_signed_head_that_observers_can_fetch(cli, client, db, region, observer, base):
     record(db, region, 3)
     head = _head(client, observer)
     assert set(head) == {"seq", "chain", "signed_at", "key_id", "signature"}
-    assert head["seq"] == _last_seq(db) == 3
+    assert head["seq"] == _last_seq(db) == base + 3
     record(db, region, 2, start=3)
     newer = _head(client, observer)
-    assert newer["seq"] == 5 and newer["chain"] != head["chain"]
+    assert newer["seq"] == base + 5 and newer["chain"] != head["chain"]
     key = json.loads(cli.invoke(args=["ledger-head"]).output)
     assert key == newer  # the command serves the same head
     public = client.get("/api/v1/ledger/key", headers={"Authorization": f"Bearer {observer}"})
@@ -74,27 +74,27 @@ def test_the_head_needs_a_token(client, region):
     assert rv.status_code == 401 and rv.get_json()["error"]["status"] == 401
 
 
-def test_a_log_cut_short_after_a_kept_head_is_truncated(cli, db, region, tmp_path):
+def test_a_log_cut_short_after_a_kept_head_is_truncated(cli, db, region, tmp_path, base):
     record(db, region, 5)
     record(db, region, 4, start=5)
     assert cli.invoke(args=["ledger-head", "-o", str(tmp_path / "head.json")]).exit_code == 0
-    truncate(db, keep=5)
+    truncate(db, keep=base + 5)
     code, lines = verify(cli)
     assert code == 0, lines  # without a head, a cut at the end is invisible: why witnesses exist
     code, lines = verify(cli, "--head", str(tmp_path / "head.json"))
     assert code == 1
-    assert lines[0].startswith("TRUNCATED: seq 9:") and "ends at seq 5" in lines[0]
+    assert lines[0].startswith(f"TRUNCATED: seq {base + 9}:") and f"ends at seq {base + 5}" in lines[0]
 
 
-def test_the_last_entry_alone_removed_is_truncated_too(cli, db, region, tmp_path):
+def test_the_last_entry_alone_removed_is_truncated_too(cli, db, region, tmp_path, base):
     record(db, region, 3)
     cli.invoke(args=["ledger-head", "-o", str(tmp_path / "head.json")])
-    truncate(db, keep=2)
+    truncate(db, keep=base + 2)
     code, lines = verify(cli, "--head", str(tmp_path / "head.json"))
-    assert code == 1 and lines[0].startswith("TRUNCATED: seq 3:")
+    assert code == 1 and lines[0].startswith(f"TRUNCATED: seq {base + 3}:")
 
 
-def test_history_rewritten_after_a_kept_head_is_forked(cli, db, region, tmp_path):
+def test_history_rewritten_after_a_kept_head_is_forked(cli, db, region, tmp_path, base):
     from server.ledger.content import GENESIS, digest_of, link, scan_content, scan_select
 
     uuids = record(db, region, 4)
@@ -110,7 +110,7 @@ def test_history_rewritten_after_a_kept_head_is_forked(cli, db, region, tmp_path
         s.commit()
     assert verify(cli)[0] == 0  # no checkpoint yet: the chain alone cannot tell
     code, lines = verify(cli, "--head", str(tmp_path / "head.json"))
-    assert code == 1 and lines[0].startswith("FORKED: seq 4:")
+    assert code == 1 and lines[0].startswith(f"FORKED: seq {base + 4}:")
 
 
 def test_a_head_not_signed_by_the_ledger_key_is_refused(cli, db, region, tmp_path):
@@ -123,16 +123,16 @@ def test_a_head_not_signed_by_the_ledger_key_is_refused(cli, db, region, tmp_pat
     assert code == 1 and lines[0].startswith("HEAD:") and "signature" in lines[0]
 
 
-def test_an_export_is_held_to_heads_too(cli, db, region, tmp_path):
+def test_an_export_is_held_to_heads_too(cli, db, region, tmp_path, base):
     record(db, region, 6)
     cli.invoke(args=["ledger-head", "-o", str(tmp_path / "head.json")])
-    truncate(db, keep=3)
+    truncate(db, keep=base + 3)
     assert cli.invoke(args=["export-log", "--region", "3513", "-o",
                             str(tmp_path / "x.jsonl")]).exit_code == 0
     code, lines = verify(cli, "--file", str(tmp_path / "x.jsonl"))
     assert code == 0, lines  # the export of a truncated log is self-consistent...
     code, lines = verify(cli, "--file", str(tmp_path / "x.jsonl"), "--head", str(tmp_path / "head.json"))
-    assert code == 1 and lines[0].startswith("TRUNCATED: seq 6:")  # ...but not the head
+    assert code == 1 and lines[0].startswith(f"TRUNCATED: seq {base + 6}:")  # ...but not the head
 
 
 @pytest.fixture
@@ -148,33 +148,33 @@ def _witness(cli, observer, directory):
 
 
 def test_the_witness_keeps_heads_that_extend_each_other_and_names_a_truncation(
-        cli, db, region, observer, wsgi, tmp_path):
+        cli, db, region, observer, wsgi, tmp_path, base):
     kept = tmp_path / "bawaslu"
     record(db, region, 4)
     code, lines = _witness(cli, observer, kept)
     assert code == 0 and "pinned ledger key" in lines[0]
     record(db, region, 3, start=4)
     code, lines = _witness(cli, observer, kept)
-    assert code == 0 and "3 entries since seq 4 checked" in lines[-1], lines
+    assert code == 0 and f"3 entries since seq {base + 4} checked" in lines[-1], lines
     assert len((kept / "heads.jsonl").read_text().splitlines()) == 2
-    truncate(db, keep=5)
+    truncate(db, keep=base + 5)
     code, lines = _witness(cli, observer, kept)
-    assert code == 1 and lines[0].startswith("TRUNCATED:") and "seq 7" in lines[0]
+    assert code == 1 and lines[0].startswith("TRUNCATED:") and f"seq {base + 7}" in lines[0]
     code, lines = verify(cli, "--head", str(kept / "heads.jsonl"))
-    assert code == 1 and lines[0].startswith("TRUNCATED: seq 7:")
+    assert code == 1 and lines[0].startswith(f"TRUNCATED: seq {base + 7}:")
 
 
 def test_the_witness_names_a_log_regrown_over_a_truncation_as_forked(
-        cli, db, region, observer, wsgi, tmp_path):
+        cli, db, region, observer, wsgi, tmp_path, base):
     kept = tmp_path / "bawaslu"
     record(db, region, 4)
     assert _witness(cli, observer, kept)[0] == 0
-    truncate(db, keep=2)
+    truncate(db, keep=base + 2)
     record(db, region, 5, start=100)  # the log grows past the kept head on another history
     code, lines = _witness(cli, observer, kept)
-    assert code == 1 and lines[0].startswith("FORKED:") and "seq 4" in lines[0]
+    assert code == 1 and lines[0].startswith("FORKED:") and f"seq {base + 4}" in lines[0]
     code, lines = verify(cli, "--head", str(kept / "heads.jsonl"))
-    assert code == 1 and lines[0].startswith("FORKED: seq 4:")
+    assert code == 1 and lines[0].startswith(f"FORKED: seq {base + 4}:")
 
 
 def test_the_witness_refuses_a_head_signed_by_another_key(cli, db, region, observer, wsgi,

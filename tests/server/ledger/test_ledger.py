@@ -60,23 +60,23 @@ def test_an_untouched_log_verifies_with_a_summary(cli, db, region):
     assert "8 scans" in lines[-1] and "verifies" in lines[-1]
 
 
-def test_an_edited_scan_row_is_named(cli, db, region):
+def test_an_edited_scan_row_is_named(cli, db, region, base):
     uuids = record(db, region, 6)
     execute(db, "UPDATE scan_events SET operator = 'Budi' WHERE uuid = :u", u=uuids[3])
     code, lines = verify(cli)
     assert code == 1
-    assert lines[0].startswith("MODIFIED: seq 4:") and uuids[3] in lines[0]
+    assert lines[0].startswith(f"MODIFIED: seq {base + 4}:") and uuids[3] in lines[0]
 
 
-def test_a_deleted_scan_row_is_named(cli, db, region):
+def test_a_deleted_scan_row_is_named(cli, db, region, base):
     uuids = record(db, region, 6)
     execute(db, "DELETE FROM scan_events WHERE uuid = :u", u=uuids[2])
     code, lines = verify(cli)
     assert code == 1
-    assert lines[0].startswith("DELETED: seq 3:") and uuids[2] in lines[0]
+    assert lines[0].startswith(f"DELETED: seq {base + 3}:") and uuids[2] in lines[0]
 
 
-def test_swapped_scan_rows_are_named_as_reordered(cli, db, region):
+def test_swapped_scan_rows_are_named_as_reordered(cli, db, region, base):
     uuids = record(db, region, 6)
     with db.engine.begin() as conn:
         ids = [conn.scalar(text("SELECT id FROM scan_events WHERE uuid = :u"), {"u": u}) for u in uuids[1:3]]
@@ -85,11 +85,11 @@ def test_swapped_scan_rows_are_named_as_reordered(cli, db, region):
         conn.execute(text("UPDATE scan_events SET id = :b WHERE id = -1"), {"b": ids[1]})
     code, lines = verify(cli)
     assert code == 1
-    assert lines[0].startswith("REORDERED: seq 2:") and uuids[1] in lines[0] and uuids[2] in lines[0]
-    assert lines[1].startswith("REORDERED: seq 3:")
+    assert lines[0].startswith(f"REORDERED: seq {base + 2}:") and uuids[1] in lines[0] and uuids[2] in lines[0]
+    assert lines[1].startswith(f"REORDERED: seq {base + 3}:")
 
 
-def test_an_inserted_scan_row_is_named(cli, db, region):
+def test_an_inserted_scan_row_is_named(cli, db, region, base):
     record(db, region, 3)
     forged = str(uuid.uuid4())
     execute(db, "INSERT INTO scan_events (uuid, claimed_package, raw_code, location_id, action, disposition, "
@@ -99,10 +99,10 @@ def test_an_inserted_scan_row_is_named(cli, db, region):
     record(db, region, 2, start=10)
     code, lines = verify(cli)
     assert code == 1
-    assert lines[0].startswith("INSERTED:") and forged in lines[0] and "after seq 3" in lines[0]
+    assert lines[0].startswith("INSERTED:") and forged in lines[0] and f"after seq {base + 3}" in lines[0]
 
 
-def test_edit_delete_reorder_and_insert_in_one_copy_are_each_named_in_log_order(cli, db, region):
+def test_edit_delete_reorder_and_insert_in_one_copy_are_each_named_in_log_order(cli, db, region, base):
     uuids = record(db, region, 10)
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE scan_events SET seal = 'S-999' WHERE uuid = :u"), {"u": uuids[7]})
@@ -117,10 +117,10 @@ def test_edit_delete_reorder_and_insert_in_one_copy_are_each_named_in_log_order(
     problems = [line for line in lines if line.split(":")[0] in {"MODIFIED", "DELETED", "REORDERED", "INSERTED"}]
     assert [p.split(":")[0] for p in problems] == ["REORDERED", "REORDERED", "DELETED", "MODIFIED"]
     assert uuids[5] in problems[2] and uuids[7] in problems[3]
-    assert "first: REORDERED: seq 2" in lines[-2]
+    assert f"first: REORDERED: seq {base + 2}" in lines[-2]
 
 
-def test_a_rewritten_ledger_entry_breaks_the_chain(cli, db, region):
+def test_a_rewritten_ledger_entry_breaks_the_chain(cli, db, region, base):
     uuids = record(db, region, 5)
     # Someone edits a scan and recomputes its digest, but not the chain after it.
     execute(db, "UPDATE scan_events SET disposition = 'damaged' WHERE uuid = :u", u=uuids[2])
@@ -128,14 +128,14 @@ def test_a_rewritten_ledger_entry_breaks_the_chain(cli, db, region):
         from server.ledger.content import digest_of, scan_content, scan_select
 
         row = s.execute(scan_select().where(ScanEvent.uuid == uuids[2])).one()
-        s.query(LedgerEntry).filter_by(seq=3).update({"digest": digest_of(scan_content(row))})
+        s.query(LedgerEntry).filter_by(seq=base + 3).update({"digest": digest_of(scan_content(row))})
         s.commit()
     code, lines = verify(cli)
     assert code == 1
-    assert lines[0].startswith("REORDERED: seq 3:") and "chain breaks" in lines[0]
+    assert lines[0].startswith(f"REORDERED: seq {base + 3}:") and "chain breaks" in lines[0]
 
 
-def test_history_rewritten_hashes_and_all_is_caught_by_the_signed_checkpoint(cli, db, region):
+def test_history_rewritten_hashes_and_all_is_caught_by_the_signed_checkpoint(cli, db, region, base):
     from server.ledger.content import GENESIS, digest_of, link, scan_content, scan_select
 
     uuids = record(db, region, 4)
@@ -151,10 +151,10 @@ def test_history_rewritten_hashes_and_all_is_caught_by_the_signed_checkpoint(cli
         s.commit()
     code, lines = verify(cli)
     assert code == 1
-    assert lines[0].startswith("CHECKPOINT: seq 5:") and "rewritten" in lines[0]
+    assert lines[0].startswith(f"CHECKPOINT: seq {base + 5}:") and "rewritten" in lines[0]
 
 
-def test_resolutions_are_chained_and_a_silent_status_change_is_named(cli, db, region):
+def test_resolutions_are_chained_and_a_silent_status_change_is_named(cli, db, region, base):
     uuids = record(db, region, 2)
     with db.session() as s:
         anomaly = Anomaly(kind="damaged", dedup_key="damaged:x", location_id=region["3513010001001"].id,
@@ -170,16 +170,20 @@ def test_resolutions_are_chained_and_a_silent_status_change_is_named(cli, db, re
     execute(db, "UPDATE anomalies SET resolution_note = 'nothing happened' WHERE id = :i", i=anomaly_id)
     code, lines = verify(cli)
     assert code == 1
-    assert lines[0].startswith("MODIFIED: seq 3:") and "resolution_note" in lines[0]
+    assert lines[0].startswith(f"MODIFIED: seq {base + 3}:") and "resolution_note" in lines[0]
 
 
-def test_checkpoints_are_signed_every_n_entries(app, cli, db, region):
+def test_checkpoints_are_signed_every_n_entries(app, cli, db, region, base):
+    if base % 4:  # start at a multiple of 4, after the region's chained records
+        record(db, region, 4 - base % 4, start=100)
+        base += 4 - base % 4
     app.config["LEDGER_CHECKPOINT_EVERY"] = 4
     with app.app_context():
         record(db, region, 3)
-        record(db, region, 3, start=3)  # crosses 4: a checkpoint after seq 6
+        record(db, region, 3, start=3)  # crosses a multiple of 4: a checkpoint after it
     with db.session() as s:
-        kinds = [e.kind for e in s.query(LedgerEntry).order_by(LedgerEntry.seq)]
+        kinds = [e.kind for e in s.query(LedgerEntry).filter(LedgerEntry.seq > base)
+                 .order_by(LedgerEntry.seq)]
     assert kinds == ["scan"] * 6 + ["checkpoint"]
     code, lines = verify(cli)
     assert code == 0 and "1 signed checkpoints" in lines[-1]
@@ -196,10 +200,12 @@ def test_a_region_export_verifies_offline_and_shows_only_that_regions_records(cl
     # The offline check needs no database: use a runner of an app on a database that does not exist.
     code, lines = verify(cli, "--file", str(out))
     assert code == 0, lines
-    assert "3 records of the region" in lines[-1]
+    # its scans, and the plan they are judged against: the catalogue, 3513's places and the province
+    assert "(3 scans, 0 resolutions, 13 item_type, 11 location, " in lines[-1]
+    assert "27 records of the region" in lines[-1]
 
 
-def test_an_edited_export_is_named(cli, db, region, tmp_path):
+def test_an_edited_export_is_named(cli, db, region, tmp_path, base):
     mine = record(db, region, 3)
     out = tmp_path / "3513.jsonl"
     cli.invoke(args=["export-log", "--region", "3513", "-o", str(out)])
@@ -207,7 +213,7 @@ def test_an_edited_export_is_named(cli, db, region, tmp_path):
     bad = tmp_path / "edited.jsonl"
     bad.write_text(edited)
     code, lines = verify(cli, "--file", str(bad))
-    assert code == 1 and lines[0].startswith("MODIFIED: seq 1:") and mine[0] in lines[0]
+    assert code == 1 and lines[0].startswith(f"MODIFIED: seq {base + 1}:") and mine[0] in lines[0]
 
 
 def test_an_export_signed_by_another_key_fails_when_the_key_is_pinned(cli, db, region, tmp_path):
@@ -257,7 +263,7 @@ def run_in_threads(work, n):
     assert errors == []
 
 
-def test_concurrent_appends_keep_one_unbroken_chain(cli, db, region):
+def test_concurrent_appends_keep_one_unbroken_chain(cli, db, region, base):
     def worker(k):
         for j in range(8):
             record(db, region, 5, start=1000 * k + 10 * j)
@@ -267,7 +273,7 @@ def test_concurrent_appends_keep_one_unbroken_chain(cli, db, region):
     assert code == 0, lines
     with db.session() as s:
         seqs = [e.seq for e in s.query(LedgerEntry).order_by(LedgerEntry.seq)]
-    assert seqs == list(range(1, 161))
+    assert seqs == list(range(1, base + 161))
 
 
 # --- through the API, as devices and supervisors write the log -------------------------------
@@ -275,14 +281,10 @@ def test_concurrent_appends_keep_one_unbroken_chain(cli, db, region):
 @pytest.fixture
 def world(region, session, label_key):
     """Return the plan, labels and tokens of regency 3513, with the label key trusted."""
-    from labels.keys import public_pem
-    from labels.payload import key_id_for
-    from server.models import LabelKey
-    from tests.factories import label_text, make_plan, token
+    from tests.factories import label_text, make_plan, token, trust_key
 
     plan = make_plan(session, region)
-    session.add(LabelKey(key_id=key_id_for(label_key.public_key()),
-                         public_key_pem=public_pem(label_key.public_key()), name="test"))
+    trust_key(session, label_key)
     w = {"labels": {pid: label_text(p, label_key) for pid, p in plan.items()},
          "operator": token(session, "operator", "3513"), "supervisor": token(session, "supervisor", "3513")}
     session.commit()
@@ -322,7 +324,7 @@ def test_scans_and_resolutions_through_the_api_are_chained_and_verify(cli, clien
     assert cli.invoke(args=["export-log", "--region", "3513", "-o", str(out)]).exit_code == 0
     code, lines = verify(cli, "--file", str(out))
     assert code == 0, lines
-    assert f"{len(batch) + 1 + kinds.count('resolution')} records of the region" in lines[-1]
+    assert f"({len(batch) + 1} scans, {kinds.count('resolution')} resolutions" in lines[-1]
 
 
 def test_backfill_chains_only_scans_older_than_the_ledger(cli, db, region):
@@ -335,9 +337,9 @@ def test_backfill_chains_only_scans_older_than_the_ledger(cli, db, region):
                 "(:u, 'PKG-X', 'J1.X.PKG-X', :loc, 'receive', 'ok', '', '', 'Siti', :t, :t, :f, :tr)",
             u=forged, loc=region["3513010001001"].id, t=dt.datetime(2024, 2, 9), f=False, tr=True)
     code, lines = verify(cli)
-    assert code == 1 and sum(line.startswith("INSERTED") for line in lines) == 4
+    assert code == 1 and sum(line.startswith("INSERTED: scan") for line in lines) == 4
     result = cli.invoke(args=["chain-backfill"])
-    assert result.exit_code == 0 and result.output.startswith("3 scans chained")
+    assert result.exit_code == 0 and "15 location, 3 scans chained" in result.output
     code, lines = verify(cli)
     assert code == 1 and lines[0].startswith("INSERTED:") and forged in lines[0]
     assert not any(u in "\n".join(lines) for u in old)
@@ -404,22 +406,22 @@ def test_ingest_chains_each_scan_with_the_content_verify_log_reads_back(cli, db,
     assert verify(cli)[0] == 0
 
 
-def test_a_deleted_ledger_entry_is_a_gap_and_a_chain_break(cli, db, region):
+def test_a_deleted_ledger_entry_is_a_gap_and_a_chain_break(cli, db, region, base):
     record(db, region, 5)
-    execute(db, "DELETE FROM ledger_entries WHERE seq = 3")
+    execute(db, "DELETE FROM ledger_entries WHERE seq = :s", s=base + 3)
     code, lines = verify(cli)
     assert code == 1
     # its scan row is now chained by nothing: listed where it sits, after seq 2
-    assert lines[0].startswith("INSERTED:") and "(row 3)" in lines[0] and "after seq 2" in lines[0]
-    assert lines[1] == "DELETED: seq 3: ledger entries 3 are missing"
-    assert lines[2].startswith("REORDERED: seq 4:") and "chain breaks" in lines[2]
+    assert lines[0].startswith("INSERTED:") and "(row 3)" in lines[0] and f"after seq {base + 2}" in lines[0]
+    assert lines[1] == f"DELETED: seq {base + 3}: ledger entries {base + 3} are missing"
+    assert lines[2].startswith(f"REORDERED: seq {base + 4}:") and "chain breaks" in lines[2]
 
 
-def test_an_export_cut_before_its_last_checkpoint_is_not_proof(cli, db, region, tmp_path):
+def test_an_export_cut_before_its_last_checkpoint_is_not_proof(cli, db, region, tmp_path, base):
     record(db, region, 3)
     out = tmp_path / "3513.jsonl"
     cli.invoke(args=["export-log", "--region", "3513", "-o", str(out)])
     cut = tmp_path / "cut.jsonl"
     cut.write_text("".join(out.read_text().splitlines(keepends=True)[:-1]))
     code, lines = verify(cli, "--file", str(cut))
-    assert code == 1 and lines[0].startswith("UNSIGNED: seq 3:")
+    assert code == 1 and lines[0].startswith(f"UNSIGNED: seq {base + 3}:")
