@@ -53,7 +53,7 @@ def _check_kind(session: Session, report, spec: RecordKind, last_seq: int) -> No
     for row in session.connection().execute(live):
         content = spec.content(row)
         ref = spec.ref(row)
-        where = f"{what} {ref}" + ("" if spec.by_ref else f" (row {row.id})")
+        where = f"{what} {ref}" + _row(spec, ref, spec.row_id(row))
         if row.e_seq is None or row.e_kind == spec.removal:
             report.add("inserted", None, f"{where} is in {spec.table} but no ledger entry chains it"
                        + (f" (removed at seq {row.e_seq})" if row.e_seq is not None else ""),
@@ -66,8 +66,13 @@ def _check_kind(session: Session, report, spec: RecordKind, last_seq: int) -> No
                    ~exists().where(spec.key == latest.c.k))
             .order_by(entry.seq))
     for k, seq, ref in session.connection().execute(gone):
-        report.add("deleted", seq, f"{what} {ref}" + ("" if spec.by_ref else f" (row {k})")
+        report.add("deleted", seq, f"{what} {ref}" + _row(spec, ref, k)
                    + f", chained at seq {seq}, is gone from {spec.table}", record=spec.kind)
+
+
+def _row(spec: RecordKind, ref: str, row_id) -> str:
+    """Return " (row N)" when the record's name is not already its row id."""
+    return "" if spec.by_ref or ref == str(row_id) else f" (row {row_id})"
 
 
 def _explain(session: Session, report, spec: RecordKind, row, content: dict, where: str) -> None:

@@ -63,7 +63,7 @@ def test_deleting_an_open_anomaly_is_named(cli, db, world):
     code, lines = verify(cli)
     assert code == 1
     assert first_problem(lines).startswith("DELETED: seq ")
-    assert f"anomaly {world['anomaly']} (row {world['anomaly']})" in lines[0] and "gone from anomalies" in lines[0]
+    assert f"anomaly {world['anomaly']}, chained at seq" in lines[0] and "gone from anomalies" in lines[0]
 
 
 def test_resolving_an_open_anomaly_with_a_fake_note_is_named(cli, db, world):
