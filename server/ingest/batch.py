@@ -121,6 +121,8 @@ def ingest_batch(session: Session, scans: list, principal, now: dt.datetime | No
                         continue
                     if u in kinds and f.kind not in kinds[u]:
                         kinds[u].append(f.kind)
+    # The label anomalies the batch opened or extended, chained with its scans just before commit.
+    append_anomalies(session, keys=label_keys)
     append_scan_contents(session, _contents(ctx, rows, new_evs))
     session.flush()
     for it in fresh:
@@ -377,4 +379,3 @@ def _store_label_findings(session, fresh, codes, boxes, by_code, kinds, now,
                             detected_at=entry["at"], evidence_json=json.dumps(entry["uuids"]),
                             detail=describe(entry["kind"], entry["facts"]),
                             facts_json=dumps(entry["facts"]), status="open"))
-    append_anomalies(session, keys=list(found))
