@@ -319,3 +319,45 @@ def test_images_that_cannot_be_read_or_hold_no_code_are_named_and_fail(tmp_path,
 def test_manual_takes_the_documented_sound_option(tmp_path, capsys):
     assert main(["manual", "P-1", "ABCD-EFGH", "--location", DISTRICT, "--action", "receive",
                  "--sound", "none", "--outbox", str(tmp_path / "o.sqlite3")]) == 0
+
+
+def _documented_scanner_options() -> dict[str, set[str]]:
+    """Return {subcommand: options} of every `jejak-scan ...` line of docs/scanner.md and README.md.
+
+    A command line continues on the following lines indented deeper (docs) or ending in `|`.
+    """
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    found: dict[str, set[str]] = {}
+    for doc in (root / "docs" / "scanner.md", root / "README.md"):
+        lines = doc.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            match = re.search(r"jejak-scan (run|manual|status|sync|refresh)\b(.*)", line)
+            if not match:
+                continue
+            text = match.group(2)
+            indent = len(line) - len(line.lstrip())
+            for more in lines[i + 1:]:
+                if not more.strip() or len(more) - len(more.lstrip()) <= indent or "jejak-scan" in more:
+                    break
+                text += " " + more
+            found.setdefault(match.group(1), set()).update(re.findall(r"--[a-z][a-z-]*", text))
+    # The SOURCE table of docs/scanner.md: options of `run`.
+    table = (root / "docs" / "scanner.md").read_text(encoding="utf-8").split("SOURCE is exactly one of")[1]
+    found["run"].update(re.findall(r"--[a-z][a-z-]*", table.split("\n\n", 2)[1]))
+    return found
+
+
+def test_every_option_the_docs_show_is_accepted():
+    from scanner.cli import cli
+
+    documented = _documented_scanner_options()
+    assert set(documented) == set(cli.commands)
+    for name, options in documented.items():
+        params = cli.commands[name].params
+        accepted = {o for p in params for o in [*p.opts, *getattr(p, "secondary_opts", [])]}
+        assert options - accepted == set(), f"jejak-scan {name} refuses what the docs show"
+    assert {"--sound", "--device-name", "--outbox"} <= documented["manual"]
+    assert {"--camera", "--wedge", "--device", "--serial", "--baud", "--image", "--video"} \
+        <= documented["run"]
