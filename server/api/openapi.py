@@ -362,7 +362,8 @@ def _schemas() -> dict:
                                                "items": {"$ref": "#/components/schemas/CustodyEntry"}}}},
         "CustodyEntry": {
             "type": "object",
-            "required": ["scan_id", "action", "location", "scanned_at", "received_at", "offline"],
+            "required": ["scan_id", "action", "location", "scanned_at", "received_at", "offline",
+                         "anomalies"],
             "properties": {
                 "scan_id": {"type": "string", "description": "The scan's UUID."},
                 "action": {"type": "string", "enum": list(ACTIONS)},
@@ -379,7 +380,19 @@ def _schemas() -> dict:
                                                "How many of those were damaged."}),
                 "via_container": _nullable({"type": "string", "description":
                                             "The container scanned instead of the package."}),
-                "counted": {"type": "boolean", "description": "False for a duplicate scan."}}},
+                "counted": {"type": "boolean", "description": "False for a duplicate scan."},
+                "anomalies": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/EvidenceMark"},
+                    "description": "The anomalies of the package (or of the container it was "
+                                   "in) this scan is evidence for, e.g. a cloned copy's receipt; "
+                                   "empty for a normal handover. Anomalies the system closed "
+                                   "because later scans disproved them are left out."}}},
+        "EvidenceMark": {
+            "type": "object", "required": ["id", "kind", "status"],
+            "properties": {
+                "id": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID},
+                "kind": {"type": "string", "enum": list(ANOMALY_KINDS)},
+                "status": {"type": "string", "enum": list(ANOMALY_STATUSES)}}},
         "Anomaly": {
             "type": "object",
             "required": ["id", "kind", "package_id", "location", "detected_at", "status", "evidence"],

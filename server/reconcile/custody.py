@@ -1,14 +1,19 @@
 """A package's chain of custody: every scan of it, or of a container holding it, oldest first.
 
-Plain Python over a session (no Flask); ``GET /api/v1/packages/<id>`` renders it.
+Each entry carries the anomalies it is evidence for (a cloned copy's receipt, a misrouted or
+damaged one...), so a reader never takes such a scan for a normal handover. Plain Python over
+a session (no Flask); ``GET /api/v1/packages/<id>`` and the dashboard's package page render it.
 """
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import Device, Package, ScanEvent, utc_now
+from server.models import ANOMALY_KINDS, Anomaly, Device, Package, ScanEvent, utc_now
+from server.reconcile.findings import SYSTEM
 from server.reconcile.rules import timeline
 from server.reconcile.timelines import load_closure, load_locations, load_packages, new_context
 
@@ -38,6 +43,7 @@ def chain(session: Session, package_id: str) -> dict | None:
     contents = list(session.scalars(select(Package.package_id)
                                     .where(Package.container_id == pkg.id)
                                     .order_by(Package.package_id)))
+    marks = evidence_marks(session, {pkg.id} | {via for _ev, via in entries if via is not None})
     custody = []
     for ev, via in entries:
         loc = ctx.locations[ev.location_id]
@@ -56,6 +62,7 @@ def chain(session: Session, package_id: str) -> dict | None:
             "counted_quantity": ev.counted_quantity, "damaged_quantity": ev.damaged_quantity,
             "via_container": ctx.packages[via].package_id if via is not None else None,
             "counted": ev.counted,
+            "anomalies": marks.get(ev.uuid, []),
         })
     return {"package": {"package_id": pkg.package_id, "item_type": pkg.item_type,
                         "quantity": pkg.quantity, "destination": dest.code,
@@ -64,3 +71,25 @@ def chain(session: Session, package_id: str) -> dict | None:
                         "container": container.package_id if container else None,
                         "contents": contents},
             "custody": custody}
+
+
+def evidence_marks(session: Session, package_ids: set[int]) -> dict[str, list[dict]]:
+    """Return, by scan uuid, the anomalies of these packages that scan is evidence for.
+
+    Each mark is ``{"id", "kind", "status"}``, in the order of ``ANOMALY_KINDS``. Anomalies the
+    system closed because later scans disproved them are left out: the log no longer shows them.
+    """
+    order = {kind: i for i, kind in enumerate(ANOMALY_KINDS)}
+    marks: dict[str, list[dict]] = {}
+    rows = session.execute(
+        select(Anomaly.id, Anomaly.kind, Anomaly.status, Anomaly.resolved_by, Anomaly.evidence_json)
+        .where(Anomaly.package_id.in_(sorted(package_ids))).order_by(Anomaly.id))
+    for row in rows:
+        if row.status == "resolved" and row.resolved_by == SYSTEM:
+            continue
+        for uuid in json.loads(row.evidence_json or "[]"):
+            marks.setdefault(uuid, []).append({"id": row.id, "kind": row.kind,
+                                               "status": row.status})
+    for found in marks.values():
+        found.sort(key=lambda m: (order.get(m["kind"], len(order)), m["id"]))
+    return marks

@@ -95,6 +95,18 @@ def test_a_package_shows_its_custody_oldest_first(client, world):
     text = response.get_data(as_text=True)
     assert text.index(first["id"]) < text.index(later["id"])
     assert "Siti" in text
+    assert [c["anomalies"] for c in custody] == [[], []]
+
+
+def test_a_damaged_receipt_is_marked_with_its_anomaly_in_the_custody(client, world):
+    pid = f"{TPS}-SS-DPR"
+    damaged = scan(world["labels"][pid], "3513", disposition="damaged")
+    client.post("/api/v1/scans", json={"scans": [damaged]}, headers=auth(world["operator"]))
+    (anomaly,) = client.get("/api/v1/anomalies?kind=damaged",
+                            headers=auth(world["observer"])).get_json()["anomalies"]
+    (entry,) = client.get(f"/api/v1/packages/{pid}",
+                          headers=auth(world["observer"])).get_json()["custody"]
+    assert entry["anomalies"] == [{"id": anomaly["id"], "kind": "damaged", "status": "open"}]
 
 
 def add_anomalies(session, region, count, location="3513", kind="damaged"):

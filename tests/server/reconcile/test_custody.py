@@ -77,3 +77,52 @@ def test_expected_lists_what_a_location_should_receive(world, region):
     assert [r["package_id"] for r in expected_at(world.session, region["351301"], limit=1)] == [first]
     assert [r["package_id"] for r in expected_at(world.session, region["351301"],
                                                  after=first)] == [second]
+
+
+def _marks(world, package_id=DPR) -> dict[str, list[str]]:
+    """Return {scan id: kinds it is marked with} of a package's chain."""
+    return {c["scan_id"]: [m["kind"] for m in c["anomalies"]]
+            for c in world.chain(package_id)["custody"]}
+
+
+def test_a_cloned_copys_scan_is_marked_and_normal_handovers_are_not(world):
+    journey = world.journey(DPR)
+    copy = scan(world.label(DPR), "3513010002001", "receive", at(10, 9))
+    world.post(journey + [copy])
+    marks = _marks(world)
+    assert marks[copy["id"]] == ["cloned_label"]
+    # The clone's other half - the original's receipt at its TPS - is evidence too; the
+    # handovers before it are not.
+    (anomaly,) = world.anomalies()
+    assert set(anomaly["evidence"]) == {k for k, v in marks.items() if v}
+    assert all(marks[s["id"]] == [] for s in journey[:-1])
+    (mark,) = next(c for c in world.chain(DPR)["custody"] if c["scan_id"] == copy["id"])["anomalies"]
+    assert mark == {"id": anomaly["id"], "kind": "cloned_label", "status": "open"}
+
+
+def test_a_damaged_receipt_is_marked_damaged(world):
+    journey = world.journey(DPR)
+    journey[2]["disposition"] = "damaged"
+    world.post(journey)
+    marks = _marks(world)
+    assert marks[journey[2]["id"]] == ["damaged"]
+    assert [s["id"] for s in journey if marks[s["id"]]] == [journey[2]["id"]]
+
+
+def test_a_misrouted_box_marks_the_packages_inside_it(world):
+    box, code = world.label("BOX-NGD-1"), world.label(DPR)
+    wrong = scan(box, "351302", "receive", at(8, 8), seal="S-1")
+    world.post([scan(code, "3513", "receive", at(7, 8)),
+                scan(code, "3513", "pack", at(7, 9), container=box, seal="S-1"),
+                scan(box, "3513", "dispatch", at(7, 12), seal="S-1"), wrong])
+    assert "misrouted" in _marks(world, "BOX-NGD-1")[wrong["id"]]
+    assert "misrouted" in _marks(world)[wrong["id"]]
+
+
+def test_an_anomaly_later_scans_disproved_marks_nothing(world):
+    journey = world.journey(DPR)
+    backlog = [s for s in journey if s["location"] == "351301"]
+    world.post([s for s in journey if s not in backlog])
+    assert any(_marks(world).values())  # the custody gap, while it stands
+    world.post(backlog)
+    assert not any(_marks(world).values())
