@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from server.models import Anomaly
 from tests.server import dashboard_data as data
@@ -160,6 +161,35 @@ def test_package_timeline_shows_each_handoff(client, story):
     client.get("/lang/en")
     page = client.get("/packages/3513010001001-KOTAK").get_data(as_text=True)
     assert "Ballot box" in page and "Kotak suara" not in page
+
+
+def test_timeline_rows_are_marked_by_the_anomalies_they_are_evidence_for(client, session, story):
+    import datetime as dt
+    import re
+
+    # A copy of TPS 001's ballot label received at a village it is not bound for.
+    copy = data._api_scan(story["labels"]["3513010001001-SS-DPR"], "3513010002", "receive",
+                          data.T0 + dt.timedelta(days=1, hours=3), operator="pps-lain")
+    data._post(client, story["admin"], [copy])
+    session.expire_all()
+    cloned = session.scalar(select(Anomaly).where(Anomaly.kind == "cloned_label"))
+    data.login(client)
+
+    def rows(package_id):
+        page = client.get(f"/packages/{package_id}").get_data(as_text=True)
+        return re.findall(r'<li class="[^"]*">(.*?)</li>', page.split('class="timeline"')[1], re.S)
+
+    box = rows("3513010001001-KOTAK")
+    marked = [r for r in box if "Bukti untuk" in r]
+    assert len(marked) == 1 and "pps-ngadisari" in marked[0]  # the dented box's receipt only
+    assert f'href="/anomalies/{story["damaged"].id}">rusak</a>' in marked[0]
+    ballots = rows("3513010001001-SS-DPR")
+    copy_row = next(r for r in ballots if "pps-lain" in r)
+    assert f'href="/anomalies/{cloned.id}">label kloning</a>' in copy_row
+    assert not any("Bukti untuk" in r for r in ballots if "gudang" in r)  # normal handovers
+    client.get("/lang/en")
+    page = client.get("/packages/3513010001001-SS-DPR").get_data(as_text=True)
+    assert "Evidence of" in page and ">cloned label</a>" in page
 
 
 def test_scan_log_pages_by_key_and_filters(app, client, story):
