@@ -58,7 +58,8 @@ def _free_port() -> int:
 def _run(args, cwd, env, **kw) -> subprocess.CompletedProcess:
     """Run a command, failing with its output when it fails."""
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, **kw)
-    assert result.returncode == 0, f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, \
+        f"{args} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
     return result
 
 

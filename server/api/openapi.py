@@ -388,11 +388,14 @@ def _schemas() -> dict:
                                    "empty for a normal handover. Anomalies the system closed "
                                    "because later scans disproved them are left out."}}},
         "EvidenceMark": {
-            "type": "object", "required": ["id", "kind", "status"],
+            "type": "object", "required": ["id", "kind", "status", "location"],
             "properties": {
                 "id": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID},
                 "kind": {"type": "string", "enum": list(ANOMALY_KINDS)},
-                "status": {"type": "string", "enum": list(ANOMALY_STATUSES)}}},
+                "status": {"type": "string", "enum": list(ANOMALY_STATUSES)},
+                "location": _nullable({"type": "string", "description":
+                                       "Where the anomaly was found: for a cloned label, the "
+                                       "suspect copy's place."})}},
         "Anomaly": {
             "type": "object",
             "required": ["id", "kind", "package_id", "location", "detected_at", "status", "evidence"],

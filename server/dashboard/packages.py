@@ -30,12 +30,18 @@ def timeline(entries: list[dict], names: dict[str, Location]) -> list[dict]:
         code = _text(where)
         item["where"] = names.get(code)
         item["where_code"] = code
+        # A cloned label's copy, scanned where the anomaly was found, is not the package:
+        # nobody handed it over, and the next real receipt's custody does not come from it.
+        item["suspect_copy"] = any(m["kind"] == "cloned_label" and m.get("location") == code
+                           for m in item.get("anomalies") or ())
         # A receipt after a dispatch elsewhere is a handoff from that place and person.
-        if previous is not None and item.get("action") in ("receive", "handover") \
+        if previous is not None and not item["suspect_copy"] \
+                and item.get("action") in ("receive", "handover") \
                 and previous.get("where_code") != code:
             item["from"] = previous
         out.append(item)
-        previous = item
+        if not item["suspect_copy"]:
+            previous = item
     return out
 
 

@@ -12,7 +12,7 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import ANOMALY_KINDS, Anomaly, Device, Package, ScanEvent, utc_now
+from server.models import ANOMALY_KINDS, Anomaly, Device, Location, Package, ScanEvent, utc_now
 from server.reconcile.findings import SYSTEM
 from server.reconcile.rules import timeline
 from server.reconcile.timelines import load_closure, load_locations, load_packages, new_context
@@ -76,20 +76,24 @@ def chain(session: Session, package_id: str) -> dict | None:
 def evidence_marks(session: Session, package_ids: set[int]) -> dict[str, list[dict]]:
     """Return, by scan uuid, the anomalies of these packages that scan is evidence for.
 
-    Each mark is ``{"id", "kind", "status"}``, in the order of ``ANOMALY_KINDS``. Anomalies the
-    system closed because later scans disproved them are left out: the log no longer shows them.
+    Each mark is ``{"id", "kind", "status", "location"}``, in the order of ``ANOMALY_KINDS``;
+    ``location`` is where the anomaly was found (for a cloned label, the suspect copy's place,
+    which tells the copy's scan from the original's). Anomalies the system closed because later
+    scans disproved them are left out: the log no longer shows them.
     """
     order = {kind: i for i, kind in enumerate(ANOMALY_KINDS)}
     marks: dict[str, list[dict]] = {}
     rows = session.execute(
-        select(Anomaly.id, Anomaly.kind, Anomaly.status, Anomaly.resolved_by, Anomaly.evidence_json)
+        select(Anomaly.id, Anomaly.kind, Anomaly.status, Anomaly.resolved_by,
+               Anomaly.evidence_json, Location.code)
+        .outerjoin(Location, Location.id == Anomaly.location_id)
         .where(Anomaly.package_id.in_(sorted(package_ids))).order_by(Anomaly.id))
     for row in rows:
         if row.status == "resolved" and row.resolved_by == SYSTEM:
             continue
         for uuid in json.loads(row.evidence_json or "[]"):
             marks.setdefault(uuid, []).append({"id": row.id, "kind": row.kind,
-                                               "status": row.status})
+                                               "status": row.status, "location": row.code})
     for found in marks.values():
         found.sort(key=lambda m: (order.get(m["kind"], len(order)), m["id"]))
     return marks

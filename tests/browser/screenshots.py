@@ -46,9 +46,12 @@ def main() -> int:
         page.locator("table.anomalies tbody tr td a").first.click()
         page.wait_for_selector("table.evidence")
         shoot(page, "anomaly")
-        package = page.locator("dl.facts a[href^='/packages/']").first
-        package.click()
-        page.wait_for_selector("ol.timeline")
+        # The chain of a package whose label was copied: the copy's receipt is marked.
+        page.goto(base + "/anomalies/?kind=cloned_label")
+        page.locator("table.anomalies tbody tr td a").first.click()
+        page.wait_for_selector("table.evidence")
+        page.locator("dl.facts a[href^='/packages/']").first.click()
+        page.wait_for_selector("ol.timeline .marks")
         shoot(page, "package-timeline", full=True)
         page.goto(base + "/overview?region=3513012001001")
         shoot(page, "tps")

@@ -324,7 +324,7 @@ def test_manual_takes_the_documented_sound_option(tmp_path, capsys):
 def _documented_scanner_options() -> dict[str, set[str]]:
     """Return {subcommand: options} of every `jejak-scan ...` line of docs/scanner.md and README.md.
 
-    A command line continues on the following lines indented deeper (docs) or ending in `|`.
+    A command line continues on the following lines indented deeper than it.
     """
     import re
 
@@ -339,12 +339,14 @@ def _documented_scanner_options() -> dict[str, set[str]]:
             text = match.group(2)
             indent = len(line) - len(line.lstrip())
             for more in lines[i + 1:]:
-                if not more.strip() or len(more) - len(more.lstrip()) <= indent or "jejak-scan" in more:
+                deeper = len(more) - len(more.lstrip()) > indent
+                if not more.strip() or not deeper or "jejak-scan" in more:
                     break
                 text += " " + more
             found.setdefault(match.group(1), set()).update(re.findall(r"--[a-z][a-z-]*", text))
     # The SOURCE table of docs/scanner.md: options of `run`.
-    table = (root / "docs" / "scanner.md").read_text(encoding="utf-8").split("SOURCE is exactly one of")[1]
+    scanner_md = (root / "docs" / "scanner.md").read_text(encoding="utf-8")
+    table = scanner_md.split("SOURCE is exactly one of")[1]
     found["run"].update(re.findall(r"--[a-z][a-z-]*", table.split("\n\n", 2)[1]))
     return found
 

@@ -106,7 +106,8 @@ def test_a_damaged_receipt_is_marked_with_its_anomaly_in_the_custody(client, wor
                             headers=auth(world["observer"])).get_json()["anomalies"]
     (entry,) = client.get(f"/api/v1/packages/{pid}",
                           headers=auth(world["observer"])).get_json()["custody"]
-    assert entry["anomalies"] == [{"id": anomaly["id"], "kind": "damaged", "status": "open"}]
+    assert entry["anomalies"] == [{"id": anomaly["id"], "kind": "damaged", "status": "open",
+                                   "location": "3513"}]
 
 
 def add_anomalies(session, region, count, location="3513", kind="damaged"):

@@ -186,7 +186,10 @@ def test_timeline_rows_are_marked_by_the_anomalies_they_are_evidence_for(client,
     ballots = rows("3513010001001-SS-DPR")
     copy_row = next(r for r in ballots if "pps-lain" in r)
     assert f'href="/anomalies/{cloned.id}">label kloning</a>' in copy_row
-    assert not any("Bukti untuk" in r for r in ballots if "gudang" in r)  # normal handovers
+    assert "Diserahkan dari" not in copy_row  # nobody handed a copy over
+    assert "Diduga salinan label" in copy_row
+    normal = [r for r in ballots if "Operator: gudang" in r or "Operator: ppk-sukapura" in r]
+    assert normal and not any("Bukti untuk" in r or "salinan" in r for r in normal)
     client.get("/lang/en")
     page = client.get("/packages/3513010001001-SS-DPR").get_data(as_text=True)
     assert "Evidence of" in page and ">cloned label</a>" in page

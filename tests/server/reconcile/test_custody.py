@@ -96,8 +96,10 @@ def test_a_cloned_copys_scan_is_marked_and_normal_handovers_are_not(world):
     (anomaly,) = world.anomalies()
     assert set(anomaly["evidence"]) == {k for k, v in marks.items() if v}
     assert all(marks[s["id"]] == [] for s in journey[:-1])
-    (mark,) = next(c for c in world.chain(DPR)["custody"] if c["scan_id"] == copy["id"])["anomalies"]
-    assert mark == {"id": anomaly["id"], "kind": "cloned_label", "status": "open"}
+    entry = next(c for c in world.chain(DPR)["custody"] if c["scan_id"] == copy["id"])
+    (mark,) = entry["anomalies"]
+    assert mark == {"id": anomaly["id"], "kind": "cloned_label", "status": "open",
+                    "location": "3513010002001"}  # the suspect copy's place
 
 
 def test_a_damaged_receipt_is_marked_damaged(world):
