@@ -46,12 +46,16 @@ ROLES = ("operator", "supervisor", "observer", "admin")
 ANOMALY_KINDS = (
     "missing", "duplicate_scan", "cloned_label", "misrouted", "wrong_dapil", "forged_label",
     "unknown_package", "superseded_label", "custody_gap", "late", "damaged", "seal_mismatch",
-    "quantity_mismatch", "missing_return",
+    "quantity_mismatch", "missing_return", "short_shipment", "not_in_shipment",
 )
 # Kinds judged once per scan from its label text (never disproved by other scans).
 LABEL_KINDS = ("forged_label", "unknown_package", "superseded_label")
+# Kinds judged once, when a shipment's receipt is closed (server.shipments): the handoff's
+# verdict, never re-judged from the package's timeline.
+SHIPMENT_KINDS = ("short_shipment", "not_in_shipment")
 # Kinds judged from a package's timeline (re-judged on every new scan of it).
-DERIVED_KINDS = tuple(kind for kind in ANOMALY_KINDS if kind not in LABEL_KINDS)
+DERIVED_KINDS = tuple(kind for kind in ANOMALY_KINDS
+                      if kind not in LABEL_KINDS and kind not in SHIPMENT_KINDS)
 # Kinds that are episodes over device time (begun at a deadline, ended by a receipt):
 # `as_of` reads them as they stood then.
 EPISODE_KINDS = ("missing", "missing_return")
@@ -478,3 +482,70 @@ class LabelRecord(Base):
     signature: Mapped[str] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(8))
     registered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+
+class Shipment(Base):
+    """A dispatch as one shipment (a surat jalan): its koli, from one place to another.
+
+    ``uuid`` is chosen by the scanner when it opens the shipment (offline too) and is
+    the idempotency key; ``number`` is given by the server when the closed shipment
+    arrives (migration 0011).
+    """
+
+    __tablename__ = "shipments"
+    __table_args__ = (Index("ix_shipments_origin", "origin_id", "closed_at"),
+                      Index("ix_shipments_destination", "destination_id", "closed_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    origin_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    destination_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    operator: Mapped[str] = mapped_column(String(100), default="")
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    # Device time the sender closed it, and server time it arrived.
+    closed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    origin: Mapped[Location] = relationship(foreign_keys=[origin_id])
+    destination: Mapped[Location] = relationship(foreign_keys=[destination_id])
+
+
+class ShipmentReceipt(Base):
+    """The receiver's check of a shipment: its surat jalan scanned, then its koli, then closed."""
+
+    __tablename__ = "shipment_receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    # One receipt per shipment: a second one with another uuid is refused.
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    operator: Mapped[str] = mapped_column(String(100), default="")
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    closed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    shipment: Mapped[Shipment] = relationship()
+    location: Mapped[Location] = relationship()
+
+
+class ShipmentKoli(Base):
+    """One koli on a shipment's list (``receipt_id`` null) or on its receipt's."""
+
+    __tablename__ = "shipment_koli"
+    __table_args__ = (
+        # Lists are de-duplicated by server.shipments (NULL receipt ids are distinct in SQL).
+        Index("ix_shipment_koli_shipment", "shipment_id", "receipt_id"),
+        Index("ix_shipment_koli_package", "package_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("shipment_receipts.id"))
+    # The package the scanned text names (null: not in the plan), and the id it claimed.
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
+    claimed_package: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(Integer, default=0)

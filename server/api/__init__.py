@@ -17,6 +17,7 @@ from server.api import errors
 from server.api import ledger as api_ledger
 from server.api import reads as api_reads
 from server.api import scans as api_scans
+from server.api import shipments as api_shipments
 from server.api.errors import DatabaseUnavailable, HeaderedError
 from server.api.openapi import document
 from server.db import get_session
@@ -43,6 +44,10 @@ ROUTES = [
     ("/ledger/head", "ledger_head", api_ledger.head, ["GET"]),
     ("/ledger/entries", "ledger_entries", api_ledger.entries, ["GET"]),
     ("/ledger/key", "ledger_key", api_ledger.key, ["GET"]),
+    ("/shipments", "shipments", api_shipments.post_shipment, ["POST"]),
+    ("/shipments/<number>", "shipment", api_shipments.get_shipment, ["GET"]),
+    ("/shipments/<number>/surat-jalan.pdf", "surat_jalan", api_shipments.surat_jalan, ["GET"]),
+    ("/shipments/<number>/receipt", "receipt", api_shipments.post_receipt, ["POST"]),
 ]
 
 

@@ -13,6 +13,8 @@ from server.api.scans import BOOL_FIELDS, COUNT_FIELDS, REQUIRED, TEXT_FIELDS
 from server.ingest.scan import MAX_COUNT
 from server.models import ACTIONS, ANOMALY_KINDS, ANOMALY_STATUSES, DISPOSITIONS, LEVELS
 from server.reconcile.anomalies import MAX_NOTE, RESOLVE_STATUSES
+from server.shipments.records import MAX_CODE as MAX_KOLI_CODE
+from server.shipments.records import MAX_KOLI, MAX_OPERATOR
 
 API_VERSION = "1.0.0"
 
@@ -28,7 +30,9 @@ _ERROR_TEXT = {
     "401": "No bearer token, or it is unknown, expired or revoked.",
     "403": "The token's role may not do this, or the region is outside the token's region.",
     "404": "No such resource in the caller's region.",
-    "409": "The anomaly cannot take this status change (e.g. it is already resolved).",
+    "409": "The change conflicts with what is recorded: an anomaly that cannot take this "
+           "status change (e.g. it is already resolved), a shipment or receipt id recorded "
+           "before with other content, or a shipment received already.",
     "413": "The body is larger than MAX_CONTENT_LENGTH, or the batch has more than MAX_BATCH scans.",
     "415": "The body is not sent as application/json.",
     "422": "The batch would open more label anomalies than MAX_NEW_ANOMALIES_PER_BATCH; nothing was "
@@ -234,11 +238,135 @@ def _paths() -> dict:
             "responses": _responses(_ok("The location and its expected packages.", "Expected"),
                                     *auth_errors),
         }},
+        **_shipment_paths(),
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document.", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",
                                   "content": {"application/json": {"schema": {"type": "object"}}}}},
         }},
+    }
+
+
+_NUMBER = _path("number", {"type": "string", "minLength": 1, "maxLength": 32},
+                "The shipment's number, e.g. SJ-000042 (on the surat jalan).")
+
+
+def _shipment_paths() -> dict:
+    """Return the paths of the surat jalan: shipments, their PDF and their receipt."""
+    auth_errors = ("400", "401", "429")
+    writers = ("Roles operator and admin (others: 403), at a place they may scan at. "
+               "Idempotent by `id`, the UUID the scanner chose when it opened the list "
+               "(offline too): 201 when recorded, 200 `already_recorded` when the same id "
+               "comes again with the same content, 409 with other content.")
+    return {
+        "/shipments": {"post": {
+            "operationId": "postShipment",
+            "summary": "Record a closed shipment (its koli) and give it a number.",
+            "description": writers + " The answer carries the number, the reference its surat "
+                                     "jalan's QR encodes and the PDF's path.",
+            "requestBody": _json_body("ShipmentUpload"),
+            "responses": {**_responses(_ok("Recorded before: the same shipment.", "Shipment"),
+                                       "400", "401", "403", "404", "409", "413", "415", "429",
+                                       "503"),
+                          "201": _ok("Recorded now.", "Shipment")},
+        }},
+        "/shipments/{number}": {"get": {
+            "operationId": "getShipment",
+            "summary": "Show a shipment, its koli and its receipt.",
+            "description": _READERS + " A shipment that neither leaves nor reaches the region "
+                                      "is 404.",
+            "parameters": [_NUMBER],
+            "responses": _responses(_ok("The shipment.", "Shipment"), *auth_errors, "404"),
+        }},
+        "/shipments/{number}/surat-jalan.pdf": {"get": {
+            "operationId": "suratJalan",
+            "summary": "Print a shipment's surat jalan: its QR and its list of koli.",
+            "description": _READERS + " Times in DISPLAY_TIMEZONE.",
+            "parameters": [_NUMBER, _query("lang", {"type": "string", "enum": ["id", "en"]},
+                                           "Language of the paper (default id).")],
+            "responses": {**_responses({"description": "The PDF.", "content": {
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+                *auth_errors, "404")},
+        }},
+        "/shipments/{number}/receipt": {"post": {
+            "operationId": "postReceipt",
+            "summary": "Record a shipment's closed receipt; short and extra koli are raised at once.",
+            "description": writers + " `reference` is the text of the surat jalan's QR. Every "
+                                     "koli of the shipment not received raises `short_shipment`, "
+                                     "every koli received not in it `not_in_shipment`, at the "
+                                     "receipt's location and `closed_at`. One receipt per "
+                                     "shipment: a second one is 409.",
+            "parameters": [_NUMBER],
+            "requestBody": _json_body("ReceiptUpload"),
+            "responses": {**_responses(_ok("Recorded before: the same receipt.", "Receipt"),
+                                       "400", "401", "403", "404", "409", "413", "415", "429",
+                                       "503"),
+                          "201": _ok("Recorded now.", "Receipt")},
+        }},
+    }
+
+
+def _closed_list(extra: dict, required: list[str]) -> dict:
+    """Return the schema of a closed list a scanner uploads (a shipment or a receipt)."""
+    return {"type": "object", "required": ["id", "koli", "closed_at", *required],
+            "properties": {
+                "id": {"type": "string", "format": "uuid",
+                       "description": "Chosen by the scanner when it opened the list: the "
+                                      "idempotency key."},
+                "koli": {"type": "array", "maxItems": MAX_KOLI, "items": {
+                    "type": "string", "minLength": 1, "maxLength": MAX_KOLI_CODE,
+                    "pattern": r"^[^\u0000]*[^\u0000\s][^\u0000]*$",
+                    "description": "A scanned label text (or a typed package id)."},
+                    "description": "The koli, in scan order; one scanned twice counts once."},
+                "closed_at": {**_TS, "description": "Device time the list was closed."},
+                "operator": {"type": "string", "maxLength": MAX_OPERATOR,
+                             "pattern": r"^[^\u0000]*$"},
+                **extra}}
+
+
+def _shipment_schemas() -> dict:
+    """Return the component schemas of the surat jalan."""
+    code = {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"^[^\u0000]*\S"}
+    koli = {"type": "array", "items": {"type": "string"}}
+    receipt = {
+        "type": "object",
+        "required": ["id", "shipment", "location", "closed_at", "recorded_at", "koli",
+                     "short_shipment", "not_in_shipment", "anomalies"],
+        "properties": {
+            "id": {"type": "string"}, "shipment": {"type": "string"},
+            "status": {"type": "string", "enum": ["recorded", "already_recorded"]},
+            "location": {"type": "string"}, "operator": {"type": "string"},
+            "closed_at": _TS, "recorded_at": _TS, "koli": koli,
+            "short_shipment": {**koli, "description": "Sent, not received."},
+            "not_in_shipment": {**koli, "description": "Received, not sent."},
+            "anomalies": {"type": "array", "items": {
+                "type": "object", "required": ["id", "kind", "package_id"],
+                "properties": {"id": {"type": "integer"},
+                               "kind": {"type": "string",
+                                        "enum": ["short_shipment", "not_in_shipment"]},
+                               "package_id": {"type": "string"}}}}}}
+    return {
+        "ShipmentUpload": _closed_list({"from": {**code, "description": "Where it leaves."},
+                                        "to": {**code, "description": "Where it goes."}},
+                                       ["from", "to"]),
+        "ReceiptUpload": _closed_list({
+            "reference": {"type": "string", "pattern": r"^JSJ1\.SJ-[0-9]{6,12}\.[0-9A-Fa-f-]{36}$",
+                          "description": "The surat jalan's QR text."},
+            "location": {**code, "description": "Where it was received."}},
+            ["reference", "location"]),
+        "Shipment": {
+            "type": "object",
+            "required": ["id", "number", "reference", "from", "to", "closed_at", "recorded_at",
+                         "koli", "receipt", "surat_jalan"],
+            "properties": {
+                "id": {"type": "string"}, "number": {"type": "string"},
+                "reference": {"type": "string", "description": "The surat jalan's QR text."},
+                "status": {"type": "string", "enum": ["recorded", "already_recorded"]},
+                "from": {"type": "string"}, "to": {"type": "string"},
+                "operator": {"type": "string"}, "closed_at": _TS, "recorded_at": _TS,
+                "koli": koli, "receipt": _nullable(receipt),
+                "surat_jalan": {"type": "string", "pattern": "^/api/v1/"}}},
+        "Receipt": receipt,
     }
 
 
@@ -498,6 +626,7 @@ def _schemas() -> dict:
                                  "dapil": {"type": "array", "items": {"type": "string"}}}},
                 "packages": {"type": "array", "items": _expected_package_schema()},
                 "next": {"type": "string", "pattern": "^/api/v1/"}}},
+        **_shipment_schemas(),
     }
 
 

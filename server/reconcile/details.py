@@ -46,7 +46,8 @@ KIND_WORDS = {"missing": N_("missing"), "duplicate_scan": N_("duplicate scan"),
               "unknown_package": N_("unknown package"), "superseded_label": N_("superseded label"),
               "custody_gap": N_("custody gap"), "late": N_("late"), "damaged": N_("damaged"),
               "seal_mismatch": N_("seal mismatch"), "quantity_mismatch": N_("quantity mismatch"),
-              "missing_return": N_("missing return")}
+              "missing_return": N_("missing return"), "short_shipment": N_("short shipment"),
+              "not_in_shipment": N_("not in shipment")}
 
 LEVEL_WORDS = {"province": N_("province"), "regency": N_("regency"), "district": N_("district"),
                "village": N_("village"), "tps": N_("TPS")}
@@ -280,12 +281,28 @@ def _superseded(w: _Words, f: dict) -> str:
                                        current=f["current"])
 
 
+def _short_shipment(w: _Words, f: dict) -> str:
+    return w.t(N_("{place} received shipment {shipment} (from {origin} to {destination}) at {at} "
+                  "without koli {package}: {received} koli received of {sent} sent")).format(
+        place=w.where(f["place"]), shipment=f["shipment"], origin=w.where(f["from"]),
+        destination=w.where(f["to"]), at=w.at(f["at"]), package=f["package"],
+        received=f["received"], sent=f["sent"])
+
+
+def _not_in_shipment(w: _Words, f: dict) -> str:
+    return w.t(N_("{place} received koli {package} with shipment {shipment} (from {origin} to "
+                  "{destination}) at {at}; it is not on the surat jalan")).format(
+        place=w.where(f["place"]), package=f["package"], shipment=f["shipment"],
+        origin=w.where(f["from"]), destination=w.where(f["to"]), at=w.at(f["at"]))
+
+
 _SENTENCES = {"cloned_label": _cloned, "duplicate_scan": _duplicate, "damaged": _damaged,
               "wrong_dapil": _wrong_dapil, "misrouted": _misrouted,
               "custody_gap": _custody_gap, "late": _late, "quantity_mismatch": _quantity,
               "seal_mismatch": _seal, "missing": _missing, "missing_return": _missing_return,
               "forged_label": _forged,
-              "unknown_package": _unknown, "superseded_label": _superseded}
+              "unknown_package": _unknown, "superseded_label": _superseded,
+              "short_shipment": _short_shipment, "not_in_shipment": _not_in_shipment}
 
 
 def describe(kind: str, facts: dict | None, translate: Translate = _same,

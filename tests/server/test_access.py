@@ -8,13 +8,15 @@ device at that TPS, and each role of regency 3513, and an admin of the province.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from sqlalchemy import select
 
 from server.access import create_token, hash_token
 from server.models import Anomaly, ApiToken, utc_now
-from tests.factories import device_token, label_text, make_plan, scan, token
+from server.shipments.records import record_shipment, reference_of
+from tests.factories import device_token, label_text, make_plan, principal, scan, token
 from tests.server.api.test_api_scans import trust
 from tests.server.api.test_error_shape import assert_error_shape
 
@@ -43,6 +45,12 @@ TABLE = {
     # The ledger's head, digests and key: every role, observers first of all.
     "ledger_head":  (U, U, U, U, 200, 200, 200, 200, 200, 200, 200),
     "ledger_entries": (U, U, U, U, 200, 200, 200, 200, 200, 200, 200),
+    # The surat jalan: written by those who scan, at their places; read by every role of a
+    # region it leaves or reaches (others: 404, as for packages).
+    "shipments":    (U, U, U, U, 403, 201, 201, 403, 403, 201, 201),
+    "shipment":     (U, U, U, U, 404, 200, 200, 200, 200, 200, 200),
+    "surat_jalan":  (U, U, U, U, 404, 200, 200, 200, 200, 200, 200),
+    "receipt":      (U, U, U, U, 404, 201, 201, 403, 403, 201, 201),
 }
 
 CASES = [(endpoint, caller, expected)
@@ -59,6 +67,9 @@ def world(region, session, label_key):
                       package_id=package.id, location_id=region[TPS].id, evidence=[],
                       detail="box torn")
     session.add(anomaly)
+    shipment, _ = record_shipment(session, principal(), {
+        "id": str(uuid.uuid4()), "from": "3513010001", "to": TPS, "koli": [package.package_id],
+        "closed_at": "2024-02-10T08:00:00Z"})
     tokens = {"none": None, "wrong": "jjk_" + "x" * 43,
               "expired": create_token(session, "admin", "3513", ttl_days=1),
               "revoked": create_token(session, "admin", "3513"),
@@ -73,7 +84,8 @@ def world(region, session, label_key):
         setattr(row, past, utc_now() - dt.timedelta(minutes=1))
     session.commit()
     return {"package": package.package_id, "label": label_text(package, label_key),
-            "anomaly": anomaly.id, "tokens": tokens}
+            "anomaly": anomaly.id, "tokens": tokens, "shipment": shipment.number,
+            "reference": reference_of(shipment)}
 
 
 def request_for(client, endpoint, world, headers):
@@ -81,6 +93,15 @@ def request_for(client, endpoint, world, headers):
     if endpoint == "scans":
         body = {"scans": [scan(world["label"], TPS)]}
         return client.post("/api/v1/scans", json=body, headers=headers)
+    if endpoint == "shipments":  # the way back: from the TPS to its village
+        body = {"id": str(uuid.uuid4()), "from": TPS, "to": "3513010001",
+                "koli": [world["label"]], "closed_at": "2024-02-15T08:00:00Z"}
+        return client.post("/api/v1/shipments", json=body, headers=headers)
+    if endpoint == "receipt":
+        body = {"id": str(uuid.uuid4()), "reference": world["reference"], "location": TPS,
+                "koli": [world["label"]], "closed_at": "2024-02-10T12:00:00Z"}
+        return client.post(f"/api/v1/shipments/{world['shipment']}/receipt", json=body,
+                           headers=headers)
     if endpoint == "resolve":
         return client.post(f"/api/v1/anomalies/{world['anomaly']}/resolve",
                            json={"note": "replaced the box", "status": "acknowledged"},
@@ -92,7 +113,9 @@ def request_for(client, endpoint, world, headers):
            # Reads of the district above the device's TPS: the device sees only its TPS.
            "device_scope": "/api/v1/locations/351301/expected",
            "own_expected": "/api/v1/expected", "ledger_head": "/api/v1/ledger/head",
-           "ledger_entries": "/api/v1/ledger/entries?after=0&limit=5"}[endpoint]
+           "ledger_entries": "/api/v1/ledger/entries?after=0&limit=5",
+           "shipment": f"/api/v1/shipments/{world['shipment']}",
+           "surat_jalan": f"/api/v1/shipments/{world['shipment']}/surat-jalan.pdf"}[endpoint]
     return client.get(url, headers=headers)
 
 
@@ -111,6 +134,8 @@ def test_access(client, db, world, endpoint, caller, expected):
     if expected == "200R":
         assert response.status_code == 200
         assert response.get_json()["results"][0]["status"] == "rejected"
+    elif expected == 201:
+        assert response.status_code == 201, response.get_data(as_text=True)[:300]
     elif expected == 200:
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
         if endpoint == "scans":

@@ -27,6 +27,10 @@ SAMPLES = {
     "api.ledger_head": ("/api/v1/ledger/head", "GET", True),
     "api.ledger_entries": ("/api/v1/ledger/entries", "GET", True),
     "api.ledger_key": ("/api/v1/ledger/key", "GET", True),
+    "api.shipments": ("/api/v1/shipments", "POST", True),
+    "api.shipment": ("/api/v1/shipments/SJ-999999", "GET", True),
+    "api.surat_jalan": ("/api/v1/shipments/SJ-999999/surat-jalan.pdf", "GET", True),
+    "api.receipt": ("/api/v1/shipments/SJ-999999/receipt", "POST", True),
 }
 
 # Requests the observer of regency 3513 may not make: role (scans, resolve) or region (others).
@@ -36,6 +40,8 @@ FORBIDDEN = {
     "api.anomalies": ("GET", "/api/v1/anomalies?region=3514", None),
     "api.progress": ("GET", "/api/v1/progress?region=3514", None),
     "api.expected": ("GET", "/api/v1/locations/3514/expected", None),
+    "api.shipments": ("POST", "/api/v1/shipments", {"id": "x"}),
+    "api.receipt": ("POST", "/api/v1/shipments/SJ-000001/receipt", {"id": "x"}),
 }
 
 # Requests that name something that does not exist (404).
@@ -45,6 +51,8 @@ MISSING = {
     "api.anomalies": "/api/v1/anomalies?region=NO-SUCH-REGION",
     "api.progress": "/api/v1/progress?region=NO-SUCH-REGION",
     "api.resolve": "/api/v1/anomalies/999999/resolve",
+    "api.shipment": "/api/v1/shipments/SJ-999999",
+    "api.surat_jalan": "/api/v1/shipments/SJ-999999/surat-jalan.pdf",
 }
 
 

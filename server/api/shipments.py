@@ -1,0 +1,124 @@
+"""The surat jalan's endpoints: record a closed shipment, read it, print it, record its receipt.
+
+Views are thin: check the caller and the body, call ``server.shipments.records``,
+commit, render.  Both writes are idempotent by the uuid the scanner chose when
+it opened the list (offline too): a retried upload answers 200 with
+``already_recorded`` and changes nothing; the same uuid with other content is
+409.  Two uploads of one uuid racing each other: the loser's insert fails on the
+unique uuid, it is rolled back and read again as ``already_recorded``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from flask import current_app, jsonify, send_file
+from flask_babel import force_locale, gettext
+from sqlalchemy.exc import IntegrityError
+
+from server.access import READ_ROLES, SCAN_ROLES, require
+from server.api.parsing import authenticate, choice, json_object, query_args, to_json
+from server.db import get_session
+from server.errors import ApiError
+from server.reports.localtime import zone
+from server.reports.surat_jalan import surat_jalan_pdf
+from server.shipments.records import (
+    ShipmentError,
+    find_shipment,
+    receipt_dict,
+    record_receipt,
+    record_shipment,
+    shipment_dict,
+)
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("id", "en")
+
+
+def _api_error(exc: ShipmentError) -> ApiError:
+    """Return the API answer to a shipment the domain refused (400, 403, 404 or 409)."""
+    codes = {400: "invalid_body", 403: "forbidden", 404: "not_found", 409: "conflict"}
+    return ApiError(exc.status, str(exc), code=codes.get(exc.status))
+
+
+def _write(action):
+    """Run a write and commit it; a uuid raced in by another upload is read again (once)."""
+    session = get_session()
+    for attempt in (1, 2):
+        try:
+            result = action(session)
+            session.commit()
+            return result
+        except ShipmentError as exc:
+            session.rollback()
+            raise _api_error(exc) from None
+        except IntegrityError:
+            session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def post_shipment():
+    """Record a closed shipment and answer its number, reference and surat jalan link."""
+    principal = authenticate()
+    require(principal, SCAN_ROLES, "record shipments")
+    query_args(())
+    body = json_object()
+    shipment, created = _write(lambda s: record_shipment(s, principal, body))
+    out = shipment_dict(get_session(), shipment)
+    out["status"] = "recorded" if created else "already_recorded"
+    out["surat_jalan"] = f"/api/v1/shipments/{shipment.number}/surat-jalan.pdf"
+    return jsonify(to_json(out)), 201 if created else 200
+
+
+def get_shipment(number: str):
+    """Show a shipment, its koli and its receipt (404 unless it leaves or reaches your region)."""
+    principal = authenticate()
+    require(principal, READ_ROLES, "read shipments")
+    query_args(())
+    session = get_session()
+    try:
+        shipment = find_shipment(session, principal, number)
+    except ShipmentError as exc:
+        raise _api_error(exc) from None
+    out = shipment_dict(session, shipment)
+    out["surat_jalan"] = f"/api/v1/shipments/{shipment.number}/surat-jalan.pdf"
+    return jsonify(to_json(out))
+
+
+def surat_jalan(number: str):
+    """Send a shipment's surat jalan as a PDF (``lang`` id or en; times in DISPLAY_TIMEZONE)."""
+    principal = authenticate()
+    require(principal, READ_ROLES, "read shipments")
+    args = query_args(("lang",))
+    lang = choice(args, "lang", LANGUAGES) or "id"
+    session = get_session()
+    try:
+        shipment = find_shipment(session, principal, number)
+    except ShipmentError as exc:
+        raise _api_error(exc) from None
+    data = shipment_dict(session, shipment)
+    data["from_name"], data["to_name"] = shipment.origin.name, shipment.destination.name
+    out = io.BytesIO()
+    with force_locale(lang):
+        surat_jalan_pdf(data, out, translate=gettext,
+                        tz=zone(current_app.config.get("DISPLAY_TIMEZONE")))
+    out.seek(0)
+    return send_file(out, mimetype="application/pdf", as_attachment=False,
+                     download_name=f"surat-jalan-{shipment.number}.pdf")
+
+
+def post_receipt(number: str):
+    """Record a shipment's closed receipt; answer what it found short and extra, raised at once."""
+    principal = authenticate()
+    require(principal, SCAN_ROLES, "record receipts")
+    query_args(())
+    body = json_object()
+    receipt, created, _raised = _write(lambda s: record_receipt(s, principal, number, body))
+    session = get_session()
+    out = receipt_dict(session, receipt.shipment, receipt)
+    out["status"] = "recorded" if created else "already_recorded"
+    return jsonify(to_json(out)), 201 if created else 200
