@@ -4,7 +4,7 @@ Staff scan these instead of touching the keyboard (receive, dispatch, pack,
 unpack, inspect, handover, return; condition ok, damaged, seal broken; end of
 container).  A second page is the count sheet: digits 0-9 that build the count of
 the next package scanned, DAMAGED UNITS (the digits after it count damaged units)
-and CLEAR COUNT.  The texts are the constants of :mod:`labels.commands`.
+and CLEAR COUNT.  A third page opens and closes a shipment (the surat jalan).  The texts are the constants of :mod:`labels.commands`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,11 @@ COUNT_SHEET = [(text, f"cmd_count_{d}") for d, text in enumerate(commands.COUNT_
     (commands.COUNT_DAMAGED, "cmd_count_damaged"),
     (commands.COUNT_CLEAR, "cmd_count_clear"),
 ]
-PAGES = [(SHEET, "sheet_title", "sheet_hint"), (COUNT_SHEET, "count_title", "count_hint")]
+# The third page: the surat jalan (open a shipment, close the open shipment or receipt).
+SHIPMENT_SHEET = [(commands.SHIPMENT_OPEN, "cmd_shipment_open"),
+                  (commands.SHIPMENT_CLOSE, "cmd_shipment_close")]
+PAGES = [(SHEET, "sheet_title", "sheet_hint"), (COUNT_SHEET, "count_title", "count_hint"),
+         (SHIPMENT_SHEET, "shipment_title", "shipment_hint")]
 COLS, ROWS = 3, 4
 CELL_W, CELL_H = 66.0, 64.0  # mm
 MARGIN_X, MARGIN_TOP = 6.0, 26.0

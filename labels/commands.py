@@ -23,6 +23,10 @@ END_CONTAINER = "JJK-CMD.CONTAINER.END"
 COUNT_DIGITS = tuple(f"JJK-CMD.COUNT.{d}" for d in range(10))
 COUNT_DAMAGED = "JJK-CMD.COUNT.DAMAGED"
 COUNT_CLEAR = "JJK-CMD.COUNT.CLEAR"
+# The surat jalan: open a shipment (its koli are the dispatch scans that follow), and close
+# the open list - a shipment, or a receipt opened by scanning a surat jalan's QR.
+SHIPMENT_OPEN = "JJK-CMD.SHIPMENT.OPEN"
+SHIPMENT_CLOSE = "JJK-CMD.SHIPMENT.CLOSE"
 
 # Text -> (kind, value) with the values the server uses (ACTIONS, DISPOSITIONS).
 COMMANDS = {
@@ -40,6 +44,8 @@ COMMANDS = {
     **{text: ("count", str(d)) for d, text in enumerate(COUNT_DIGITS)},
     COUNT_DAMAGED: ("count", "damaged"),
     COUNT_CLEAR: ("count", "clear"),
+    SHIPMENT_OPEN: ("shipment", "open"),
+    SHIPMENT_CLOSE: ("shipment", "close"),
 }
 
 

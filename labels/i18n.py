@@ -58,6 +58,12 @@ _TEXTS = {
     **{f"cmd_count_{d}": (str(d), str(d)) for d in range(10)},
     "cmd_count_damaged": ("JUMLAH RUSAK", "DAMAGED UNITS"),
     "cmd_count_clear": ("HAPUS HITUNGAN", "CLEAR COUNT"),
+    "shipment_title": ("Lembar surat jalan", "Shipment sheet"),
+    "shipment_hint": ("BUKA KIRIMAN, pindai kolinya, TUTUP. Penerima: pindai QR surat jalan, "
+                      "kolinya, lalu TUTUP.", "OPEN SHIPMENT, scan its koli, CLOSE. Receiver: "
+                      "scan the surat jalan's QR, the koli, then CLOSE."),
+    "cmd_shipment_open": ("BUKA KIRIMAN", "OPEN SHIPMENT"),
+    "cmd_shipment_close": ("TUTUP KIRIMAN / PENERIMAAN", "CLOSE SHIPMENT / RECEIPT"),
 }
 
 

@@ -5,6 +5,13 @@
     jejak-scan status [--outbox PATH]
     jejak-scan sync --server URL --token TOKEN [--outbox PATH]
     jejak-scan refresh --server URL --token TOKEN --location CODE [--outbox PATH]
+    jejak-scan shipments [--outbox PATH]
+    jejak-scan surat-jalan NUMBER -o FILE --server URL --token TOKEN
+
+Shipments (the surat jalan): `run --ship-to CODE` lets the SHIPMENT.OPEN command barcode open a
+shipment from --location to CODE; its koli are the dispatch scans that follow, until
+SHIPMENT.CLOSE.  Scanning a surat jalan's QR opens its receipt (receive scans, then
+SHIPMENT.CLOSE).  Closed lists are uploaded after the scans; `shipments` lists them.
 
 SOURCE is one of --camera N, --wedge [--device /dev/input/eventX], --serial PORT,
 --image FILE..., --video FILE.  --server/--token default to JEJAK_SERVER/JEJAK_TOKEN, the
@@ -26,7 +33,7 @@ from .sources import (IMAGE_SPACING_S, CameraSource, EvdevSource, ImageSource, S
                       SourceError,
                       VideoSource, WedgeSource)
 from .uploader import (AuthError, BackgroundUploader, Connectivity, ServerError,
-                       UnknownLocation, Uploader, make_client, refresh_cache)
+                       UnknownLocation, Uploader, list_words, make_client, refresh_cache)
 
 
 def _outbox_option(f):
@@ -117,10 +124,14 @@ def cli():
 @click.option("--window/--no-window", default=True, help="camera window when a display exists")
 @click.option("--upload-interval", default=5.0, show_default=True, type=float,
               help="seconds between uploads while running")
+@click.option("--ship-to", default=None,
+              help="code of the place shipments opened here go to (SHIPMENT.OPEN)")
+@click.option("--open-shipment", is_flag=True,
+              help="with --ship-to: open a shipment at the start (as SHIPMENT.OPEN does)")
 @click.pass_context
 def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_images, server, token,
         location, action, operator, disposition, container, seal, device_name, outbox_path, gap,
-        repeat_window, sound, window, upload_interval):
+        repeat_window, sound, window, upload_interval, ship_to, open_shipment):
     """Scan from one SOURCE until it ends (or Ctrl-C), then try one upload and exit."""
     images = list(images) + list(more_images)
     if more_images and not images[: -len(more_images)]:
@@ -139,9 +150,14 @@ def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_image
     try:
         session = Session(location=location.strip().upper(), action=action, operator=operator,
                           disposition=disposition, container=container, seal=seal,
-                          device=_device_name(device_name))
+                          device=_device_name(device_name),
+                          ship_to=ship_to.strip().upper() if ship_to else None)
     except CommandError as exc:
         raise click.UsageError(str(exc)) from None
+    if open_shipment and not ship_to:
+        raise click.UsageError("--open-shipment needs --ship-to CODE")
+    if ship_to and ship_to.strip().upper() == session.location:
+        raise click.UsageError(f"--ship-to {ship_to!r} is --location itself")
     client = _client(ctx, server, token, required=False)
     outbox = _open_outbox(outbox_path)
     connectivity = Connectivity()
@@ -157,6 +173,13 @@ def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_image
 
     feedback = Feedback(sound=Sound(sound))
     station = Station(outbox, session, feedback, connectivity, gap=gap, repeat_window=repeat_window)
+    if station.open_list is not None:
+        _note(f"the {station.open_list.kind} opened at {station.open_list.opened_at} is still "
+              f"open ({len(station.open_list.koli)} koli): scanning goes on its list")
+    elif open_shipment:
+        from labels import commands
+
+        station.handle(commands.SHIPMENT_OPEN)
     win = Window(window and camera is not None and gui_available())
     if camera is not None and not win.enabled:
         _note("no display or no GUI in this OpenCV: text lines only")
@@ -244,6 +267,8 @@ def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivi
               f"{report.rejected} rejected")
     for scan_uuid, kinds in report.anomalies.items():
         _note(f"server flagged scan {scan_uuid}: {', '.join(kinds)}")
+    for answer in report.lists:
+        _note(list_words(answer))
 
 
 @cli.command()
@@ -326,8 +351,53 @@ def sync(ctx, server, token, outbox_path, retries, retry_rejected):
     click.echo(f"{report.delivered} recorded, {report.already} already recorded, "
                f"{report.rejected} rejected; {counts['pending']} pending, "
                f"{counts['rejected']} rejected in the outbox")
+    for answer in report.lists:
+        click.echo(list_words(answer))
     if counts["pending"]:
         raise click.ClickException(f"{counts['pending']} scans not delivered: {report.error}")
+    return 0
+
+
+@cli.command()
+@_outbox_option
+def shipments(outbox_path):
+    """List the shipments and receipts of the outbox: open, pending, sent (number), rejected."""
+    outbox = _open_outbox(outbox_path)
+    for lst in outbox.lists():
+        where = (f"{lst.location} -> {lst.destination}" if lst.kind == "shipment"
+                 else f"{lst.reference} at {lst.location}")
+        line = f"{lst.state.upper()}\t{lst.kind}\t{lst.number or '-'}\t{where}\t" \
+               f"{len(lst.koli)} koli\t{lst.uuid}"
+        if lst.kind == "receipt" and lst.answer:
+            line += "\t" + list_words({"kind": "receipt", **lst.answer})
+        if lst.error:
+            line += f"\terror={lst.error}"
+        click.echo(line)
+    outbox.close()
+    return 0
+
+
+@cli.command("surat-jalan")
+@click.argument("number")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="PDF file to write")
+@click.option("--lang", default="id", type=click.Choice(["id", "en"]), show_default=True)
+@_server_options
+@click.pass_context
+def surat_jalan(ctx, number, output, lang, server, token):
+    """Download the surat jalan of a shipment (its number, e.g. SJ-000042) to print it."""
+    client = _client(ctx, server, token, required=True)
+    try:
+        response = client.get(f"/api/v1/shipments/{number.strip().upper()}/surat-jalan.pdf",
+                              params={"lang": lang})
+    except httpx.TransportError as exc:
+        raise click.ClickException(f"cannot reach the server: {exc}") from None
+    if response.status_code != 200 or not response.content.startswith(b"%PDF"):
+        raise click.ClickException(f"no surat jalan {number!r}: HTTP {response.status_code} "
+                                   f"{response.text[:200]}")
+    with open(output, "wb") as out:
+        out.write(response.content)
+    click.echo(f"surat jalan {number.strip().upper()} written to {output}")
     return 0
 
 

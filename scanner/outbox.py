@@ -6,7 +6,11 @@ One SQLite file (default `~/.local/share/jejak/outbox.sqlite3`, see `default_pat
   the server can answer `already_recorded`), its state `pending` -> `sent`, or `rejected` with
   the server's error (kept, listed by `jejak-scan status`, never dropped);
 * the offline-check cache: the trusted public label keys and the packages expected at a
-  location, refreshed whenever the server is reachable.
+  location, refreshed whenever the server is reachable;
+* `lists` - shipments and receipts (the surat jalan): opened with the UUID the server will
+  know them by, their koli written in the same transaction as each scan (`list_koli`), then
+  `open` -> `pending` when closed -> `sent` (with the server's number and answer) or
+  `rejected`; a list still open when the scanner stops is taken up again at the next start.
 
 Durability: WAL journal with `synchronous=FULL`, so `add` returns only after the commit's WAL
 frames are fsynced; a SIGKILL (or power cut) at any instant leaves either the whole scan or
@@ -26,7 +30,8 @@ from pathlib import Path
 from typing import Iterable
 
 BUSY_TIMEOUT_MS = 10_000
-SCHEMA_VERSION = 2  # 2: counted_quantity, damaged_quantity (a version 1 file is upgraded)
+# 2: counted_quantity, damaged_quantity; 3: lists and list_koli (older files are upgraded)
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -78,7 +83,35 @@ CREATE TABLE IF NOT EXISTS cache_meta (
     value TEXT,
     fetched_at TEXT NOT NULL
 );
+""" + """
+CREATE TABLE IF NOT EXISTS lists (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('shipment', 'receipt')),
+    location TEXT NOT NULL,
+    destination TEXT,
+    reference TEXT,
+    operator TEXT,
+    opened_at TEXT NOT NULL,
+    closed_at TEXT,
+    state TEXT NOT NULL DEFAULT 'open'
+        CHECK (state IN ('open', 'pending', 'sent', 'rejected')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    number TEXT,
+    answer TEXT,
+    sent_at TEXT
+);
+CREATE TABLE IF NOT EXISTS list_koli (
+    list_uuid TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    package_id TEXT,
+    scan_uuid TEXT NOT NULL,
+    PRIMARY KEY (list_uuid, position)
+);
 """
+_LISTS_FROM = _SCHEMA.index("CREATE TABLE IF NOT EXISTS lists")
 
 SCAN_FIELDS = ("uuid", "code", "package_id", "location", "action", "scanned_at", "container",
                "disposition", "seal", "operator", "device", "offline", "rescan", "signal",
@@ -145,6 +178,37 @@ class StoredScan:
         return body
 
 
+@dataclass(frozen=True)
+class StoredList:
+    """A shipment or receipt as the outbox holds it, with its koli (scanned texts, in order)."""
+
+    uuid: str
+    kind: str
+    location: str
+    destination: str | None
+    reference: str | None
+    operator: str | None
+    opened_at: str
+    closed_at: str | None
+    state: str
+    attempts: int
+    error: str | None
+    number: str | None
+    answer: dict | None
+    koli: list[str]
+
+    def to_api(self) -> dict:
+        """Return the closed list as POST /api/v1/shipments (or .../receipt) takes it."""
+        body = {"id": self.uuid, "koli": list(self.koli), "closed_at": self.closed_at}
+        if self.operator:
+            body["operator"] = self.operator
+        if self.kind == "shipment":
+            body.update({"from": self.location, "to": self.destination})
+        else:
+            body.update({"reference": self.reference, "location": self.location})
+        return body
+
+
 class Outbox:
     """A connection to the outbox file; one per thread."""
 
@@ -163,11 +227,15 @@ class Outbox:
             if version == 0:
                 with self._transaction():
                     self._create_schema()
-            elif version == 1:
+            elif version in (1, 2):
                 with self._transaction():
-                    # Scans queued by the previous version keep their place; they carry no counts.
-                    for name in ("counted_quantity", "damaged_quantity"):
-                        self._db.execute(f"ALTER TABLE scans ADD COLUMN {name} INTEGER")
+                    if version == 1:
+                        # Scans queued by the previous version keep their place; no counts.
+                        for name in ("counted_quantity", "damaged_quantity"):
+                            self._db.execute(f"ALTER TABLE scans ADD COLUMN {name} INTEGER")
+                    for statement in _SCHEMA[_LISTS_FROM:].split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif version != SCHEMA_VERSION:
                 raise OutboxError(f"outbox {str(self.path)!r} has schema version {version}, "
@@ -197,8 +265,12 @@ class Outbox:
 
     # -- scans ------------------------------------------------------------------------------
 
-    def add(self, **fields) -> StoredScan:
-        """Write one scan durably (fsynced on return), giving it its UUID, and return it."""
+    def add(self, list_uuid: str | None = None, **fields) -> StoredScan:
+        """Write one scan durably (fsynced on return), giving it its UUID, and return it.
+
+        With ``list_uuid`` the scan's koli goes on that open list in the same transaction:
+        a scan on disk is on its list, a scan not written is on neither.
+        """
         values = {name: fields.get(name) for name in SCAN_FIELDS}
         values["uuid"] = values["uuid"] or str(uuid.uuid4())
         values["scanned_at"] = values["scanned_at"] or utc_now_iso()
@@ -211,6 +283,9 @@ class Outbox:
             with self._transaction():
                 self._db.execute(f"INSERT INTO scans ({names}) VALUES ({marks})",
                                  [values[n] for n in SCAN_FIELDS])
+                if list_uuid is not None:
+                    self._add_koli(list_uuid, values["code"], values["package_id"],
+                                   values["uuid"])
             return self.get(values["uuid"])
         except sqlite3.Error as exc:
             # Disk full, file gone read-only, lock held too long: the scan is NOT recorded
@@ -273,6 +348,78 @@ class Outbox:
         with self._transaction():
             cur = self._db.execute("UPDATE scans SET state = 'pending' WHERE state = 'rejected'")
         return cur.rowcount
+
+    # -- lists: shipments and receipts (the surat jalan) --------------------------------------
+
+    def open_list(self, kind: str, location: str, destination: str | None = None,
+                  reference: str | None = None, operator: str | None = None) -> StoredList:
+        """Open a shipment or a receipt at a location, giving it its UUID, and return it."""
+        list_uuid = str(uuid.uuid4())
+        try:
+            with self._transaction():
+                self._db.execute(
+                    "INSERT INTO lists (uuid, kind, location, destination, reference, operator, "
+                    "opened_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (list_uuid, kind, location, destination, reference, operator, utc_now_iso()))
+        except sqlite3.Error as exc:
+            raise OutboxError(f"{kind} not opened in {str(self.path)!r}: {exc}") from None
+        return self.get_list(list_uuid)
+
+    def _add_koli(self, list_uuid: str, code: str, package_id: str | None,
+                  scan_uuid: str) -> None:
+        """Put a scanned koli on an open list (inside a transaction)."""
+        row = self._db.execute("SELECT state FROM lists WHERE uuid = ?", (list_uuid,)).fetchone()
+        if row is None or row[0] != "open":
+            raise sqlite3.IntegrityError(f"list {list_uuid} is not open")
+        position = self._db.execute("SELECT coalesce(max(position), -1) + 1 FROM list_koli "
+                                    "WHERE list_uuid = ?", (list_uuid,)).fetchone()[0]
+        self._db.execute("INSERT INTO list_koli VALUES (?, ?, ?, ?, ?)",
+                         (list_uuid, position, code, package_id, scan_uuid))
+
+    def close_list(self, list_uuid: str) -> StoredList:
+        """Close an open list: it is queued for upload (``pending``) with the time it closed."""
+        with self._transaction():
+            self._db.execute("UPDATE lists SET state = 'pending', closed_at = ? "
+                             "WHERE uuid = ? AND state = 'open'", (utc_now_iso(), list_uuid))
+        return self.get_list(list_uuid)
+
+    def get_list(self, list_uuid: str) -> StoredList | None:
+        """Return a list by UUID, with its koli."""
+        row = self._db.execute("SELECT * FROM lists WHERE uuid = ?", (list_uuid,)).fetchone()
+        if row is None:
+            return None
+        koli = [r[0] for r in self._db.execute(
+            "SELECT code FROM list_koli WHERE list_uuid = ? ORDER BY position", (list_uuid,))]
+        return _list(row, koli)
+
+    def lists(self, state: str | None = None) -> list[StoredList]:
+        """Return lists (of one state, if given), oldest first."""
+        sql, args = "SELECT uuid FROM lists", []
+        if state:
+            sql, args = sql + " WHERE state = ?", [state]
+        return [self.get_list(r[0]) for r in self._db.execute(sql + " ORDER BY seq", args)]
+
+    def open_list_at(self, location: str) -> StoredList | None:
+        """Return the list left open at a location (a restart takes it up again), or None."""
+        row = self._db.execute("SELECT uuid FROM lists WHERE location = ? AND state = 'open' "
+                               "ORDER BY seq DESC LIMIT 1", (location,)).fetchone()
+        return self.get_list(row[0]) if row else None
+
+    def mark_list(self, list_uuid: str, state: str, number: str | None = None,
+                  answer: dict | None = None, error: str | None = None) -> None:
+        """Store the server's answer to a list: ``sent`` (number, answer) or ``rejected`` (error)."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE lists SET state = ?, number = coalesce(?, number), answer = ?, error = ?, "
+                "sent_at = ?, attempts = attempts + 1 WHERE uuid = ? AND state != 'sent'",
+                (state, number, json.dumps(answer) if answer is not None else None, error,
+                 utc_now_iso(), list_uuid))
+
+    def mark_list_attempt(self, list_uuid: str, error: str) -> None:
+        """Count one failed delivery attempt of a list and keep the last error."""
+        with self._transaction():
+            self._db.execute("UPDATE lists SET attempts = attempts + 1, error = ? "
+                             "WHERE uuid = ? AND state = 'pending'", (error, list_uuid))
 
     # -- offline-check cache ----------------------------------------------------------------
 
@@ -362,6 +509,16 @@ def _scan(row: sqlite3.Row) -> StoredScan:
         error=row["error"], server_status=row["server_status"],
         anomalies=json.loads(row["anomalies"]) if row["anomalies"] else [],
         counted_quantity=row["counted_quantity"], damaged_quantity=row["damaged_quantity"])
+
+
+def _list(row: sqlite3.Row, koli: list[str]) -> StoredList:
+    """Turn a lists row and its koli into a StoredList."""
+    return StoredList(
+        uuid=row["uuid"], kind=row["kind"], location=row["location"],
+        destination=row["destination"], reference=row["reference"], operator=row["operator"],
+        opened_at=row["opened_at"], closed_at=row["closed_at"], state=row["state"],
+        attempts=row["attempts"], error=row["error"], number=row["number"],
+        answer=json.loads(row["answer"]) if row["answer"] else None, koli=koli)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -15,6 +15,14 @@ label printer in `labels.commands` (all start with `JJK-CMD.`):
     JJK-CMD.COUNT.DAMAGED          the digits after it are the next package's damaged units
     JJK-CMD.COUNT.CLEAR            forget the count being entered
 
+    JJK-CMD.SHIPMENT.OPEN          open a shipment to the --ship-to location: the action becomes
+                                   dispatch and every following koli goes on its list
+    JJK-CMD.SHIPMENT.CLOSE         close the open shipment (or receipt): it is queued for upload;
+                                   the server gives it a number and a surat jalan
+
+Scanning a surat jalan's QR (``JSJ1.``, see `labels.shipment`) opens its receipt: the action
+becomes receive and every following koli goes on the receipt's list until SHIPMENT.CLOSE.
+
 At a keyboard the count is typed instead: ``#297`` (counted 297) or ``#297/3`` (297, of which
 3 damaged), then the label.  Like the disposition, a count is for the next package only.
 
@@ -85,6 +93,7 @@ class Session:
     container: str | None = None     # raw text of the open container's label
     seal: str | None = None
     device: str | None = None        # this station's name, kept with every scan (audit)
+    ship_to: str | None = None       # where a shipment opened by SHIPMENT.OPEN goes
     next_disposition: str | None = field(default=None)  # one-shot, from the command sheet
     # One-shot counts for the next package: digits as entered, and which one they go to.
     count_digits: str = ""
@@ -117,6 +126,8 @@ class Session:
             return f"next package: {command.value}"
         if command.kind == "count":
             return self._count(command.value)
+        if command.kind == "shipment":  # the station opens and closes lists (the outbox's)
+            raise CommandError("shipment commands are taken by the station, not the session")
         closed, self.container = self.container, None
         return f"container {closed} closed" if closed else "no container was open"
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import sqlite3
 from typing import Callable
 
+from labels.shipment import ShipmentRefError, is_shipment_ref, parse_shipment_ref
+
 from .checks import ACCEPTED, PROBLEM, RESCAN, Checker
 from .feedback import Feedback, Window
-from .outbox import Outbox, OutboxError, StoredScan
+from .outbox import Outbox, OutboxError, StoredList, StoredScan
 from .presentation import DEFAULT_GAP, DEFAULT_REPEAT_WINDOW, PresentationTracker
-from .session import CommandError, Session, is_command, parse_command
+from .session import Command, CommandError, Session, is_command, parse_command
 from .sources import Source
 from .uploader import Connectivity
 
@@ -36,6 +38,8 @@ class Station:
         self.signals: dict[str, tuple[str, str]] = {}  # text -> (signal, reason) for the window
         self.recorded = 0
         self._noted_at: dict[str, float] = {}
+        # A shipment or receipt left open here when the scanner stopped is taken up again.
+        self.open_list: StoredList | None = outbox.open_list_at(session.location)
 
     # -- one presentation -------------------------------------------------------------------
 
@@ -44,10 +48,16 @@ class Station:
         text = text.strip()
         if not text:
             return None
+        if is_shipment_ref(text):
+            return self._open_receipt(text)
         if is_command(text):
             try:
-                change = self.session.apply(parse_command(text))
-            except CommandError as exc:
+                command = parse_command(text)
+                if command.kind == "shipment":
+                    change = self._shipment(command.value)
+                else:
+                    change = self.session.apply(command)
+            except (CommandError, OutboxError) as exc:
                 self.signals[text] = (PROBLEM, str(exc))
                 self.feedback.note(str(exc))
                 self.feedback.sound.play(PROBLEM)
@@ -77,6 +87,56 @@ class Station:
             self.feedback.note("that is the open container; scan END-CONTAINER to close it")
             return None
         return self.record(text)
+
+    # -- the surat jalan: shipments and receipts ---------------------------------------------
+
+    def _shipment(self, value: str) -> str:
+        """Open a shipment to --ship-to, or close the open list; return what changed."""
+        s = self.session
+        if value == "close":
+            if self.open_list is None:
+                raise CommandError("no shipment or receipt is open")
+            closed = self.outbox.close_list(self.open_list.uuid)
+            self.open_list = None
+            what = "shipment" if closed.kind == "shipment" else f"receipt of {closed.reference}"
+            return (f"{what} closed with {len(closed.koli)} koli; queued for upload "
+                    f"(id {closed.uuid})")
+        if self.open_list is not None:
+            raise CommandError(f"a {self.open_list.kind} is open: close it first")
+        if not s.ship_to:
+            raise CommandError("give --ship-to CODE to open shipments from this station")
+        self.open_list = self.outbox.open_list("shipment", s.location, destination=s.ship_to,
+                                               operator=s.operator)
+        s.apply(Command("action", "dispatch"))
+        return f"shipment to {s.ship_to} open: scan its koli, then SHIPMENT.CLOSE"
+
+    def _list_for(self, action: str) -> str | None:
+        """Return the open list a scan with this action goes on (dispatch: a shipment's)."""
+        lst = self.open_list
+        if lst is None or action != ("dispatch" if lst.kind == "shipment" else "receive"):
+            return None
+        return lst.uuid
+
+    def _open_receipt(self, text: str) -> None:
+        """Open the receipt of the shipment whose surat jalan QR was scanned."""
+        try:
+            ref = parse_shipment_ref(text)
+            if self.open_list is not None:
+                raise CommandError(f"a {self.open_list.kind} is open: close it first")
+            self.open_list = self.outbox.open_list(
+                "receipt", self.session.location, reference=text.strip().upper(),
+                operator=self.session.operator)
+        except (ShipmentRefError, CommandError, OutboxError) as exc:
+            self.signals[text] = (PROBLEM, str(exc))
+            self.feedback.note(str(exc))
+            self.feedback.sound.play(PROBLEM)
+            return None
+        self.session.apply(Command("action", "receive"))
+        change = f"receipt of shipment {ref.number} open: scan its koli, then SHIPMENT.CLOSE"
+        self.signals[text] = (ACCEPTED, change)
+        self.feedback.note(change)
+        self.feedback.sound.play(ACCEPTED)
+        return None
 
     def _open_container(self, text: str) -> None:
         """Open the container that following pack/unpack scans go into."""
@@ -124,6 +184,7 @@ class Station:
             code=verdict.code, package_id=verdict.package_id, location=s.location,
             action=s.action, container=s.fields()["container"],
             disposition=s.next_disposition or s.disposition,
+            list_uuid=self._list_for(s.action),
             seal=s.seal, operator=s.operator, device=s.device, offline=self.connectivity.online is not True,
             **s.counts(),
             rescan=verdict.rescan, signal=verdict.signal, reason=verdict.reason)

@@ -13,7 +13,10 @@ Delivery rules (the outbox never loses or duplicates a scan):
   exponential backoff and jitter; 401/403 stop the upload (a token problem no retry fixes);
 * 404/405 (no scan API at that address: a wrong --server) leave the scans pending;
 * a whole batch refused with another 4xx is split in halves until the scan the server cannot
-  understand is alone; that one is marked rejected with the server's message.
+  understand is alone; that one is marked rejected with the server's message;
+* closed shipments and receipts (the surat jalan) go after the scans, one request each, with
+  the UUID they were opened with: a retry is answered `already_recorded` with the same number;
+  a 4xx in the API's error shape marks the list rejected with the server's message.
 """
 from __future__ import annotations
 
@@ -25,7 +28,9 @@ from typing import Callable
 
 import httpx
 
-from .outbox import Outbox
+from labels.shipment import ShipmentRefError, parse_shipment_ref
+
+from .outbox import Outbox, StoredList
 
 BATCH_SIZE = 500
 DELIVERED = ("recorded", "already_recorded")
@@ -114,6 +119,7 @@ class UploadReport:
     error: str | None = None
     retry_after: float | None = None
     anomalies: dict[str, list[str]] = field(default_factory=dict)  # uuid -> kinds
+    lists: list[dict] = field(default_factory=list)  # the server's answers to closed lists
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -168,6 +174,9 @@ class Uploader:
                     break
                 self._post(batch, report)
                 last_seq = batch[-1].seq
+            # The lists after the scans: the server then holds the custody they point at.
+            for closed in self.outbox.lists("pending"):
+                self._post_list(closed, report)
         except AuthError:
             raise
         except ServerError as exc:
@@ -185,6 +194,7 @@ class Uploader:
             total.already += report.already
             total.rejected += report.rejected
             total.anomalies.update(report.anomalies)
+            total.lists.extend(report.lists)
             total.pending, total.error = report.pending, report.error
             if report.error is None:
                 self.backoff.reset()
@@ -241,6 +251,54 @@ class Uploader:
             if anomalies:
                 report.anomalies[scan.uuid] = anomalies
         self.outbox.mark_results(answers)
+
+
+    def _post_list(self, closed: StoredList, report: UploadReport) -> None:
+        """POST one closed shipment or receipt and store the server's answer."""
+        if closed.kind == "shipment":
+            url = "/api/v1/shipments"
+        else:
+            try:
+                url = f"/api/v1/shipments/{parse_shipment_ref(closed.reference).number}/receipt"
+            except ShipmentRefError as exc:  # never opened so, but an old file may hold one
+                self.outbox.mark_list(closed.uuid, "rejected", error=str(exc))
+                return
+        try:
+            response = _request(self.client, self.connectivity, "POST", url,
+                                json=closed.to_api())
+        except ServerError as exc:
+            self.outbox.mark_list_attempt(closed.uuid, str(exc))
+            raise
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code < 300 and isinstance(body, dict):
+            self.outbox.mark_list(closed.uuid, "sent", number=body.get("number")
+                                  or body.get("shipment"), answer=body)
+            report.lists.append({"kind": closed.kind, **body})
+            return
+        if response.status_code >= 400 and isinstance(body, dict) and "error" in body:
+            self.outbox.mark_list(closed.uuid, "rejected", error=_error_message(response))
+            report.rejected += 1
+            return
+        # Not the API's answer (a wrong --server, a proxy page): the list stays pending.
+        self.outbox.mark_list_attempt(closed.uuid, f"HTTP {response.status_code}")
+        raise ServerError(f"no shipment API at {self.client.base_url}: POST {url} answered "
+                          f"{response.status_code}; check --server")
+
+
+def list_words(answer: dict) -> str:
+    """Return one line saying what the server made of a closed list."""
+    if answer.get("kind") == "shipment":
+        return (f"shipment {answer.get('number')} recorded ({len(answer.get('koli') or [])} "
+                f"koli): surat jalan at {answer.get('surat_jalan')}")
+    short, extra = answer.get("short_shipment") or [], answer.get("not_in_shipment") or []
+    if not short and not extra:
+        return f"receipt of {answer.get('shipment')} recorded: every koli as on the surat jalan"
+    parts = ([f"short_shipment: {', '.join(short)}"] if short else []) + (
+        [f"not_in_shipment: {', '.join(extra)}"] if extra else [])
+    return f"receipt of {answer.get('shipment')} recorded; server flagged {'; '.join(parts)}"
 
 
 # -- offline-check cache -----------------------------------------------------------------------
@@ -335,5 +393,7 @@ class BackgroundUploader:
                              f"already recorded, {report.rejected} rejected")
                 for kinds in report.anomalies.values():
                     self.log(f"server flagged: {', '.join(kinds)}")
+                for answer in report.lists:
+                    self.log(list_words(answer))
         finally:
             outbox.close()

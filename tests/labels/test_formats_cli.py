@@ -185,15 +185,16 @@ def test_command_sheet_codes_switch_modes(tmp_path, capsys):
     from PIL import Image
 
     from labels import commands
-    from labels.command_sheet import CELL_H, CELL_W, COUNT_SHEET, SHEET, cell_origin
+    from labels.command_sheet import CELL_H, CELL_W, COUNT_SHEET, SHEET, SHIPMENT_SHEET, cell_origin
 
     code, _, _ = run(capsys, "command-sheet", "-o", tmp_path / "cmd.pdf")
     assert code == 0
     pages = rasterize(tmp_path / "cmd.pdf")
     k = 150 / 25.4
-    assert [text for text, _ in SHEET + COUNT_SHEET] == list(commands.COMMANDS)
+    assert [text for text, _ in SHEET + COUNT_SHEET + SHIPMENT_SHEET] == list(commands.COMMANDS)
     cells = [(pages[0], i, t) for i, (t, _) in enumerate(SHEET)]
     cells += [(pages[1], i, t) for i, (t, _) in enumerate(COUNT_SHEET)]
+    cells += [(pages[2], i, t) for i, (t, _) in enumerate(SHIPMENT_SHEET)]
     for number, (path, index, text) in enumerate(cells):
         page = Image.open(path)
         index, cell_no = index, number
