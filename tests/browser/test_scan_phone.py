@@ -273,3 +273,64 @@ def test_ed25519_port_matches_python(playwright, world, labels, tmp_path):
     assert result["good"] == [True, True] and result["bad"] == [False, False], result
     assert result["backend"] == "webcrypto"
     assert result["vcode"] == parse(text).verification_code
+
+
+def test_phone_receives_a_shipment_short_and_with_an_extra_koli_offline_then_ships_one(
+        playwright, world, labels, tmp_path, session):
+    import uuid as uuidlib
+
+    from server.models import Anomaly
+    from server.shipments.records import record_shipment, reference_of
+    from tests.factories import principal
+
+    listed = ["3513010001001-SS-DPR", "3513010001001-KOTAK", "3513010001002-SS-DPR"]
+    missing, extra = listed[1], "3513010001002-KOTAK"
+    shipment, _ = record_shipment(session, principal(), {
+        "id": str(uuidlib.uuid4()), "from": "351301", "to": LOCATION, "koli": listed,
+        "closed_at": "2024-02-10T08:00:00Z"})
+    session.commit()
+    reference, number = reference_of(shipment), shipment.number
+    video = tmp_path / "empty.mjpeg"
+    write_mjpeg(video, [(None, 5.0)])
+    ctx = launch(playwright, tmp_path / "profile", video)
+    try:
+        page = ctx.pages[0] if ctx.pages else ctx.new_page()
+        page.goto(f"{world['base']}/scan#token={world['token']}")
+        assert wait_for(page, "() => window.jejakScan.synced === true", 15)
+        page.route("**/api/**", lambda route: route.abort())  # the village is offline
+        wedge(page, reference)
+        assert wait_for(page, "async () => (await window.jejakScan.store.listsIn('open')).length === 1", 5)
+        assert number in page.inner_text("#list-note")
+        for pid in [p for p in listed if p != missing] + [extra]:
+            wedge(page, labels.texts[pid])
+        assert wait_for(page, "async () => (await window.jejakScan.store.all()).length === 3", 10)
+        assert {s["action"] for s in outbox(page)} == {"receive"}
+        page.reload()  # the open receipt survives a reload
+        page.wait_for_function("() => window.jejakScan && window.jejakScan.ready")
+        page.click("details.more summary")
+        page.click("#ship-close")
+        assert wait_for(page, "async () => (await window.jejakScan.store.listsIn('pending')).length === 1", 5)
+        page.unroute("**/api/**")
+        page.evaluate("() => window.jejakScan.uploader.kick(true)")
+        assert wait_for(page, "async () => (await window.jejakScan.store.listsIn('sent')).length === 1", 15)
+        assert "short shipment" in page.inner_text("#lists").lower() or \
+            "kiriman kurang" in page.inner_text("#lists").lower()
+        with world["db"].session() as s:
+            found = sorted((a.kind, a.package.package_id, a.location.code) for a in s.scalars(
+                select(Anomaly).where(Anomaly.kind.in_(("short_shipment", "not_in_shipment")))))
+        assert found == sorted([("short_shipment", missing, LOCATION),
+                                ("not_in_shipment", extra, LOCATION)])
+
+        # The village sends a koli on to its TPS as a shipment: the button, then the label.
+        page.fill("#ship-to", "3513010001001")
+        page.click("#ship-open")
+        assert wait_for(page, "async () => (await window.jejakScan.store.listsIn('open')).length === 1", 5)
+        wedge(page, labels.texts[listed[0]])
+        assert wait_for(page, "async () => (await window.jejakScan.store.all()).length === 4", 10)
+        page.click("#ship-close")
+        assert wait_for(page, "async () => (await window.jejakScan.store.listsIn('sent')).length === 2", 15)
+        sent = page.evaluate("async () => (await window.jejakScan.store.listsIn('sent'))")
+        assert any(l["kind"] == "shipment" and l["number"].startswith("SJ-") for l in sent)
+        assert server_scans(world["db"]) == {s["id"]: 1 for s in outbox(page)}
+    finally:
+        ctx.close()

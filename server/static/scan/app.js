@@ -3,7 +3,8 @@
 // (durably, BEFORE any signal) -> green/amber/red with sound and vibration -> upload in batches.
 import * as store from "./store.js";
 import { judge, pemToRaw, ed25519Backend } from "./checks.js";
-import { ACTIONS, DISPOSITIONS, GAP, REPEAT_WINDOW, PresentationTracker, Session, isCommand, parseCommand } from "./session.js";
+import { ACTIONS, DISPOSITIONS, GAP, REPEAT_WINDOW, PresentationTracker, Session, isCommand, parseCommand,
+         isShipmentRef, parseShipmentRef, listAction } from "./session.js";
 import { Uploader } from "./uploader.js";
 import { Camera } from "./camera.js";
 import * as feedback from "./feedback.js";
@@ -13,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   token: null, me: null, keys: null, expected: null, syncedAt: null, online: navigator.onLine,
   deviceName: null, session: new Session(""), camera: null, lastVerdict: null, problem: null,
+  openList: null, // the shipment or receipt being scanned (the surat jalan), from IndexedDB
 };
 const frameTracker = new PresentationTracker(GAP);
 let textTracker = new PresentationTracker(REPEAT_WINDOW);
@@ -28,7 +30,7 @@ const fragmentToken = (() => {
 })();
 
 const uploader = new Uploader({
-  onChange: () => { noteNetwork(); refreshCounts(); renderRecent(); },
+  onChange: () => { noteNetwork(); refreshCounts(); renderRecent(); renderLists(); },
   locationFor: async (token) => {
     if (token !== state.token) return null;
     if (!state.me) await sync();
@@ -56,6 +58,8 @@ async function main() {
   state.session.seal = (await store.kvGet("seal")) || "";
   state.session.operator = (await store.kvGet("operator")) || "";
   await loadCache();
+  state.openList = (await store.listsIn("open"))[0] || null; // taken up again after a reload
+  state.shipTo = (await store.kvGet("ship_to")) || "";
   buildControls();
   render();
   registerServiceWorker();
@@ -213,9 +217,11 @@ function enqueue(text, meta) { chain = chain.then(() => handle(text, meta)).catc
 async function handle(text, meta) {
   text = text.trim();
   const s = state.session;
+  if (isShipmentRef(text)) { await openReceipt(text); return; }
   if (isCommand(text)) {
     const cmd = parseCommand(text);
     if (!cmd) { show("problem", text, [{ k: "cmd_unknown" }]); return; }
+    if (cmd[0] === "shipment") { await (cmd[1] === "open" ? openShipment() : closeList()); return; }
     const change = s.apply(cmd);
     textTracker = new PresentationTracker(REPEAT_WINDOW); // a command starts a new intention
     show("command", t("command"), [change], "accepted");
@@ -232,6 +238,47 @@ async function handle(text, meta) {
   }
   if (s.container && text.toUpperCase() === s.container.toUpperCase()) { note({ k: "the_container" }); return; }
   await record(text, meta);
+}
+
+// The surat jalan: a shipment's koli are the dispatch scans while it is open; a receipt (opened by
+// scanning the paper's QR) takes the receive scans. Closing queues it for upload.
+async function openList(list, change) {
+  if (state.openList) { show("problem", t("command"), [{ k: "list_open_already" }]); return; }
+  try { await store.putList(list); } catch (err) { show("problem", t("not_recorded"), [String(err.message || err)]); return; }
+  state.openList = list;
+  state.session.setAction(listAction(list));
+  textTracker = new PresentationTracker(REPEAT_WINDOW);
+  show("command", t("command"), [change], "accepted");
+  renderControls();
+}
+
+function newList(kind, extra) {
+  return { id: uuid(), seq: store.nextSeq(), kind, location: state.session.location, operator: state.session.operator || null,
+           opened_at: new Date().toISOString(), closed_at: null, state: "open", koli: [], token: state.token, ...extra };
+}
+
+async function openShipment() {
+  const to = ($("ship-to").value || "").trim().toUpperCase();
+  if (!to) { show("problem", t("command"), [{ k: "ship_need_to" }]); return; }
+  await store.kvPut("ship_to", to);
+  await openList(newList("shipment", { to }), { k: "ship_opened", to });
+}
+
+async function openReceipt(text) {
+  const ref = parseShipmentRef(text);
+  if (!ref) { show("problem", text.slice(0, 40), [{ k: "not_surat_jalan" }]); return; }
+  await openList(newList("receipt", { reference: ref.text, number: ref.number }), { k: "receipt_opened", number: ref.number });
+}
+
+async function closeList() {
+  const list = state.openList && await store.getList(state.openList.id);
+  if (!list) { show("problem", t("command"), [{ k: "list_none" }]); return; }
+  list.state = "pending"; list.closed_at = new Date().toISOString();
+  try { await store.putList(list); } catch (err) { show("problem", t("not_recorded"), [String(err.message || err)]); return; }
+  state.openList = null;
+  show("command", t("command"), [{ k: "list_closed", n: list.koli.length }], "accepted");
+  renderControls(); renderLists();
+  uploader.kick(true);
 }
 
 function ctx(action) {
@@ -252,8 +299,10 @@ async function record(text, meta) {
     seal: s.seal || null, operator: s.operator || null, offline: !state.online || !navigator.onLine,
     device: state.deviceName, token: state.token, state: "pending", signal: v.signal, reasons: v.reasons, source: meta.source,
   };
+  const list = state.openList && listAction(state.openList) === s.action ? state.openList : null;
   try {
-    await store.addScan(scan);
+    await store.addScan(scan, list ? list.id : null);
+    if (list) list.koli.push(scan.code);
   } catch (err) {
     frameTracker.forget(text); textTracker.forget(text); // showing it again right away must be recorded
     show("problem", v.packageId || text.slice(0, 40), [{ k: "not_recorded" }, String(err.message || err)], "problem", t("not_recorded"));
@@ -301,7 +350,7 @@ function render() {
     $("v-title").textContent = v.title || (v.kind === "command" ? t("command") : t(v.kind));
     $("v-why").textContent = v.reasons.map(reason).join("; ");
   }
-  renderControls(); noteNetwork(); refreshCounts(); renderRecent(); renderStatus();
+  renderControls(); noteNetwork(); refreshCounts(); renderRecent(); renderLists(); renderStatus();
 }
 
 /** Take the count typed in the count fields (they win over digits scanned from the count sheet). */
@@ -334,6 +383,9 @@ function buildControls() {
   $("seal").addEventListener("change", (e) => { state.session.seal = e.target.value.trim(); store.kvPut("seal", state.session.seal); });
   $("operator").addEventListener("change", (e) => { state.session.operator = e.target.value.trim(); store.kvPut("operator", state.session.operator); });
   $("close-container").addEventListener("click", () => handle("JJK-CMD.CONTAINER.END", { source: "button" }));
+  $("ship-to").value = state.shipTo;
+  $("ship-open").addEventListener("click", () => enqueue("JJK-CMD.SHIPMENT.OPEN", { source: "button" }));
+  $("ship-close").addEventListener("click", () => enqueue("JJK-CMD.SHIPMENT.CLOSE", { source: "button" }));
   $("cam-start").addEventListener("click", () => { feedback.unlock(); startCamera(); });
   $("cam-choose").addEventListener("change", (e) => startCamera(e.target.value));
   $("torch").addEventListener("click", async (e) => {
@@ -361,6 +413,36 @@ function renderControls() {
   else if (s.needsContainer) { c.hidden = false; c.textContent = t("container_need"); }
   else c.hidden = true;
   $("close-container").hidden = !s.container;
+  const l = state.openList, ln = $("list-note");
+  if (l) {
+    ln.hidden = false;
+    ln.textContent = l.kind === "shipment" ? t("list_shipment", { to: l.to, n: l.koli.length })
+                                           : t("list_receipt", { number: l.number, n: l.koli.length });
+  } else ln.hidden = true;
+  $("ship-open").hidden = !!l; $("ship-close").hidden = !l;
+}
+
+/** The last lists and what the server said of them (number, short and extra koli). */
+async function renderLists() {
+  const rows = [...await store.listsIn("pending"), ...await store.listsIn("sent"), ...await store.listsIn("rejected")]
+    .sort((a, b) => b.seq - a.seq).slice(0, 5);
+  $("lists").replaceChildren(...rows.map((l) => {
+    const li = document.createElement("li");
+    li.className = l.state; li.dataset.id = l.id;
+    const a = l.server || {};
+    let text;
+    if (l.state === "rejected") text = t("list_rejected", { error: a.error });
+    else if (l.state === "pending") text = (l.kind === "shipment" ? t("list_shipment", { to: l.to, n: l.koli.length })
+                                                                    : t("list_receipt", { number: l.number, n: l.koli.length })) + " · " + t("st_pending");
+    else if (l.kind === "shipment") text = t("list_sent", { number: a.number, n: (a.koli || []).length });
+    else {
+      const flagged = [...(a.short_shipment || []).map((p) => `${t("k_short_shipment")}: ${p}`),
+                       ...(a.not_in_shipment || []).map((p) => `${t("k_not_in_shipment")}: ${p}`)];
+      text = flagged.length ? t("list_flagged", { number: a.shipment, list: flagged.join("; ") }) : t("list_received", { number: a.shipment });
+    }
+    li.textContent = text;
+    return li;
+  }));
 }
 
 function noteNetwork() {

@@ -49,6 +49,16 @@ const S = {
     k_wrong_dapil: "salah dapil", k_forged_label: "label palsu", k_unknown_package: "paket tak dikenal",
     k_superseded_label: "label usang", k_custody_gap: "rantai terputus", k_late: "terlambat", k_damaged: "rusak",
     k_seal_mismatch: "segel tidak cocok", k_quantity_mismatch: "jumlah tidak cocok", k_missing_return: "belum kembali",
+    k_short_shipment: "kiriman kurang", k_not_in_shipment: "tidak ada dalam kiriman",
+    // the surat jalan
+    ship_to: "Kirim ke (kode lokasi)", ship_open: "Buka kiriman", ship_close: "Tutup kiriman",
+    ship_need_to: "isi 'Kirim ke' dulu", ship_opened: "kiriman ke {to} dibuka: pindai kolinya, lalu tutup",
+    receipt_opened: "penerimaan {number} dibuka: pindai kolinya, lalu tutup",
+    list_open_already: "tutup dulu kiriman/penerimaan yang terbuka", list_none: "tidak ada kiriman atau penerimaan terbuka",
+    list_closed: "ditutup dengan {n} koli; menunggu unggah", not_surat_jalan: "bukan QR surat jalan",
+    list_shipment: "Kiriman ke {to}: {n} koli", list_receipt: "Penerimaan {number}: {n} koli",
+    list_sent: "Kiriman {number} tercatat ({n} koli)", list_received: "Penerimaan {number} tercatat",
+    list_flagged: "Penerimaan {number}: {list}", list_rejected: "Ditolak server: {error}",
   },
   en: {
     title: "Jejak - scan", ready: "Ready to scan", point: "Point the camera at a label",
@@ -98,6 +108,15 @@ const S = {
     k_wrong_dapil: "wrong dapil", k_forged_label: "forged label", k_unknown_package: "unknown package",
     k_superseded_label: "superseded label", k_custody_gap: "custody gap", k_late: "late", k_damaged: "damaged",
     k_seal_mismatch: "seal mismatch", k_quantity_mismatch: "quantity mismatch", k_missing_return: "missing return",
+    k_short_shipment: "short shipment", k_not_in_shipment: "not in shipment",
+    ship_to: "Ship to (location code)", ship_open: "Open shipment", ship_close: "Close shipment",
+    ship_need_to: "fill in 'Ship to' first", ship_opened: "shipment to {to} open: scan its koli, then close it",
+    receipt_opened: "receipt of {number} open: scan its koli, then close it",
+    list_open_already: "close the open shipment or receipt first", list_none: "no shipment or receipt is open",
+    list_closed: "closed with {n} koli; waiting to upload", not_surat_jalan: "not a surat jalan QR",
+    list_shipment: "Shipment to {to}: {n} koli", list_receipt: "Receipt of {number}: {n} koli",
+    list_sent: "Shipment {number} recorded ({n} koli)", list_received: "Receipt of {number} recorded",
+    list_flagged: "Receipt of {number}: {list}", list_rejected: "Refused by the server: {error}",
   },
 };
 

@@ -20,11 +20,21 @@ const COMMANDS = {
   // the count sheet: digits of the next package's count, its damaged units, clear
   ...Object.fromEntries([...Array(10).keys()].map((d) => [`JJK-CMD.COUNT.${d}`, ["count", String(d)]])),
   "JJK-CMD.COUNT.DAMAGED": ["count", "damaged"], "JJK-CMD.COUNT.CLEAR": ["count", "clear"],
+  // the surat jalan (labels/commands.py): open a shipment, close the open shipment or receipt
+  "JJK-CMD.SHIPMENT.OPEN": ["shipment", "open"], "JJK-CMD.SHIPMENT.CLOSE": ["shipment", "close"],
   // spellings of the scanner's first brief, kept so old sheets still work
   "JJK-CMD.END-CONTAINER": ["container", "end"], "JJK-CMD.DISPOSITION.SEAL_BROKEN": ["disposition", "seal_broken"],
 };
 
 export const isCommand = (text) => text.trim().toUpperCase().startsWith(COMMAND_PREFIX);
+/** A surat jalan's QR: JSJ1.<number>.<uuid> (labels/shipment.py); null when it is not one. */
+export function parseShipmentRef(text) {
+  const m = /^JSJ1\.(SJ-[0-9]{6,12})\.([0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12})$/.exec(text.trim().toUpperCase());
+  return m ? { number: m[1], uuid: m[2].toLowerCase(), text: text.trim().toUpperCase() } : null;
+}
+export const isShipmentRef = (text) => text.trim().toUpperCase().startsWith("JSJ1.");
+/** The action whose scans are the koli of an open list. */
+export const listAction = (list) => (list.kind === "shipment" ? "dispatch" : "receive");
 /** [kind, value] of a command code, or null when it names no known command. */
 export const parseCommand = (text) => COMMANDS[text.trim().toUpperCase()] || null;
 

@@ -3,6 +3,9 @@
 //   durability "strict" and awaited before the person gets any signal. state: pending | sent | rejected.
 //   Nothing is ever deleted, nothing expires by age.
 // kv: the device token, /api/v1/me, the trusted keys, the expected list, settings.
+// lists: shipments and receipts (the surat jalan), keyed by the UUID chosen when opened (the
+//   server's idempotency key): state open -> pending (closed) -> sent | rejected; each koli is
+//   added in the same transaction as its scan.
 
 const DB_NAME = "jejak-scan";
 let dbPromise = null;
@@ -14,14 +17,17 @@ function req(r) {
 export function open() {
   if (!dbPromise) {
     dbPromise = new Promise((resolve, reject) => {
-      const r = indexedDB.open(DB_NAME, 1);
-      r.onupgradeneeded = () => {
+      const r = indexedDB.open(DB_NAME, 2);
+      r.onupgradeneeded = (e) => {
         const db = r.result;
-        const scans = db.createObjectStore("scans", { keyPath: "id" });
-        scans.createIndex("state_seq", ["state", "seq"]);
-        scans.createIndex("seq", "seq");
-        scans.createIndex("seen", ["location", "action", "key"]);
-        db.createObjectStore("kv", { keyPath: "k" });
+        if (e.oldVersion < 1) {
+          const scans = db.createObjectStore("scans", { keyPath: "id" });
+          scans.createIndex("state_seq", ["state", "seq"]);
+          scans.createIndex("seq", "seq");
+          scans.createIndex("seen", ["location", "action", "key"]);
+          db.createObjectStore("kv", { keyPath: "k" });
+        }
+        if (e.oldVersion < 2) db.createObjectStore("lists", { keyPath: "id" }).createIndex("state", "state");
       };
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
@@ -53,8 +59,34 @@ let seqLast = 0;
 /** A strictly increasing sequence number: upload order = scan order. */
 export function nextSeq() { seqLast = Math.max(Date.now() * 1000, seqLast + 1); return seqLast; }
 
-/** Write one scan durably; resolves only when the transaction has committed. */
-export const addScan = (scan) => tx("scans", "readwrite", (t) => { t.objectStore("scans").add(scan); });
+/** Write one scan durably (and its koli on an open list, in the same transaction). */
+export const addScan = (scan, listId = null) => tx(listId ? ["scans", "lists"] : "scans", "readwrite", (t) => {
+  t.objectStore("scans").add(scan);
+  if (!listId) return;
+  const lists = t.objectStore("lists");
+  const get = lists.get(listId);
+  get.onsuccess = () => {
+    const list = get.result;
+    if (!list || list.state !== "open") { t.abort(); return; }
+    list.koli.push(scan.code);
+    lists.put(list);
+  };
+});
+
+/** Write a list (opened, closed or answered) durably. */
+export const putList = (list) => tx("lists", "readwrite", (t) => { t.objectStore("lists").put(list); });
+
+export async function getList(id) {
+  const db = await open();
+  return req(db.transaction("lists").objectStore("lists").get(id));
+}
+
+/** Lists in a state (open, pending, sent, rejected), oldest first. */
+export async function listsIn(state) {
+  const db = await open();
+  const rows = await req(db.transaction("lists").objectStore("lists").index("state").getAll(state));
+  return rows.sort((a, b) => a.seq - b.seq);
+}
 
 export async function seenBefore(location, action, key) {
   const db = await open();

@@ -4,6 +4,8 @@
 // as Retry-After says. 401/403: stop (the token); 404/405: stop (no scan API here). Another 4xx for
 // the whole batch: halve it until the one scan the server cannot take is alone, then mark it rejected.
 // Nothing is dropped by age. One uploader at a time across tabs (Web Locks).
+// Closed shipments and receipts (the surat jalan) go after the scans, one request each, with the
+// UUID they were opened with: a retry is answered already_recorded with the same number.
 
 import * as store from "./store.js";
 
@@ -55,7 +57,7 @@ export class Uploader {
   /** Send one batch; return true when another should follow right away. */
   async once() {
     const batch = await store.pending(this.batchLimit);
-    if (!batch.length) { this.batchLimit = MAX_BATCH; return false; }
+    if (!batch.length) { this.batchLimit = MAX_BATCH; return this.onceList(); }
     const token = batch[0].token;
     const scans = batch.filter((s) => s.token === token); // scans of an earlier enrolment go with its token
     let fallback = null;
@@ -101,6 +103,42 @@ export class Uploader {
     return true;
   }
 }
+
+Uploader.prototype.onceList = async function onceList() {
+  const [list] = await store.listsIn("pending");
+  if (!list) return false;
+  const ref = list.kind === "receipt" ? /^JSJ1\.(SJ-[0-9]+)\./.exec(list.reference || "") : null;
+  const url = list.kind === "shipment" ? "/api/v1/shipments" : `/api/v1/shipments/${ref ? ref[1] : "-"}/receipt`;
+  const body = { id: list.id, koli: list.koli, closed_at: list.closed_at };
+  if (list.operator) body.operator = list.operator;
+  if (list.kind === "shipment") Object.assign(body, { from: list.location, to: list.to });
+  else Object.assign(body, { reference: list.reference, location: list.location });
+  let response;
+  try {
+    response = await fetch(url, { method: "POST", cache: "no-store", credentials: "omit",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${list.token}` },
+      body: JSON.stringify(body) });
+  } catch (err) { this.fail({ k: "up_network" }); return false; }
+  const status = response.status;
+  let answer = null;
+  try { answer = await response.json(); } catch { answer = null; }
+  if (status === 200 || status === 201) {
+    list.state = "sent"; list.number = answer.number || answer.shipment; list.server = answer;
+    await store.putList(list);
+    this.backoff = 0; this.lastOk = Date.now(); this.lastError = null; this.onChange();
+    return true;
+  }
+  const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+  if (status === 408 || status === 429 || status >= 500) { this.fail({ k: "up_retry", status }, retryAfter); return false; }
+  if (status === 401) { this.stopped = { k: "up_token", status }; return false; }
+  if (answer && answer.error) { // 400, 403 (a place this device may not use), 404, 409: this list only
+    list.state = "rejected"; list.server = { error: answer.error.message };
+    await store.putList(list); this.onChange();
+    return true;
+  }
+  this.stopped = { k: "up_no_api", status };
+  return false;
+};
 
 /** The scan as POST /api/v1/scans takes it (docs/api.md). */
 function wire(s, fallbackLocation) {
