@@ -26,6 +26,7 @@ from server.dashboard import (
     packages,
     scans,
     sessions,
+    shipments,
 )
 from server.dashboard.clock import as_of, zone_label
 from server.dashboard.formatting import register_filters
@@ -39,7 +40,8 @@ ERROR_PAGES = {
     404: (_l("Not found"), _l("There is nothing here, or it is outside your region.")),
     405: (_l("Not allowed"), _l("This address does not take that kind of request.")),
 }
-BLUEPRINTS = ("auth", "overview", "anomalies", "scans", "packages", "live", "labels", "exports")
+BLUEPRINTS = ("auth", "overview", "anomalies", "scans", "packages", "live", "labels", "exports",
+              "shipments")
 
 
 def error_page(exc: HTTPException):
@@ -56,7 +58,7 @@ def init_app(app: Flask) -> None:
     sessions.init_app(app)
     zone(app.config.get("DISPLAY_TIMEZONE"))  # an unknown zone fails at start, quoting the name
     Babel(app, locale_selector=select_locale)
-    for module in (auth, overview, anomalies, scans, packages, live, labels, exports):
+    for module in (auth, overview, anomalies, scans, packages, live, labels, exports, shipments):
         # Blueprints are module-level and outlive one app: add the handlers only once.
         if not getattr(module.bp, "_jejak_error_pages", False):
             for code in ERROR_PAGES:

@@ -14,7 +14,7 @@ import datetime as dt
 import uuid as uuidlib
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from labels.shipment import (
@@ -29,6 +29,7 @@ from server.ingest.scan import ScanError, parse_time
 from server.ledger.chain import append_anomalies
 from server.reconcile.details import describe, dumps, instant, place as place_facts
 from server.models import (
+    PATH_END,
     Anomaly,
     Location,
     Package,
@@ -316,6 +317,30 @@ def judge_receipt(session: Session, shipment: Shipment, receipt: ShipmentReceipt
     # Chained like every anomaly (server.ledger), in the receipt's transaction.
     append_anomalies(session, ids=[a.id for a in raised])
     return raised
+
+
+def list_shipments(session: Session, region_path: str, limit: int = 100) -> list[dict]:
+    """Return the newest shipments leaving or reaching a region, with their receipt's verdict."""
+    from_region = (Location.path >= region_path) & (Location.path < region_path + PATH_END)
+    origin_ids = select(Location.id).where(from_region)
+    rows = session.scalars(select(Shipment)
+                           .where(or_(Shipment.origin_id.in_(origin_ids),
+                                      Shipment.destination_id.in_(origin_ids)))
+                           .order_by(Shipment.id.desc()).limit(limit)).all()
+    out = []
+    for shipment in rows:
+        receipt = receipt_of(session, shipment)
+        sent = koli_of(session, shipment)
+        item = {"number": shipment.number, "origin": shipment.origin,
+                "destination": shipment.destination, "closed_at": shipment.closed_at,
+                "koli": len(sent), "receipt": None}
+        if receipt is not None:
+            diffs = compare(sent, koli_of(session, shipment, receipt))
+            item["receipt"] = {"location": receipt.location, "closed_at": receipt.closed_at,
+                               "short": sum(d.kind == "short_shipment" for d in diffs),
+                               "extra": sum(d.kind == "not_in_shipment" for d in diffs)}
+        out.append(item)
+    return out
 
 
 def reference_of(shipment: Shipment) -> str:
