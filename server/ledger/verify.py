@@ -49,7 +49,6 @@ from server.ledger.heads import compare_heads
 from server.ledger.records import BY_ENTRY_KIND, Scope, name_of
 from server.ledger.verify_records import check_records
 from server.models import PATH_END, LedgerEntry, Location, ScanEvent, utc_now
-from server.sql import chunks
 
 EXPORT_FORMAT = "jejak-ledger-export-v1"
 
