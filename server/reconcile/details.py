@@ -117,6 +117,14 @@ class _Words:
             return self.t(N_("{n} h")).format(n=mins // 60)
         return self.t(N_("{n} days")).format(n=mins // (24 * 60))
 
+    def last_seen(self, last: dict | None) -> str:
+        """Return where a package was last seen (facts' ``last_seen``), or that it never was."""
+        if not last:
+            return self.t(N_("never (no scan of it)"))
+        return self.t(N_("at {place} ({action}, {at})")).format(
+            place=self.where(last["place"]), action=self.action(last["action"]),
+            at=self.at(last["at"]))
+
     def votes(self, dapils: list[str]) -> str:
         """Return the dapils a TPS votes in, or 'no dapil'."""
         return ", ".join(dapils) if dapils else self.t(N_("no dapil"))
@@ -222,28 +230,17 @@ def _seal(w: _Words, f: dict) -> str:
 
 
 def _missing(w: _Words, f: dict) -> str:
-    last = f.get("last_seen")
-    if last:
-        seen = w.t(N_("at {place} ({action}, {at})")).format(
-            place=w.where(last["place"]), action=w.action(last["action"]), at=w.at(last["at"]))
-    else:
-        seen = w.t(N_("never (no scan of it)"))
     return w.t(N_("{package} was due at {place} by {deadline} and has not been received there; "
-                  "last seen {last}")).format(package=f["package"], place=w.where(f["place"]),
-                                              deadline=w.at(f["deadline"]), last=seen)
+                  "last seen {last}")).format(
+        package=f["package"], place=w.where(f["place"]), deadline=w.at(f["deadline"]),
+        last=w.last_seen(f.get("last_seen")))
 
 
 def _missing_return(w: _Words, f: dict) -> str:
-    last = f.get("last_seen")
-    if last:
-        seen = w.t(N_("at {place} ({action}, {at})")).format(
-            place=w.where(last["place"]), action=w.action(last["action"]), at=w.at(last["at"]))
-    else:
-        seen = w.t(N_("never (no scan of it)"))
     return w.t(N_("{package} was due back at {place} by {deadline} after delivery to "
                   "{destination} and has not been received there; last seen {last}")).format(
         package=f["package"], place=w.where(f["place"]), deadline=w.at(f["deadline"]),
-        destination=w.where(f["destination"]), last=seen)
+        destination=w.where(f["destination"]), last=w.last_seen(f.get("last_seen")))
 
 
 def _forged(w: _Words, f: dict) -> str:
