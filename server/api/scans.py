@@ -18,7 +18,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from server.access import SCAN_ROLES, require
 from server.api.errors import DatabaseUnavailable
-from server.api.parsing import authenticate, json_object, json_type, query_args, unstorable
+from server.api.parsing import authenticate, json_object, json_type, query_args
 from server.db import get_session
 from server.errors import ApiError, DomainError
 from server.ingest.batch import TooManyAnomalies, ingest_batch
@@ -55,14 +55,6 @@ ATTEMPTS = 3
 DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 
 
-
-
-def _echo_id(scan: dict):
-    """Return the scan's id for its result, or None when it is not a usable string."""
-    value = scan.get("id")
-    if isinstance(value, str) and len(value) <= 200 and not unstorable(value):
-        return value
-    return None
 
 
 def read_batch() -> list:

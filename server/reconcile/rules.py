@@ -717,11 +717,6 @@ def _or(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
-def _signed(number: int) -> str:
-    """Return a difference with its sign: +2, -3."""
-    return f"{number:+d}"
-
-
 def _seal(text: str) -> str:
     """Return a seal number as compared (case and spaces do not matter)."""
     return "".join(text.split()).upper()
