@@ -11,7 +11,8 @@ Loads into an empty database, through the product's own paths:
    printed and written to ``<instance>/demo-login.txt``) and a device per
    scanning location;
 3. a few days of scans (``server.demo.scans``) through
-   ``server.ingest.batch.ingest_batch``, so every anomaly is the server's own
+   ``server.ingest.batch.ingest_batch``, and a shipment with its receipt
+   through ``server.shipments.records``, so every anomaly is the server's own
    finding.  The planted problems are printed and written to
    ``<instance>/demo-planted.json`` for tests and the curious.
 
@@ -44,6 +45,7 @@ from server.ledger.chain import append_records
 from server.ledger.records import LABEL_KEYS, PACKAGES
 from server.models import Anomaly, LabelKey, Location, Package
 from server.reconcile.sweep import sweep_missing
+from server.shipments.records import record_receipt, record_shipment, reference_of
 
 DEMO_PASSWORD = "demo-probolinggo"
 
@@ -55,6 +57,12 @@ USERS = (("admin", "admin", PROVINCE[0]), ("supervisor", "supervisor", REGENCY[0
 # Deadlines per level (WIB), the 2024 timeline: everything at the TPS the day before voting.
 SCHEDULE = (("regency", "2024-02-08"), ("district", "2024-02-10"), ("village", "2024-02-12"),
             ("tps", "2024-02-13"))
+
+
+# After voting the ballot boxes go back with the results: at the PPS by the 15th, at the
+# PPK by the 16th (the recapitulation there starts the 15th).  Not due at the demo's "now":
+# the dashboard shows the return leg at 0 of its boxes, with its deadlines ahead.
+RETURN_SCHEDULE = (("village", "2024-02-15", "KOTAK"), ("district", "2024-02-16", "KOTAK"))
 
 
 VOTING_DAY = dt.date(2024, 2, 14)
@@ -125,8 +133,10 @@ def _write_plan(folder: Path, districts) -> dict[str, tuple]:
                         packages[package_id] = (item, tps.code, quantity, dapil)
     with open(folder / "schedule.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["level", "deadline"])
-        w.writerows(SCHEDULE)
+        w.writerow(["level", "deadline", "region", "direction", "item_type"])
+        w.writerows([level, deadline, "", "outbound", ""] for level, deadline in SCHEDULE)
+        w.writerows([level, deadline, "", "return", item]
+                    for level, deadline, item in RETURN_SCHEDULE)
     return packages
 
 
@@ -192,6 +202,17 @@ def load_demo(session, instance: Path, seed: int = 2024, scale: str = "full",
                 result.statuses[answer.get("status")] += 1
                 result.anomalies.update(answer.get("anomalies") or ())
             session.commit()
+    for shipped in plan.shipments:
+        # Through the same domain calls as POST /api/v1/shipments and .../receipt.
+        shipment, _new = record_shipment(session, principals[shipped.shipment["from"]],
+                                         shipped.shipment)
+        receipt = shipped.receipt | {"reference": reference_of(shipment)}
+        _receipt, _new, raised = record_receipt(session, principals[receipt["location"]],
+                                                shipment.number, receipt)
+        result.anomalies.update(anomaly.kind for anomaly in raised)
+        session.commit()
+        echo(f"shipment {shipment.number}: {shipped.shipment['from']} -> "
+             f"{shipped.shipment['to']}, {len(shipped.shipment['koli'])} koli on its surat jalan")
     # Judge the deadlines as of the demo's "now", as the dashboard would have then.
     sweep_missing(session, demo_now)
     session.commit()

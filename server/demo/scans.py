@@ -15,7 +15,10 @@ The story (times WIB, the demo's "now" is 12 Feb 2024 12:00, mid-distribution):
   booth bundle to the kecamatan (PPK);
 * 8-10 Feb: each PPK receives them (deadline 10 Feb);
 * 11-12 Feb: in the kecamatan further along, PPK dispatches to the villages
-  (PPS), which receive; in a few villages the TPS (KPPS) have theirs already.
+  (PPS), which receive; in a few villages the TPS (KPPS) have theirs already,
+  and count what they open (one counts ballots short, one finds some spoilt);
+  one village sends a TPS its pieces as a shipment (surat jalan) whose list
+  and load differ.
 
 A scan of a container stands for everything packed in it, so a TPS costs 6
 scans per handoff instead of 14.
@@ -60,12 +63,26 @@ class Planted:
 
 
 @dataclass
+class DemoShipment:
+    """A shipment (surat jalan) of the demo and its receipt, as the two scanners upload them.
+
+    ``shipment`` is the body of ``POST /api/v1/shipments`` (the giver's closed list);
+    ``receipt`` the body of the receipt, without its ``reference``, which only the
+    server's number completes.
+    """
+
+    shipment: dict
+    receipt: dict
+
+
+@dataclass
 class ScanPlan:
     """The scans to ingest, as (device location code, scans) batches, and what was planted."""
 
     batches: list[tuple[str, list[dict]]] = field(default_factory=list)
     planted: list[Planted] = field(default_factory=list)
     reprinted: dict[str, int] = field(default_factory=dict)  # package id -> current label version
+    shipments: list[DemoShipment] = field(default_factory=list)
 
     @property
     def scan_count(self) -> int:
@@ -86,13 +103,19 @@ class _Story:
         self.scans: list[tuple[dt.datetime, str, dict]] = []  # (time, device location, scan)
         self.offline: dict[str, list[dict]] = {}  # village -> its offline backlog
         self.planted: list[Planted] = []
+        self.shipments: list[DemoShipment] = []
+
+    def new_id(self) -> str:
+        """Return a repeatable random UUID (scans, shipments and receipts take theirs here)."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def scan(self, package_id: str, location: str, action: str, at: dt.datetime,
              device: str | None = None, code: str | None = None, container: str | None = None,
              seal: str = "", disposition: str = "ok", operator: str = "",
-             offline_batch: list | None = None) -> dict:
+             offline_batch: list | None = None, counted: int | None = None,
+             damaged: int | None = None) -> dict:
         """Add one scan (by the device at ``device``, default the scan's location)."""
-        body = {"id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+        body = {"id": self.new_id(),
                 "code": code or self.label(package_id), "location": location, "action": action,
                 "scanned_at": at.isoformat(), "disposition": disposition,
                 "operator": operator or f"petugas-{location}", "offline": offline_batch is not None}
@@ -100,6 +123,10 @@ class _Story:
             body["container"] = self.label(container)
         if seal:
             body["seal"] = seal
+        if counted is not None:
+            body["counted_quantity"] = counted
+        if damaged is not None:
+            body["damaged_quantity"] = damaged
         if offline_batch is not None:
             offline_batch.append(body)
         else:
@@ -120,6 +147,10 @@ class _Story:
     def label(self, package_id: str, version: int | None = None, **kwargs) -> str:
         """Return a package's label text, of its current version unless told otherwise."""
         return self._sign(package_id, version=version or self.versions.get(package_id, 1), **kwargs)
+
+    def quantity(self, package_id: str) -> int:
+        """Return the quantity a package's label states."""
+        return int(self.label(package_id).split(".")[6])
 
     def plant(self, kind: str | None, packages, location: str, note: str, scans=()) -> None:
         """Remember a planted problem."""
@@ -191,8 +222,9 @@ def build_scans(districts: list[District], regency: str, label: Callable[..., st
                 if reach >= 3 and v_index < 2:
                     _tps_stage(story, tps, village.code, skip, rng)
     _plant(story, special, regency, district_of, village_of, rng)
+    _plant_at_tps(story, special, village_of)
     story.plant_backlogs()
-    plan = ScanPlan(story.batches(), story.planted, special["reprinted"])
+    plan = ScanPlan(story.batches(), story.planted, special["reprinted"], story.shipments)
     assert len(everything) >= 8, "the demo region needs at least 8 TPS for its planted problems"
     return plan
 
@@ -280,7 +312,10 @@ def _choose_special(districts: list[District], rng: random.Random) -> dict:
     # lets the village- and TPS-level problems happen.
     a = first.villages[0].tps
     b = last.villages[0].tps
-    pool_first = [t for v in first.villages[1:] for t in v.tps]
+    # Two TPS of the first kecamatan's second village (which reaches the TPS in every
+    # scale) are kept for what happens at the TPS: a count and a shipment.
+    counted, shipped = first.villages[1].tps[:2]
+    pool_first = [t for v in first.villages[1:] for t in v.tps if t not in (counted, shipped)]
     pool_last = [t for v in last.villages[1:] for t in v.tps]
     rng.shuffle(pool_first)
     rng.shuffle(pool_last)
@@ -302,10 +337,12 @@ def _choose_special(districts: list[District], rng: random.Random) -> dict:
         "forged": pool_last[7],
         "superseded": pool_last[5],
         "reprinted": {pid(pool_last[5], "KOTAK-3"): 2},
-    } | _skips(a, b, pool_first, pool_last)
+        "counted": counted,
+        "shipped": shipped,
+    } | _skips(a, b, pool_first, pool_last, shipped)
 
 
-def _skips(a, b, pool_first, pool_last) -> dict:
+def _skips(a, b, pool_first, pool_last, shipped) -> dict:
     """Return the scans the normal flow leaves out so the planted ones replace them."""
     skip = set()
 
@@ -330,6 +367,10 @@ def _skips(a, b, pool_first, pool_last) -> dict:
     stop(pool_last[5], "KOTAK-3")                        # superseded label
     broken = a[-1]
     skip.add((broken.code, pid(broken, "KOTAK-5"), "village"))
+    # The shipment to a TPS: KOTAK-5 is on the list but stays behind; the booths ride
+    # along unlisted (nobody scanned them out).
+    skip.add((shipped.code, pid(shipped, "KOTAK-5"), "tps"))
+    skip.add((shipped.code, pid(shipped, "BILIK"), "village_out"))
     return {"skip": skip}
 
 
@@ -443,3 +484,53 @@ def _plant(story: _Story, s: dict, regency: str, district_of, village_of, rng) -
                operator=f"ppk-{district}")
     story.plant("superseded_label", [box], district,
                 f"old label (version 1) of reprinted {box} scanned at PPK {district}")
+
+
+def _plant_at_tps(story: _Story, s: dict, village_of) -> None:
+    """Plant what the KPPS find when they open and count, and the shipment that differs.
+
+    quantity_mismatch: the KPPS count the presidential ballots short when they
+    unpack them; damaged: they find some DPR ballots spoilt (a damaged count, the
+    package itself fine).  short_shipment / not_in_shipment: the PPS sends the
+    TPS its pieces on one surat jalan listing KOTAK-1..5; KOTAK-5 is left behind
+    and the booths, not on the list, come along.  The receipt, closed at the TPS,
+    names both at once.
+    """
+    tps = s["counted"]
+    box = pid(tps, "KOTAK-1")
+    opened = dt.datetime.fromisoformat(story.find(box, tps.code, "receive")["scanned_at"])
+    ballots = pid(tps, "SS-PPWP")
+    labelled = story.quantity(ballots)
+    story.scan(ballots, tps.code, "unpack", opened + dt.timedelta(minutes=20), container=box,
+               counted=labelled - 25, operator=f"kpps-{tps.code}")
+    story.plant("quantity_mismatch", [ballots], tps.code,
+                f"{ballots}: the KPPS counted {labelled - 25} ballots on unpacking, the label "
+                f"says {labelled}")
+    spoilt = pid(tps, "SS-DPR")
+    labelled = story.quantity(spoilt)
+    story.scan(spoilt, tps.code, "unpack", opened + dt.timedelta(minutes=25), container=box,
+               counted=labelled, damaged=3, operator=f"kpps-{tps.code}")
+    story.plant("damaged", [spoilt], tps.code,
+                f"{spoilt}: 3 of {labelled} DPR ballots found spoilt on unpacking")
+
+    tps = s["shipped"]
+    village = village_of[tps.code].code
+    listed = [pid(tps, f"KOTAK-{n}") for n in range(1, 6)]
+    sent = dt.datetime.fromisoformat(story.find(listed[0], village, "dispatch")["scanned_at"])
+    got = dt.datetime.fromisoformat(story.find(listed[0], tps.code, "receive")["scanned_at"])
+    received = listed[:4] + [pid(tps, "BILIK")]
+    story.shipments.append(DemoShipment(
+        shipment={"id": story.new_id(), "from": village, "to": tps.code,
+                  "koli": [story.label(p) for p in listed],
+                  "closed_at": (sent + dt.timedelta(minutes=5)).isoformat(),
+                  "operator": f"pps-{village}"},
+        receipt={"id": story.new_id(), "location": tps.code,
+                 "koli": [story.label(p) for p in received],
+                 "closed_at": (got + dt.timedelta(minutes=10)).isoformat(),
+                 "operator": f"kpps-{tps.code}"}))
+    story.plant("short_shipment", [listed[4]], tps.code,
+                f"{listed[4]} on the surat jalan from PPS {village}, not in the load the TPS "
+                "received")
+    story.plant("not_in_shipment", [pid(tps, "BILIK")], tps.code,
+                f"{pid(tps, 'BILIK')} received at TPS {tps.code} with the shipment from PPS "
+                f"{village}, not on its surat jalan")

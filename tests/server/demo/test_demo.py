@@ -33,6 +33,8 @@ def test_every_planted_problem_is_detected_and_nothing_unplanned(runner, app, se
     # The problems the 2024 election had, and the label attacks, are all in the demo.
     assert {"wrong_dapil", "misrouted", "damaged", "seal_mismatch", "forged_label", "cloned_label",
             "custody_gap", "late", "missing", "duplicate_scan"} <= kinds
+    # And what the handoff rules of issue 13 find at the door: a count, a shipment.
+    assert {"quantity_mismatch", "short_shipment", "not_in_shipment"} <= kinds
 
     found = detected(session)
     expected = {(p["kind"], pkg) for p in planted if p["kind"] for pkg in p["packages"]}
