@@ -326,7 +326,9 @@ def _closed_list(extra: dict, required: list[str]) -> dict:
 
 def _shipment_schemas() -> dict:
     """Return the component schemas of the surat jalan."""
-    code = {"type": "string", "minLength": 1, "maxLength": 32, "pattern": r"^[^\u0000]*\S"}
+    # Something besides spaces, and no NUL anywhere (the pattern is anchored at both ends).
+    code = {"type": "string", "minLength": 1, "maxLength": 32,
+            "pattern": r"^[^\u0000]*[^\u0000\s][^\u0000]*$"}
     koli = {"type": "array", "items": {"type": "string"}}
     receipt = {
         "type": "object",
@@ -592,7 +594,16 @@ def _schemas() -> dict:
                     "description": "Open anomalies of packages bound here, wherever they "
                                    "happened, per kind."},
                 "overdue": {"type": "integer", "description":
-                            "Packages past their deadline and not yet delivered."}}},
+                            "Packages past their deadline and not yet delivered."},
+                "counted": {
+                    "type": "object", "required": ["packages", "labelled", "units", "damaged"],
+                    "description": "What the receivers counted where the packages were bound "
+                                   "(the latest count there, as of `as_of`): how many packages "
+                                   "were counted, the units the plan states for them "
+                                   "(`labelled`), the units counted, and how many of those "
+                                   "were damaged. Packages nobody counted there are left out.",
+                    "properties": {"packages": _COUNT, "labelled": _COUNT, "units": _COUNT,
+                                   "damaged": _COUNT}}}},
         "LedgerHead": {"type": "object", "required": ["seq", "chain", "signed_at", "key_id",
                                                       "signature"],
                        "properties": {"seq": {"type": "integer", "minimum": 0},

@@ -68,6 +68,8 @@ def index():
         "received_tps": sum((r.get("received") or {}).get("tps", 0) or 0 for r in rows),
         "open": sum(r["open_total"] for r in rows),
         "overdue": sum(r.get("overdue", 0) or 0 for r in rows),
+        "counted": {key: sum((r.get("counted") or {}).get(key, 0) for r in rows)
+                    for key in ("packages", "labelled", "units", "damaged")},
     }
     back = domain.return_progress(session, region, as_of=as_of())["children"]
     return render_template("overview/index.html", region=region, crumbs=crumbs, rows=rows,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from server.models import PATH_END, Anomaly, Device, Location, Package, ScanEvent
+from server.models import COUNT_ACTIONS, PATH_END, Anomaly, Device, Location, Package, ScanEvent
 from server.sql import chunks
 
 
@@ -29,10 +29,15 @@ def children(session: Session, loc: Location) -> list[Location]:
 
 
 def tps_packages(session: Session, tps: Location) -> list[dict]:
-    """Return the packages bound for a location with their latest scan (two queries)."""
+    """Return the packages bound for a location with their latest scan and count there (two queries).
+
+    ``count`` is the latest scan at the location that carried a count, as the
+    quantity_mismatch rule reads it (a recount replaces a miscount).
+    """
     packages = session.scalars(select(Package).where(Package.destination_id == tps.id)
                                .order_by(Package.item_type, Package.package_id)).all()
     last: dict[int, ScanEvent] = {}
+    count: dict[int, ScanEvent] = {}
     if packages:
         ids = [p.id for p in packages]
         scans = session.execute(
@@ -40,7 +45,10 @@ def tps_packages(session: Session, tps: Location) -> list[dict]:
             .where(ScanEvent.package_id.in_(ids)).order_by(ScanEvent.scanned_at, ScanEvent.id))
         for scan, where in scans:
             last[scan.package_id] = (scan, where)
-    return [{"package": p, "last": last.get(p.id)} for p in packages]
+            if (scan.location_id == tps.id and scan.counted_quantity is not None
+                    and scan.action in COUNT_ACTIONS):
+                count[scan.package_id] = scan
+    return [{"package": p, "last": last.get(p.id), "count": count.get(p.id)} for p in packages]
 
 
 def scans_by_uuid(session: Session, uuids: list[str]) -> dict[str, tuple[ScanEvent, Location]]:

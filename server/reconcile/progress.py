@@ -8,6 +8,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from server.models import (
+    COUNT_ACTIONS,
     LEVELS,
     STATE_LEVELS,
     Anomaly,
@@ -15,6 +16,7 @@ from server.models import (
     Location,
     Package,
     PackageState,
+    ScanEvent,
 )
 from server.reconcile.anomalies import _conditions, _region_range
 from server.reconcile.sweep import evaluated_at
@@ -46,7 +48,8 @@ def _progress(session: Session, region: Location, as_of: dt.datetime, now: dt.da
     def figures(code, name, level) -> dict:
         return {"code": code, "name": name, "level": level, "expected": 0, "dispatched": 0,
                 "received": {lv: 0 for lv in LEVELS[1:]}, "anomalies": {},
-                "anomalies_bound_here": {}, "overdue": 0}
+                "anomalies_bound_here": {}, "overdue": 0,
+                "counted": {"packages": 0, "labelled": 0, "units": 0, "damaged": 0}}
 
     out = {c.path: figures(c.code, c.name, c.level) for c in children}
     # The region's own office: what is bound for it, and what happened there.
@@ -92,6 +95,15 @@ def _progress(session: Session, region: Location, as_of: dt.datetime, now: dt.da
         deadline = ctx_deadlines.for_level(path, level)
         if deadline is not None and deadline <= as_of:
             child["overdue"] += expected - int(delivered or 0)
+    for path, packages, labelled, units, damaged in _counted_at_destination(session, low, high,
+                                                                           as_of):
+        child = out.get(child_of(path))
+        if child is not None:
+            figures_ = child["counted"]
+            figures_["packages"] += packages
+            figures_["labelled"] += int(labelled or 0)
+            figures_["units"] += int(units or 0)
+            figures_["damaged"] += int(damaged or 0)
     conds = _conditions(None, "open", as_of)
     # Where it happened, and (marked apart) where its package was bound: each a sum that
     # adds up across levels.  Grouped in SQL: one row per (kind, path), each from one
@@ -108,6 +120,36 @@ def _progress(session: Session, region: Location, as_of: dt.datetime, now: dt.da
     here = out.pop(region.path)
     return {"region": {"code": region.code, "name": region.name, "level": region.level},
             "children": list(out.values()), "here": here}
+
+
+def _counted_at_destination(session: Session, low: str, high: str, as_of: dt.datetime):
+    """Return (destination path, packages, labelled, counted, damaged units) of counted packages.
+
+    What the receivers counted where the package was bound (the TPS for a TPS's
+    ballots): the latest count made there by ``as_of`` (a recount replaces a
+    miscount, as the quantity_mismatch rule reads it), against the quantity the
+    plan states.  Packages nobody counted at their destination are not in it.
+    """
+    latest = (select(ScanEvent.package_id, ScanEvent.counted_quantity,
+                     ScanEvent.damaged_quantity,
+                     func.row_number().over(partition_by=ScanEvent.package_id,
+                                            order_by=(ScanEvent.scanned_at.desc(),
+                                                      ScanEvent.id.desc())).label("nth"))
+              .join(Package, Package.id == ScanEvent.package_id)
+              .join(Location, Location.id == Package.destination_id)
+              .where(ScanEvent.location_id == Package.destination_id,
+                     ScanEvent.counted_quantity.is_not(None),
+                     ScanEvent.action.in_(COUNT_ACTIONS), ScanEvent.scanned_at <= as_of,
+                     Location.path >= low, Location.path < high)
+              .subquery())
+    query = (select(Location.path, func.count(), func.sum(Package.quantity),
+                    func.sum(latest.c.counted_quantity),
+                    func.sum(func.coalesce(latest.c.damaged_quantity, 0)))
+             .join(Package, Package.id == latest.c.package_id)
+             .join(Location, Location.id == Package.destination_id)
+             .where(latest.c.nth == 1)
+             .group_by(Location.path))
+    return session.execute(query).all()
 
 
 def expected_at(session: Session, location: Location, *, after: str | None = None,

@@ -331,3 +331,24 @@ def test_a_finished_download_gives_its_database_connection_back(client, story, d
         assert rv.status_code == 200 and rv.get_data()
         # Left checked out, it sits idle in a transaction and blocks the next TRUNCATE/ALTER.
         assert db.engine.pool.checkedout() == before, path
+
+
+def test_counts_at_the_tps_show_on_the_overview_and_the_tps_page(client, session, region,
+                                                                  label_key):
+    from server.access import create_user
+    from tests.server.scan_world import World
+
+    tps = "3513010001001"
+    world = World(session, region, label_key, tps=(tps,), items=("SS-DPR",), quantity=300)
+    trip = world.journey(f"{tps}-SS-DPR")
+    trip[-1].update(counted_quantity=290, damaged_quantity=2)
+    world.post(trip)
+    create_user(session, "sup", data.PASSWORD, "supervisor", "3513")
+    session.commit()
+    data.login(client)
+    page = client.get("/overview?region=3513").get_data(as_text=True)
+    assert page.count("290 / 300") == 2 and "2 rusak" in page  # the card, the row
+    page = client.get(f"/overview?region={tps}").get_data(as_text=True)
+    row = page[page.index(f"/packages/{tps}-SS-DPR"):]
+    row = row[:row.index("</tr>")]
+    assert ">290<" in row and "2 rusak" in row

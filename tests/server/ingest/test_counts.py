@@ -91,3 +91,26 @@ def test_the_ledger_covers_the_counts(session, region, label_key):
     trip[-1].update(counted_quantity=299, damaged_quantity=1)
     world.post(trip)
     assert verify_database(session).ok
+
+
+def test_progress_sums_the_counts_made_where_packages_were_bound(session, region, label_key):
+    world = World(session, region, label_key, tps=(TPS,), items=("SS-DPR", "SS-PPWP"),
+                  quantity=300)
+    for package, counted, damaged in ((BALLOTS, 290, 2), (f"{TPS}-SS-PPWP", 300, None)):
+        trip = world.journey(package)
+        trip[-1]["counted_quantity"] = counted
+        if damaged is not None:
+            trip[-1]["damaged_quantity"] = damaged
+        # A count on the way (at the regency) is not what reached the TPS.
+        trip[0]["counted_quantity"] = 1
+        world.post(trip)
+    district = next(iter(world.progress("3513")))
+    expected = {"packages": 2, "labelled": 600, "units": 590, "damaged": 2}
+    assert world.progress("3513")[district]["counted"] == expected
+    # The same sums at every level up to the TPS itself.
+    assert world.progress("35")["3513"]["counted"] == expected
+    # A recount that agrees replaces the miscount, as the quantity_mismatch rule reads it.
+    world.post([scan(world.label(BALLOTS), TPS, "inspect", at(10, 9), counted_quantity=300)])
+    assert world.progress("3513")[district]["counted"] == expected | {"units": 600, "damaged": 0}
+    # What the plan holds but nobody counted is not in the sums.
+    assert world.progress("3513")[district]["expected"] == 2
