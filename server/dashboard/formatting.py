@@ -58,7 +58,8 @@ ROLE_NAMES = {
 # The six "tepat" and the anomaly kinds that break each (efficiency has none: n/a).
 TEPAT = (
     ("sasaran", _l("right target"), _l("target"), ("misrouted",)),
-    ("jumlah", _l("right quantity"), _l("quantity"), ("missing", "quantity_mismatch")),
+    ("jumlah", _l("right quantity"), _l("quantity"),
+     ("missing", "quantity_mismatch", "short_shipment", "not_in_shipment", "missing_return")),
     ("waktu", _l("right time"), _l("time"), ("late",)),
     ("jenis", _l("right type"), _l("type"), ("wrong_dapil",)),
     ("kualitas", _l("right quality"), _l("quality"), ("damaged", "seal_mismatch")),
