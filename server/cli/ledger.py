@@ -159,7 +159,7 @@ def register(app: Flask) -> None:
             what = "log"
             if photos:
                 checked = check_files(session, PhotoStore(photo_dir(current_app)), report)
-                what = f"log ({checked} photo files re-hashed)"
+                what = f"log (photo files re-hashed: {checked})"
         _print_report(report, what)
 
     @app.cli.command("ledger-head")

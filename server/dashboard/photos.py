@@ -25,7 +25,7 @@ bp = Blueprint("photos", __name__, url_prefix="/photos")
 VARIANTS = ("display", "thumb", "original")
 
 
-@bp.route("/<int:photo_id>/<variant>")
+@bp.route("/<row_id:photo_id>/<variant>")
 def show(photo_id: int, variant: str):
     """Send a photo's display copy, thumbnail or original (404 outside the reader's region)."""
     if variant not in VARIANTS:

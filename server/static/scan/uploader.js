@@ -61,7 +61,12 @@ export class Uploader {
   /** Send one batch; return true when another should follow right away. */
   async once() {
     const batch = await store.pending(this.batchLimit);
-    if (!batch.length) { this.batchLimit = MAX_BATCH; return (await this.onceList()) || this.oncePhoto(); }
+    if (!batch.length) {
+      this.batchLimit = MAX_BATCH;
+      if (await this.onceList()) return true;
+      if (this.stopped || this.notBefore > Date.now()) return false; // the list's upload failed
+      return this.oncePhoto();
+    }
     const token = batch[0].token;
     const scans = batch.filter((s) => s.token === token); // scans of an earlier enrolment go with its token
     let fallback = null;

@@ -185,7 +185,7 @@ def test_verify_log_finds_a_photo_file_whose_bytes_changed(app, client, db, worl
     sha = send(client, scan_id, photo_bytes(), world["admin"]).get_json()["photo"]["sha256"]
     code, lines = verify(runner)
     assert code == 0, lines
-    assert "1 photo files re-hashed" in lines[-1] and " scan_photo, " in lines[-1], lines
+    assert "photo files re-hashed: 1" in lines[-1] and " scan_photo, " in lines[-1], lines
     path = photo_dir(app) / "originals" / sha[:2] / f"{sha}.jpg"
     path.write_bytes(photo_bytes(seed=77))  # someone swapped the evidence on disk
     code, lines = verify(runner)

@@ -57,6 +57,7 @@ def test_the_timeline_and_the_anomaly_show_the_photo_to_readers_of_the_region(
         .startswith("attachment")
     assert Image.open(io.BytesIO(original.data)).getexif().get_ifd(0x8825)  # kept as sent
     assert client.get(f"/photos/{pid}/other").status_code == 404
+    assert client.get("/photos/99999999999999999999/thumb").status_code == 404  # no row id
 
 
 def test_a_reader_of_another_region_does_not_see_the_photo(client, session, world):
