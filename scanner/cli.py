@@ -1,7 +1,8 @@
 """`jejak-scan`: scan labels at a handoff, keep them in the outbox, upload them.
 
     jejak-scan run SOURCE --server URL --token TOKEN --location CODE --action ACTION [options]
-    jejak-scan manual PACKAGE-ID CODE --location CODE --action ACTION [options]
+    jejak-scan manual PACKAGE-ID CODE --location CODE --action ACTION [--photo FILE]... [options]
+    jejak-scan photo FILE... [--scan UUID] [--server URL --token TOKEN] [--outbox PATH]
     jejak-scan status [--outbox PATH]
     jejak-scan sync --server URL --token TOKEN [--outbox PATH]
     jejak-scan refresh --server URL --token TOKEN --location CODE [--outbox PATH]
@@ -12,6 +13,11 @@ Shipments (the surat jalan): `run --ship-to CODE` lets the SHIPMENT.OPEN command
 shipment from --location to CODE; its koli are the dispatch scans that follow, until
 SHIPMENT.CLOSE.  Scanning a surat jalan's QR opens its receipt (receive scans, then
 SHIPMENT.CLOSE).  Closed lists are uploaded after the scans; `shipments` lists them.
+
+Photos (damage, a broken seal, a count that differs): `photo FILE...` queues JPEG or PNG files
+in the outbox as photos of the last scan recorded (or of --scan UUID), offline too;
+`manual --photo FILE` attaches them to the scan it records.  They are uploaded after their
+scan, by the same uploads as the scans (`sync`, `run`'s background upload).
 
 SOURCE is one of --camera N, --wedge [--device /dev/input/eventX], --serial PORT,
 --image FILE..., --video FILE.  --server/--token default to JEJAK_SERVER/JEJAK_TOKEN, the
@@ -26,7 +32,7 @@ import click
 import httpx
 
 from .feedback import Feedback, Sound, Window, gui_available, scan_line
-from .outbox import Outbox, OutboxError, default_path
+from .outbox import Outbox, OutboxError, PhotoRefused, default_path
 from .presentation import DEFAULT_GAP, DEFAULT_REPEAT_WINDOW
 from .session import ACTIONS, DISPOSITIONS, CommandError, Session
 from .sources import (IMAGE_SPACING_S, CameraSource, EvdevSource, ImageSource, SerialSource,
@@ -264,7 +270,7 @@ def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivi
         _note(f"upload failed, scans stay in the outbox: {report.error}")
     else:
         _note(f"uploaded: {report.delivered} recorded, {report.already} already recorded, "
-              f"{report.rejected} rejected")
+              f"{report.rejected} rejected" + (f", {report.photos} photos" if report.photos else ""))
     for scan_uuid, kinds in report.anomalies.items():
         _note(f"server flagged scan {scan_uuid}: {', '.join(kinds)}")
     for answer in report.lists:
@@ -280,8 +286,10 @@ def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivi
 @click.pass_context
 @click.option("--sound", default="none", type=click.Choice(["auto", "aplay", "bell", "none"]),
               show_default=True, help="signal sound of the recorded scan")
+@click.option("--photo", "photos", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="a photo (JPEG or PNG) of what was scanned, queued with the scan; repeatable")
 def manual(ctx, package_id, code, server, token, location, action, operator, disposition,
-           container, seal, device_name, outbox_path, sound):
+           container, seal, device_name, outbox_path, sound, photos):
     """Record a package by hand: its id and the XXXX-XXXX code printed under the QR."""
     from labels.payload import PayloadError, parse_manual_entry
 
@@ -301,10 +309,63 @@ def manual(ctx, package_id, code, server, token, location, action, operator, dis
     connectivity = Connectivity()
     if client is not None:
         _refresh(outbox, client, session.location, connectivity)
+    files = _read_photos(photos)
     station = Station(outbox, session, Feedback(sound=Sound(sound)), connectivity)
+    before = outbox.scans()[-1:]
     station.record(f"{package_id} {code}")
+    recorded = outbox.scans()[-1:]
+    if files and recorded and recorded != before:
+        _queue_photos(outbox, recorded[0].uuid, files)
     if client is not None:
         _final_upload(outbox, client, connectivity)
+    outbox.close()
+    return 0
+
+
+def _read_photos(paths) -> list[tuple[str, bytes]]:
+    """Read photo files, turning an unreadable one into a usage error before anything is queued."""
+    files = []
+    for path in paths:
+        try:
+            with open(path, "rb") as fh:
+                files.append((path, fh.read()))
+        except OSError as exc:
+            raise click.UsageError(f"cannot read {path!r}: {exc.strerror}") from None
+    return files
+
+
+def _queue_photos(outbox: Outbox, scan_uuid: str, files: list[tuple[str, bytes]]) -> None:
+    """Queue photos of a scan in the outbox; a file that is no JPEG/PNG is a usage error."""
+    for path, data in files:
+        try:
+            photo = outbox.add_photo(scan_uuid, data, name=path)
+        except PhotoRefused as exc:
+            raise click.UsageError(str(exc)) from None
+        except OutboxError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"PHOTO\t{scan_uuid}\t{photo.sha256[:16]}\t{path}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--scan", "scan_uuid", default=None,
+              help="the scan's UUID (default: the last scan recorded in the outbox)")
+@_server_options
+@_outbox_option
+@click.pass_context
+def photo(ctx, files, scan_uuid, server, token, outbox_path):
+    """Attach photos (JPEG or PNG) to the last scan, queued offline and uploaded after it."""
+    data = _read_photos(files)
+    outbox = _open_outbox(outbox_path)
+    if scan_uuid is None:
+        last = outbox.scans()[-1:]
+        if not last:
+            raise click.UsageError(f"the outbox {outbox.path} holds no scan to attach a photo to")
+        scan_uuid = last[0].uuid
+    _queue_photos(outbox, scan_uuid, data)
+    client = _client(ctx, server, token, required=False)
+    if client is not None:
+        _final_upload(outbox, client, Connectivity())
     outbox.close()
     return 0
 
@@ -317,6 +378,15 @@ def status(outbox_path):
     counts = outbox.counts()
     click.echo(f"outbox {outbox.path}: {counts['pending']} pending, {counts['sent']} sent, "
                f"{counts['rejected']} rejected")
+    photos = outbox.photo_counts()
+    if any(photos.values()):
+        click.echo(f"photos: {photos['pending']} pending, {photos['sent']} sent, "
+                   f"{photos['rejected']} rejected")
+        for queued in outbox.photos():
+            if queued.state != "sent":
+                click.echo(f"PHOTO {queued.state.upper()}\t{queued.scan_uuid}\t"
+                           f"{queued.sha256[:16]}\t{queued.name or ''}"
+                           + (f"\terror={queued.error}" if queued.error else ""))
     for state in ("pending", "rejected"):
         for scan in outbox.scans(state):
             what = scan.package_id or scan.code[:40]
@@ -347,14 +417,21 @@ def sync(ctx, server, token, outbox_path, retries, retry_rejected):
     except AuthError as exc:
         raise click.ClickException(str(exc)) from None
     counts = outbox.counts()
+    photos = outbox.photo_counts()
     outbox.close()
     click.echo(f"{report.delivered} recorded, {report.already} already recorded, "
                f"{report.rejected} rejected; {counts['pending']} pending, "
                f"{counts['rejected']} rejected in the outbox")
+    if any(photos.values()):
+        click.echo(f"photos: {report.photos} delivered; {photos['pending']} pending, "
+                   f"{photos['rejected']} rejected in the outbox")
     for answer in report.lists:
         click.echo(list_words(answer))
     if counts["pending"]:
         raise click.ClickException(f"{counts['pending']} scans not delivered: {report.error}")
+    if photos["pending"]:
+        raise click.ClickException(f"{photos['pending']} photos not delivered: "
+                                   f"{report.error or 'their scans are not on the server yet'}")
     return 0
 
 

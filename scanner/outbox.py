@@ -10,7 +10,11 @@ One SQLite file (default `~/.local/share/jejak/outbox.sqlite3`, see `default_pat
 * `lists` - shipments and receipts (the surat jalan): opened with the UUID the server will
   know them by, their koli written in the same transaction as each scan (`list_koli`), then
   `open` -> `pending` when closed -> `sent` (with the server's number and answer) or
-  `rejected`; a list still open when the scanner stops is taken up again at the next start.
+  `rejected`; a list still open when the scanner stops is taken up again at the next start;
+* `photos` - photos attached to a scan (damage, a broken seal, a count that differs): the
+  image's bytes themselves, so the file may be moved or deleted once queued, keyed by the
+  scan's UUID and the bytes' SHA-256 (the same photo queued twice is one row), `pending` ->
+  `sent` or `rejected` with the server's message; uploaded after their scan.
 
 Durability: WAL journal with `synchronous=FULL`, so `add` returns only after the commit's WAL
 frames are fsynced; a SIGKILL (or power cut) at any instant leaves either the whole scan or
@@ -21,6 +25,7 @@ and wait up to `BUSY_TIMEOUT_MS`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import sqlite3
@@ -30,8 +35,9 @@ from pathlib import Path
 from typing import Iterable
 
 BUSY_TIMEOUT_MS = 10_000
-# 2: counted_quantity, damaged_quantity; 3: lists and list_koli (older files are upgraded)
-SCHEMA_VERSION = 3
+# 2: counted_quantity, damaged_quantity; 3: lists and list_koli; 4: photos
+# (older files are upgraded)
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -110,8 +116,27 @@ CREATE TABLE IF NOT EXISTS list_koli (
     scan_uuid TEXT NOT NULL,
     PRIMARY KEY (list_uuid, position)
 );
+""" + """
+CREATE TABLE IF NOT EXISTS photos (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    scan_uuid TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    name TEXT,
+    added_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'rejected')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    sent_at TEXT,
+    UNIQUE (scan_uuid, sha256)
+);
 """
 _LISTS_FROM = _SCHEMA.index("CREATE TABLE IF NOT EXISTS lists")
+_PHOTOS_FROM = _SCHEMA.index("CREATE TABLE IF NOT EXISTS photos")
+# The photo formats the server takes, by their first bytes (the server checks them in full).
+PHOTO_MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+PHOTO_MAX_BYTES = 10 * 1024 * 1024  # the server's default PHOTO_MAX_BYTES
 
 SCAN_FIELDS = ("uuid", "code", "package_id", "location", "action", "scanned_at", "container",
                "disposition", "seal", "operator", "device", "offline", "rescan", "signal",
@@ -120,6 +145,26 @@ SCAN_FIELDS = ("uuid", "code", "package_id", "location", "action", "scanned_at",
 
 class OutboxError(RuntimeError):
     """The outbox file cannot be opened or is not a Jejak outbox."""
+
+
+class PhotoRefused(ValueError):
+    """A photo that cannot be queued: no such scan in the outbox, not JPEG/PNG, too large."""
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    """A photo in the outbox (its bytes stay in the file: ``Outbox.photo_data``)."""
+
+    seq: int
+    scan_uuid: str
+    sha256: str
+    media_type: str
+    name: str | None
+    added_at: str
+    state: str
+    attempts: int
+    error: str | None
+    size: int
 
 
 def default_path() -> Path:
@@ -227,12 +272,13 @@ class Outbox:
             if version == 0:
                 with self._transaction():
                     self._create_schema()
-            elif version in (1, 2):
+            elif version in (1, 2, 3):
                 with self._transaction():
                     if version == 1:
                         # Scans queued by the previous version keep their place; no counts.
                         for name in ("counted_quantity", "damaged_quantity"):
                             self._db.execute(f"ALTER TABLE scans ADD COLUMN {name} INTEGER")
+                    # CREATE ... IF NOT EXISTS: the lists (version < 3) and the photos tables.
                     for statement in _SCHEMA[_LISTS_FROM:].split(";"):
                         if statement.strip():
                             self._db.execute(statement)
@@ -348,6 +394,64 @@ class Outbox:
         with self._transaction():
             cur = self._db.execute("UPDATE scans SET state = 'pending' WHERE state = 'rejected'")
         return cur.rowcount
+
+    # -- photos attached to scans --------------------------------------------------------------
+
+    def add_photo(self, scan_uuid: str, data: bytes, name: str = "") -> StoredPhoto:
+        """Queue a photo of a scan durably (its bytes, fsynced on return); return it.
+
+        The same bytes queued again for the same scan are the row already queued.
+        Raises PhotoRefused for a file that is not a JPEG or PNG, or is too large.
+        """
+        if self.get(scan_uuid) is None:
+            raise PhotoRefused(f"no scan {scan_uuid} in the outbox {str(self.path)!r}")
+        media_type = next((m for magic, m in PHOTO_MAGIC.items() if data.startswith(magic)), None)
+        if media_type is None:
+            raise PhotoRefused(f"{name or 'the photo'} is not a JPEG or PNG image")
+        if len(data) > PHOTO_MAX_BYTES:
+            raise PhotoRefused(f"{name or 'the photo'} is {len(data):,} bytes; the server takes "
+                               f"at most {PHOTO_MAX_BYTES:,}")
+        sha256 = hashlib.sha256(data).hexdigest()
+        try:
+            with self._transaction():
+                self._db.execute(
+                    "INSERT OR IGNORE INTO photos (scan_uuid, sha256, media_type, data, name, "
+                    "added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (scan_uuid, sha256, media_type, data, name, utc_now_iso()))
+        except sqlite3.Error as exc:
+            raise OutboxError(f"photo not queued in {str(self.path)!r}: {exc}") from None
+        return self._photos("WHERE scan_uuid = ? AND sha256 = ?", (scan_uuid, sha256))[0]
+
+    def photos(self, state: str | None = None) -> list[StoredPhoto]:
+        """Return the queued photos (of one state, if given), oldest first, without their bytes."""
+        if state:
+            return self._photos("WHERE state = ?", (state,))
+        return self._photos("", ())
+
+    def photo_data(self, seq: int) -> bytes:
+        """Return a queued photo's bytes."""
+        return bytes(self._db.execute("SELECT data FROM photos WHERE seq = ?", (seq,)).fetchone()[0])
+
+    def photo_counts(self) -> dict[str, int]:
+        """Return the number of photos in each state."""
+        counts = {"pending": 0, "sent": 0, "rejected": 0}
+        for state, n in self._db.execute("SELECT state, count(*) FROM photos GROUP BY state"):
+            counts[state] = n
+        return counts
+
+    def mark_photo(self, seq: int, state: str, error: str | None = None) -> None:
+        """Store the server's answer to a photo: sent, rejected (with why) or still pending."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE photos SET state = ?, error = ?, attempts = attempts + 1, "
+                "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE seq = ?",
+                (state, error, state, utc_now_iso(), seq))
+
+    def _photos(self, where: str, args: tuple) -> list[StoredPhoto]:
+        rows = self._db.execute(
+            "SELECT seq, scan_uuid, sha256, media_type, name, added_at, state, attempts, error, "
+            f"length(data) AS size FROM photos {where} ORDER BY seq", args)
+        return [StoredPhoto(**dict(r)) for r in rows]
 
     # -- lists: shipments and receipts (the surat jalan) --------------------------------------
 

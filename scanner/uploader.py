@@ -16,7 +16,11 @@ Delivery rules (the outbox never loses or duplicates a scan):
   understand is alone; that one is marked rejected with the server's message;
 * closed shipments and receipts (the surat jalan) go after the scans, one request each, with
   the UUID they were opened with: a retry is answered `already_recorded` with the same number;
-  a 4xx in the API's error shape marks the list rejected with the server's message.
+  a 4xx in the API's error shape marks the list rejected with the server's message;
+* photos go last, each once its scan is sent (``POST /api/v1/scans/<scan uuid>/photos``, the
+  raw bytes): 201/200 mark it sent (a retry of the same bytes is ``already_recorded``, stored
+  once); a photo of a rejected scan, or one the server refuses (400, 403, 409, 413, 415), is
+  rejected with the server's message; a 404 (the server has not got its scan) leaves it pending.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ import httpx
 
 from labels.shipment import ShipmentRefError, parse_shipment_ref
 
-from .outbox import Outbox, StoredList
+from .outbox import Outbox, StoredList, StoredPhoto
 
 BATCH_SIZE = 500
 DELIVERED = ("recorded", "already_recorded")
@@ -120,6 +124,7 @@ class UploadReport:
     retry_after: float | None = None
     anomalies: dict[str, list[str]] = field(default_factory=dict)  # uuid -> kinds
     lists: list[dict] = field(default_factory=list)  # the server's answers to closed lists
+    photos: int = 0  # photos delivered (recorded or already recorded)
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -177,6 +182,9 @@ class Uploader:
             # The lists after the scans: the server then holds the custody they point at.
             for closed in self.outbox.lists("pending"):
                 self._post_list(closed, report)
+            # The photos after their scans: the server takes a photo only of a scan it holds.
+            for photo in self.outbox.photos("pending"):
+                self._post_photo(photo, report)
         except AuthError:
             raise
         except ServerError as exc:
@@ -195,6 +203,7 @@ class Uploader:
             total.rejected += report.rejected
             total.anomalies.update(report.anomalies)
             total.lists.extend(report.lists)
+            total.photos += report.photos
             total.pending, total.error = report.pending, report.error
             if report.error is None:
                 self.backoff.reset()
@@ -286,6 +295,42 @@ class Uploader:
         self.outbox.mark_list_attempt(closed.uuid, f"HTTP {response.status_code}")
         raise ServerError(f"no shipment API at {self.client.base_url}: POST {url} answered "
                           f"{response.status_code}; check --server")
+
+
+    def _post_photo(self, photo: StoredPhoto, report: UploadReport) -> None:
+        """POST one queued photo once its scan is sent, and store the server's answer."""
+        scan = self.outbox.get(photo.scan_uuid)
+        if scan is None or scan.state == "pending":
+            return  # its scan goes first
+        if scan.state == "rejected":
+            self.outbox.mark_photo(photo.seq, "rejected", f"its scan was rejected: {scan.error}")
+            report.rejected += 1
+            return
+        url = f"/api/v1/scans/{photo.scan_uuid}/photos"
+        try:
+            response = self.client.post(url, content=self.outbox.photo_data(photo.seq),
+                                        headers={"Content-Type": photo.media_type})
+        except httpx.TransportError as exc:
+            self.connectivity.down(f"{type(exc).__name__}: {exc}")
+            self.outbox.mark_photo(photo.seq, "pending", f"cannot reach the server: {exc}")
+            raise ServerError(f"cannot reach the server: {exc or type(exc).__name__}") from None
+        self.connectivity.up()
+        status = response.status_code
+        if status in (200, 201):
+            self.outbox.mark_photo(photo.seq, "sent")
+            report.photos += 1
+        elif status == 401:
+            raise AuthError(f"the server refused the token: {_error_message(response)}")
+        elif status in RETRYABLE_STATUS or status >= 500:
+            self.outbox.mark_photo(photo.seq, "pending", _error_message(response))
+            raise ServerError(f"server answered {status}: {_error_message(response)}",
+                              _retry_after(response))
+        elif status == 404:
+            # The server has not got the scan (or this is no Jejak API): try again later.
+            self.outbox.mark_photo(photo.seq, "pending", _error_message(response))
+        else:
+            self.outbox.mark_photo(photo.seq, "rejected", _error_message(response))
+            report.rejected += 1
 
 
 def list_words(answer: dict) -> str:

@@ -31,6 +31,9 @@ SETTINGS = {
     "TRUSTED_PROXIES": (0, int, "reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none)"),
     "LOGIN_MAX_FAILURES": (10, int, "failed logins per username in 15 minutes before its logins are refused (429)"),
     "LOGIN_MAX_FAILURES_PER_ADDRESS": (50, int, "failed logins per client address in 15 minutes before its logins are refused (429)"),
+    "PHOTO_DIR": (None, str, "where photos attached to scans are kept (originals by SHA-256 and display copies); default <instance>/photos"),
+    "PHOTO_MAX_BYTES": (10 * 1024 * 1024, int, "largest photo accepted by POST /api/v1/scans/<scan id>/photos, in bytes (413 above it)"),
+    "PHOTO_MAX_PIXELS": (40_000_000, int, "most pixels (width x height) a photo may have (413 above it: decompression bombs are refused before decoding)"),
     "MAX_NEW_ANOMALIES_PER_BATCH": (200, int, "most label anomalies one POST /api/v1/scans may open (422 above it; scanners then send smaller batches)"),
 }
 
@@ -113,6 +116,12 @@ def ledger_key_path(app) -> Path:
     """Return the path of the app's ledger signing key (LEDGER_KEY_FILE or the instance's)."""
     configured = app.config.get("LEDGER_KEY_FILE")
     return Path(configured) if configured else Path(app.instance_path) / "ledger_key.pem"
+
+
+def photo_dir(app) -> Path:
+    """Return the directory of the app's photo store (PHOTO_DIR or the instance's photos/)."""
+    configured = app.config.get("PHOTO_DIR")
+    return Path(configured) if configured else Path(app.instance_path) / "photos"
 
 
 def rules_for(app) -> Rules:

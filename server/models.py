@@ -549,3 +549,36 @@ class ShipmentKoli(Base):
     package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))
     claimed_package: Mapped[str] = mapped_column(String(80))
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ScanPhoto(Base):
+    """A photo attached to a scan (damage, a broken seal, a count that differs); migration 0013.
+
+    The original's bytes live in the photo store (``PHOTO_DIR``, by default
+    ``<instance>/photos``) under their SHA-256, untouched; the row says which scan
+    they show, what they are and who sent them, and is chained in the ledger
+    (record kind ``scan_photo``).  One scan holds one copy of the same bytes:
+    a photo sent again is the same row.
+    """
+
+    __tablename__ = "scan_photos"
+    __table_args__ = (
+        UniqueConstraint("scan_id", "sha256", name="uq_scan_photos_scan_sha256"),
+        Index("ix_scan_photos_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scan_events.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Sniffed from the bytes, never taken from the request's Content-Type.
+    media_type: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    # Who attached it: the principal's name, its token and device (audit).
+    uploaded_by: Mapped[str] = mapped_column(String(100), default="")
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    scan: Mapped[ScanEvent] = relationship()

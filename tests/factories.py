@@ -163,3 +163,28 @@ def tamper(text: str, position: int = -10) -> str:
     chars = list(text)
     chars[position] = "B" if chars[position] == "A" else "A"
     return "".join(chars)
+
+
+def photo_bytes(fmt: str = "JPEG", size=(200, 100), orientation: int | None = None,
+                gps: bool = False, seed: int = 0) -> bytes:
+    """Return a real image made with Pillow: left half red, right half blue (``seed`` varies it).
+
+    ``orientation`` writes an EXIF orientation tag (6: the camera was turned, the
+    viewer must rotate 90 degrees clockwise); ``gps`` a GPS position and camera make.
+    """
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", size, (0, seed % 256, 255))
+    image.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
+    out = io.BytesIO()
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    if gps:
+        exif[0x010F] = "JejakCam"
+        exif[0x8825] = {1: "S", 2: (7.0, 56.0, 30.0), 3: "E", 4: (113.0, 13.0, 0.0)}
+    kwargs = {"exif": exif.tobytes()} if len(exif) else {}
+    image.save(out, fmt, **kwargs)
+    return out.getvalue()

@@ -41,7 +41,7 @@ def test_scanner_and_server_never_import_each_other():
 # --- server/: feature packages, imports one way ----------------------------------------
 
 DOMAIN = ("server.ingest", "server.reconcile", "server.ledger", "server.importers",
-          "server.shipments")
+          "server.shipments", "server.photos")
 WEB_OR_COMMAND = {"flask", "flask_babel", "click", "werkzeug"}
 # Only optional heavy dependencies may be imported inside a function (with a comment why).
 LAZY_ALLOWED = ("reportlab", "alembic", "openpyxl", "psycopg", "zipfile", "labels.render",

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from server.api import errors
 from server.api import ledger as api_ledger
+from server.api import photos as api_photos
 from server.api import reads as api_reads
 from server.api import scans as api_scans
 from server.api import shipments as api_shipments
@@ -34,6 +35,7 @@ ROUTES = [
     ("/health", "health", api_reads.health, ["GET"]),
     ("/me", "me", api_reads.me, ["GET"]),
     ("/scans", "scans", api_scans.post_scans, ["POST"]),
+    ("/scans/<scan_id>/photos", "scan_photos", api_photos.scan_photos, ["POST", "GET"]),
     ("/packages/<package_id>", "package", api_reads.package, ["GET"]),
     ("/anomalies", "anomalies", api_reads.anomalies, ["GET"]),
     ("/anomalies/<row_id:anomaly_id>/resolve", "resolve", api_reads.resolve_anomaly, ["POST"]),

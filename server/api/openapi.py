@@ -22,7 +22,7 @@ API_VERSION = "1.0.0"
 ERROR_CODES = ["bad_request", "invalid_json", "invalid_body", "invalid_parameter",
                "unknown_parameter", "invalid_cursor", "unauthorized", "forbidden", "not_found",
                "method_not_allowed", "conflict", "payload_too_large", "batch_too_large",
-               "unsupported_media_type", "too_many_anomalies", "rate_limited", "database_unavailable", "internal_error"]
+               "unsupported_media_type", "too_many_anomalies", "invalid_photo", "photo_too_large", "rate_limited", "database_unavailable", "internal_error"]
 
 
 _ERROR_TEXT = {
@@ -239,6 +239,7 @@ def _paths() -> dict:
                                     *auth_errors),
         }},
         **_shipment_paths(),
+        **_photo_paths(),
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document.", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",
@@ -306,6 +307,73 @@ def _shipment_paths() -> dict:
     }
 
 
+_SCAN_ID = _path("scan_id", {"type": "string", "format": "uuid"},
+                  "The scan's uuid: the `id` it was uploaded with in POST /scans (an offline "
+                  "scanner knows it before the scan reaches the server).")
+
+
+def _photo_paths() -> dict:
+    """Return the path of a scan's photos: attach one, list them."""
+    image = {"type": "string", "format": "binary"}
+    return {"/scans/{scan_id}/photos": {
+        "post": {
+            "operationId": "postScanPhoto",
+            "summary": "Attach a photo (damage, a broken seal, a count that differs) to a scan.",
+            "description": (
+                "Roles operator and admin (others: 403), for a scan recorded at a place the "
+                "token may scan at (else 403). The scan must be recorded first (404 until "
+                "it is): scanners upload a scan, then its photos. The body is the image's "
+                "bytes, `Content-Type: image/jpeg` or `image/png` (`application/octet-stream` "
+                "is taken too); the format is read from the bytes, never from the header "
+                "(a PNG sent as image/jpeg is stored as the PNG it is). Refused with nothing "
+                "stored: not JPEG or PNG (415), more than PHOTO_MAX_BYTES (413 "
+                "`photo_too_large`), more than PHOTO_MAX_PIXELS pixels or a decompression "
+                "bomb (413, before any pixel is decoded), truncated or corrupt (400 "
+                "`invalid_photo`), more than 20 photos on one scan (409). Idempotent by "
+                "SHA-256: the same bytes for the same scan answer 200 `already_recorded`. "
+                "The original is kept untouched under its SHA-256 and chained in the ledger "
+                "(record kind `scan_photo`); `links` are the dashboard's display copy "
+                "(upright, at most 1280 px, no metadata), thumbnail (320 px) and original."),
+            "parameters": [_SCAN_ID],
+            "requestBody": {"required": True, "content": {
+                "image/jpeg": {"schema": image}, "image/png": {"schema": image}}},
+            "responses": {**_responses(_ok("Sent before: the same photo.", "PhotoUpload"),
+                                       "400", "401", "403", "404", "409", "413", "415", "429",
+                                       "503"),
+                          "201": _ok("Recorded now.", "PhotoUpload")},
+        },
+        "get": {
+            "operationId": "listScanPhotos",
+            "summary": "List the photos of a scan.",
+            "description": _READERS + " A scan neither made in the region nor of a package "
+                                      "bound for it is 404.",
+            "parameters": [_SCAN_ID],
+            "responses": _responses(_ok("The scan's photos, oldest first.", "ScanPhotos"),
+                                    "400", "401", "404", "429"),
+        },
+    }}
+
+
+def _photo_schema() -> dict:
+    """Return the schema of one photo as the API shows it."""
+    links = {"type": "object", "required": ["display", "thumb", "original"],
+             "properties": {k: {"type": "string"} for k in ("display", "thumb", "original")}}
+    return {"type": "object",
+            "required": ["id", "scan_id", "sha256", "media_type", "size_bytes", "width",
+                         "height", "uploaded_by", "created_at", "links"],
+            "properties": {
+                "id": {"type": "integer"},
+                "scan_id": {"type": "string", "format": "uuid"},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "media_type": {"type": "string", "enum": ["image/jpeg", "image/png"]},
+                "size_bytes": {"type": "integer", "minimum": 1},
+                "width": {"type": "integer", "minimum": 1},
+                "height": {"type": "integer", "minimum": 1},
+                "uploaded_by": {"type": "string"},
+                "created_at": {"type": "string", "format": "date-time"},
+                "links": links}}
+
+
 def _closed_list(extra: dict, required: list[str]) -> dict:
     """Return the schema of a closed list a scanner uploads (a shipment or a receipt)."""
     return {"type": "object", "required": ["id", "koli", "closed_at", *required],
@@ -356,6 +424,18 @@ def _shipment_schemas() -> dict:
                           "description": "The surat jalan's QR text."},
             "location": {**code, "description": "Where it was received."}},
             ["reference", "location"]),
+        "Photo": _photo_schema(),
+        "PhotoUpload": {"type": "object", "required": ["photo", "status", "links"],
+                        "properties": {
+                            "photo": {"$ref": "#/components/schemas/ScanPhotoFields"},
+                            "status": {"type": "string", "enum": ["recorded", "already_recorded"]},
+                            "links": _photo_schema()["properties"]["links"]}},
+        "ScanPhotoFields": {**_photo_schema(),
+                            "required": [r for r in _photo_schema()["required"] if r != "links"]},
+        "ScanPhotos": {"type": "object", "required": ["scan_id", "photos"],
+                       "properties": {"scan_id": {"type": "string", "format": "uuid"},
+                                      "photos": {"type": "array",
+                                                 "items": {"$ref": "#/components/schemas/Photo"}}}},
         "Shipment": {
             "type": "object",
             "required": ["id", "number", "reference", "from", "to", "closed_at", "recorded_at",

@@ -2,6 +2,7 @@
 
 ``jejak-server verify-log`` checks the database's log (exit 1 and the problems in
 log order when something is wrong, exit 0 and a summary otherwise);
+the photo files are re-hashed against their chained SHA-256 (``--no-photos``: not);
 ``jejak-server verify-log --file EXPORT`` checks an export without any database;
 ``jejak-server export-log --region CODE -o FILE`` signs the head and writes the
 region's export; ``jejak-server checkpoint`` signs the head;
@@ -27,7 +28,7 @@ from flask import Flask, current_app
 from sqlalchemy import inspect
 
 from labels.keys import KeyFileError, load_public_key, public_pem
-from server.config import ledger_key_path
+from server.config import ledger_key_path, photo_dir
 from server.db import get_db
 from server.ledger.chain import backfill, backfill_records, checkpoint
 from server.ledger.checkpoints import _public_raw, key_id_of, load_or_create_key
@@ -36,6 +37,8 @@ from server.ledger.heads import current_head, read_heads
 from server.ledger.verify import public_keys_of, verify_database, verify_export, write_export
 from server.ledger.witness import WitnessError, witness
 from server.models import Location
+from server.photos.records import check_files
+from server.photos.store import PhotoStore
 
 
 def _pinned(paths) -> set[str] | None:
@@ -121,7 +124,10 @@ def register(app: Flask) -> None:
     @click.option("--head", "head_files", multiple=True, type=click.Path(dir_okay=False),
                   help="a signed head (JSON, or a witness's heads.jsonl) the log must still "
                        "hold: TRUNCATED or FORKED when it does not; repeatable")
-    def verify_log_command(export_file, public_keys, head_files):
+    @click.option("--photos/--no-photos", "photos", default=True,
+                  help="re-hash every photo file in PHOTO_DIR against its chained SHA-256 "
+                       "(default); --no-photos checks the photo records only")
+    def verify_log_command(export_file, public_keys, head_files, photos):
         """Check the tamper-evident log and name the first record that was changed."""
         pinned = _pinned(public_keys)
         heads = []
@@ -150,7 +156,11 @@ def register(app: Flask) -> None:
                                    "(then `chain-backfill` for the scans it already holds)")
         with db.session() as session:
             report = verify_database(session, pinned, heads=heads, head_keys=head_keys)
-        _print_report(report, "log")
+            what = "log"
+            if photos:
+                checked = check_files(session, PhotoStore(photo_dir(current_app)), report)
+                what = f"log (photo files re-hashed: {checked})"
+        _print_report(report, what)
 
     @app.cli.command("ledger-head")
     @click.option("-o", "--output", type=click.Path(dir_okay=False),

@@ -24,6 +24,7 @@ from server.dashboard import (
     live,
     overview,
     packages,
+    photos,
     scans,
     sessions,
     shipments,
@@ -41,7 +42,7 @@ ERROR_PAGES = {
     405: (_l("Not allowed"), _l("This address does not take that kind of request.")),
 }
 BLUEPRINTS = ("auth", "overview", "anomalies", "scans", "packages", "live", "labels", "exports",
-              "shipments")
+              "shipments", "photos")
 
 
 def error_page(exc: HTTPException):
@@ -58,7 +59,8 @@ def init_app(app: Flask) -> None:
     sessions.init_app(app)
     zone(app.config.get("DISPLAY_TIMEZONE"))  # an unknown zone fails at start, quoting the name
     Babel(app, locale_selector=select_locale)
-    for module in (auth, overview, anomalies, scans, packages, live, labels, exports, shipments):
+    for module in (auth, overview, anomalies, scans, packages, live, labels, exports, shipments,
+                   photos):
         # Blueprints are module-level and outlive one app: add the handlers only once.
         if not getattr(module.bp, "_jejak_error_pages", False):
             for code in ERROR_PAGES:

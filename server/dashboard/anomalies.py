@@ -12,6 +12,7 @@ from server.dashboard.guard import current_principal, region_or_abort, require_r
 from server.db import get_session
 from server.errors import DomainError
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location, Package
+from server.photos.records import photos_of_scans
 from server.reconcile.anomalies import (
     MAX_NOTE,
     RESOLVE_STATUSES,
@@ -35,7 +36,7 @@ def _int_arg(name: str) -> int | None:
 
 
 def decorate(session, items: list[dict]) -> None:
-    """Attach location names and evidence scans to a page of anomalies (two queries)."""
+    """Attach location names, evidence scans and their photos to a page of anomalies."""
     codes = {a["location"] for a in items if a.get("location")}
     names = {}
     if codes:
@@ -43,9 +44,11 @@ def decorate(session, items: list[dict]) -> None:
             select(Location).where(Location.code.in_(codes)))}
     uuids = [u for a in items for u in (a.get("evidence") or [])]
     scans = queries.scans_by_uuid(session, uuids) if uuids else {}
+    photos = photos_of_scans(session, uuids) if uuids else {}
     for a in items:
         a["where"] = names.get(a.get("location"))
         a["evidence_scans"] = [scans[u] for u in (a.get("evidence") or []) if u in scans]
+        a["photos"] = [p for u in (a.get("evidence") or []) for p in photos.get(u, ())]
 
 
 @bp.route("/")

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     render_template,
     request,
     send_file,
@@ -23,8 +24,10 @@ from server.dashboard.formatting import anomaly_text
 from server.dashboard.guard import current_principal, region_or_abort
 from server.dashboard.language import select_locale
 from server.dashboard.scans import filter_from_args
+from server.config import photo_dir
 from server.db import get_session
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
+from server.photos.store import PhotoStore
 from server.reports import bast
 from server.reports.bast import bast_data, receipt_days
 from server.reports.scanlog import SCAN_HEADER, scan_log_csv, scan_log_rows
@@ -161,7 +164,9 @@ def bast_pdf():
             abort(400, description="date")
     data = bast_data(get_session(), sender, receiver, day, tz=display_zone())
     out = io.BytesIO()
-    bast.bast_pdf(data, out, translate=gettext, lang=select_locale(), tz=display_zone())
+    store = PhotoStore(photo_dir(current_app))
+    bast.bast_pdf(data, out, translate=gettext, lang=select_locale(), tz=display_zone(),
+                  photo=lambda sha256, media_type: store.copy(sha256, media_type, "thumb"))
     out.seek(0)
     name = f"BAST-{sender.code}-{receiver.code}-{day.isoformat() if day else 'all'}.pdf"
     return send_file(out, mimetype="application/pdf", as_attachment=True, download_name=name)

@@ -9,6 +9,7 @@ from server.dashboard import domain, queries
 from server.dashboard.guard import current_principal
 from server.db import get_session
 from server.models import Anomaly, Location, Package
+from server.photos.records import photos_of_scans
 
 bp = Blueprint("packages", __name__, url_prefix="/packages")
 
@@ -74,6 +75,7 @@ def show(package_id: str):
                                 .order_by(Anomaly.detected_at, Anomaly.id)).all()
     info = result.get("package", {})
     contents = info.get("contents") or []
+    photos = photos_of_scans(session, [e["scan_id"] for e in entries if e.get("scan_id")])
     return render_template("packages/show.html", pkg=pkg, info=info, contents=contents,
                            entries=timeline(entries, names), anomalies=anomalies,
-                           container=pkg.container)
+                           container=pkg.container, photos=photos)

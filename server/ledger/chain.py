@@ -290,16 +290,18 @@ def backfill_records(session: Session, progress=None) -> dict[str, int]:
 
     A kind is backfilled only while the ledger holds no entry of it: once chained,
     a record added behind the ledger's back stays reported as inserted.  Commits
-    after each kind; returns {kind: count}.
+    after each kind; returns {kind: count} of the kinds it chained records of.
     """
     done = {}
     for spec in RECORD_KINDS:
         if session.scalar(select(LedgerEntry.seq).where(LedgerEntry.kind == spec.kind).limit(1)):
             continue
-        done[spec.kind] = append_records(session, spec)
+        count = append_records(session, spec)
         session.commit()
-        if progress and done[spec.kind]:
-            progress(spec.kind, done[spec.kind])
+        if count:  # a kind with no rows yet (no photo attached so far) has nothing to report
+            done[spec.kind] = count
+            if progress:
+                progress(spec.kind, count)
     return done
 
 

@@ -20,6 +20,9 @@ change, as its canonical content (the *record kinds*, one per table):
                revoked (no token hash)
 ``anomaly``    kind, key, package, place, region keys, detected_at, evidence,
                detail and facts, status with who, when and the notes, ended_at
+``scan_photo`` the scan's uuid and place, the photo's SHA-256, media type, size,
+               pixel size, who attached it (name, token, device), created_at
+               (the file's bytes are checked against the SHA-256 by verify-log)
 =============  ==================================================================
 
 A record's entry keeps its content (like a resolution's), because the row
@@ -52,6 +55,8 @@ from server.models import (
     LabelKey,
     Location,
     Package,
+    ScanEvent,
+    ScanPhoto,
     User,
 )
 
@@ -101,6 +106,7 @@ _Parent = aliased(Location, name="rec_parent")
 _Dest = aliased(Location, name="rec_dest")
 _Place = aliased(Location, name="rec_place")
 _Pkg = aliased(Package, name="rec_pkg")
+_Scan = aliased(ScanEvent, name="rec_scan")
 
 
 def _everywhere(_content: dict, _scope: Scope) -> bool:
@@ -238,6 +244,23 @@ def _anomaly_in_region(content: dict, scope: Scope) -> bool:
     return content.get("location") in scope.codes or destination.startswith(scope.path)
 
 
+def _scan_photo_select():
+    return (select(ScanPhoto.id, _Scan.uuid.label("scan"), _Place.code.label("location"),
+                   ScanPhoto.sha256, ScanPhoto.media_type, ScanPhoto.size_bytes, ScanPhoto.width,
+                   ScanPhoto.height, ScanPhoto.uploaded_by, ScanPhoto.token_id,
+                   ScanPhoto.device_id, ScanPhoto.created_at)
+            .select_from(ScanPhoto)
+            .join(_Scan, _Scan.id == ScanPhoto.scan_id)
+            .join(_Place, _Place.id == _Scan.location_id))
+
+
+def _scan_photo_content(r) -> dict:
+    return {"type": "scan_photo", "id": r.id, "scan": r.scan, "location": r.location,
+            "sha256": r.sha256, "media_type": r.media_type, "size_bytes": r.size_bytes,
+            "width": r.width, "height": r.height, "uploaded_by": r.uploaded_by or "",
+            "token": r.token_id, "device": r.device_id, "created_at": _time(r.created_at)}
+
+
 LOCATIONS = RecordKind("location", "locations", Location.id, False, _location_select,
                        _location_content, lambda r: r.code,
                        lambda c, s: c.get("code") in s.codes or c.get("code") in s.ancestors)
@@ -259,10 +282,12 @@ API_TOKENS = RecordKind("api_token", "api_tokens", ApiToken.id, False, _token_se
                         _token_content, lambda r: str(r.id), _under("region"))
 ANOMALIES = RecordKind("anomaly", "anomalies", Anomaly.id, False, _anomaly_select,
                        _anomaly_content, lambda r: str(r.id), _anomaly_in_region)
+SCAN_PHOTOS = RecordKind("scan_photo", "scan_photos", ScanPhoto.id, False, _scan_photo_select,
+                         _scan_photo_content, lambda r: r.sha256, _under("location"))
 
 # In the order a plan is built: what a record refers to comes before it.
 RECORD_KINDS = (ITEM_TYPES, LOCATIONS, PACKAGES, DEADLINES, LABEL_KEYS, DEVICES, USERS,
-                API_TOKENS, ANOMALIES)
+                API_TOKENS, ANOMALIES, SCAN_PHOTOS)
 
 BY_ENTRY_KIND = {k: spec for spec in RECORD_KINDS for k in spec.kinds}
 

@@ -22,13 +22,15 @@ Visible words are English msgids marked with ``N_`` and translated by the
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from server.models import PATH_END, Anomaly, ItemType, Location, Package, ScanEvent
+from server.models import PATH_END, Anomaly, ItemType, Location, Package, ScanEvent, ScanPhoto
 from server.reconcile.details import KIND_WORDS, loads, text_of
 from server.reconcile.findings import SYSTEM
 from server.reports.localtime import N_, UTC, Translate, day_bounds, local, local_text
@@ -126,6 +128,18 @@ class TypeLine:
         assert self.good == self.received - self.damaged - self.problem, self
 
 
+@dataclass
+class BastPhoto:
+    """A photo attached to one of the handover's scans at the receiver (issue 13, photo evidence)."""
+
+    sha256: str
+    media_type: str
+    package_id: str     # the package the scan names (or the id a refused label claimed)
+    action: str
+    scanned_at: dt.datetime
+    operator: str = ""
+
+
 FIGURES = ("dispatched", "short", "extra", "received", "damaged", "problem", "good", "quantity")
 
 
@@ -145,6 +159,7 @@ class Bast:
     packages: list[PackageRow]
     presented: list[Presented]
     operators: list[str]
+    photos: list[BastPhoto] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -249,7 +264,24 @@ def bast_data(session: Session, sender: Location, receiver: Location,
         receiver=Party(receiver.code, receiver.name, receiver.level),
         day=day, first=min(times) if times else None, last=max(times) if times else None,
         lines=[lines[k] for k in sorted(lines)], packages=rows, presented=presented,
-        operators=sorted({scan.operator for scan in receipts.values() if scan.operator}))
+        operators=sorted({scan.operator for scan in receipts.values() if scan.operator}),
+        photos=_photos(session, receiver, start, end))
+
+
+def _photos(session: Session, receiver: Location, start, end) -> list[BastPhoto]:
+    """Return the photos attached to the receiver's scans in the window, in scan order."""
+    query = (select(ScanPhoto.sha256, ScanPhoto.media_type, Package.package_id,
+                    ScanEvent.claimed_package, ScanEvent.action, ScanEvent.scanned_at,
+                    ScanEvent.operator)
+             .select_from(ScanPhoto)
+             .join(ScanEvent, ScanEvent.id == ScanPhoto.scan_id)
+             .outerjoin(Package, Package.id == ScanEvent.package_id)
+             .where(ScanEvent.location_id == receiver.id)
+             .order_by(ScanEvent.scanned_at, ScanEvent.id, ScanPhoto.id))
+    if start is not None:
+        query = query.where(ScanEvent.scanned_at >= start, ScanEvent.scanned_at < end)
+    return [BastPhoto(r.sha256, r.media_type, r.package_id or r.claimed_package, r.action,
+                      r.scanned_at, r.operator or "") for r in session.execute(query)]
 
 
 def _findings(session: Session, receiver: Location, package_ids: set[int]
@@ -304,9 +336,18 @@ OUTCOME_WORDS = {"good": N_("good"), "damaged": N_("damaged"), "problem": N_("pr
                  "short": N_("short")}
 
 
+# Returns the thumbnail (JPEG bytes) of a photo by (sha256, media type), None when its file is gone.
+PhotoSource = Callable[[str, str], "bytes | None"]
+
+
 def bast_pdf(data: Bast, out, translate: Translate = lambda s: s, lang: str = "id",
-             made_at: dt.datetime | None = None, tz: dt.tzinfo = UTC) -> None:
-    """Draw the Berita Acara Serah Terima of a handoff as an A4 PDF (times local to ``tz``)."""
+             made_at: dt.datetime | None = None, tz: dt.tzinfo = UTC,
+             photo: PhotoSource | None = None) -> None:
+    """Draw the Berita Acara Serah Terima of a handoff as an A4 PDF (times local to ``tz``).
+
+    ``photo`` gives the thumbnails of ``data.photos`` (without it, or for a file
+    that is gone, the photo is listed by its SHA-256 without the picture).
+    """
     # reportlab only when a BAST is drawn.
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -420,6 +461,8 @@ def bast_pdf(data: Bast, out, translate: Translate = lambda s: s, lang: str = "i
         story += [Paragraph(esc(t(N_("Labels not accepted"))), h2),
                   _table(refused, [N_("Label names"), N_("Kind"), N_("What")],
                          [42 * mm, 26 * mm, 102 * mm], t, esc, bold)]
+    if data.photos:
+        story += _photo_section(data.photos, photo, t, esc, small, bold, h2, tz)
     first, second = t(N_("First party (hands over)")), t(N_("Second party (receives)"))
     name_line = t(N_("Name")) + ": ______________________"
     position_line = t(N_("Position")) + ": ____________________"
@@ -440,6 +483,35 @@ def bast_pdf(data: Bast, out, translate: Translate = lambda s: s, lang: str = "i
                             topMargin=18 * mm, bottomMargin=18 * mm,
                             title=f"BAST {s.code} - {r.code}", author="Jejak")
     doc.build(story)
+
+
+def _photo_section(photos: list[BastPhoto], photo: PhotoSource | None, t: Translate, esc,
+                   small, bold, h2, tz: dt.tzinfo) -> list:
+    """Return the flowables of the photos taken at the handover: thumbnail, scan, SHA-256."""
+    # reportlab only when a BAST is drawn.
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Image, Paragraph, Spacer
+
+    size = 30 * mm
+    rows = []
+    for p in photos:
+        data = photo(p.sha256, p.media_type) if photo is not None else None
+        if data:
+            picture = Image(io.BytesIO(data))
+            scale = min(size / picture.imageWidth, size / picture.imageHeight)
+            picture.drawWidth, picture.drawHeight = (picture.imageWidth * scale,
+                                                     picture.imageHeight * scale)
+        else:
+            picture = Paragraph(esc(t(N_("(file not available)"))), small)
+        words = (f"{esc(p.package_id)}<br/>{esc(local_text(p.scanned_at, tz, seconds=False))}"
+                 f"{(' - ' + esc(p.operator)) if p.operator else ''}")
+        rows.append([picture, Paragraph(words, small),
+                     Paragraph(f"<font face='Courier'>{esc(p.sha256[:16])}</font>", small)])
+    return [Paragraph(esc(t(N_("Photos taken at the handover"))), h2),
+            _table(rows, [N_("Photo"), N_("Package and scan"), N_("SHA-256 (first 16)")],
+                   [36 * mm, 84 * mm, 50 * mm], t, esc, bold), Spacer(1, 1.5 * mm),
+            Paragraph(esc(t(N_("The SHA-256 of each original photo is chained in the log; "
+                               "the originals are kept unchanged on the server."))), small)]
 
 
 def _table(rows: list, header: list[str], widths: list, t: Translate, esc, bold):

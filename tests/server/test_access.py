@@ -16,7 +16,16 @@ from sqlalchemy import select
 from server.access import create_token, hash_token
 from server.models import Anomaly, ApiToken, utc_now
 from server.shipments.records import record_shipment, reference_of
-from tests.factories import device_token, label_text, make_plan, principal, scan, token
+from tests.factories import (
+    device_token,
+    label_text,
+    make_plan,
+    photo_bytes,
+    post,
+    principal,
+    scan,
+    token,
+)
 from tests.server.api.test_api_scans import trust
 from tests.server.api.test_error_shape import assert_error_shape
 
@@ -51,6 +60,10 @@ TABLE = {
     "shipment":     (U, U, U, U, 404, 200, 200, 200, 200, 200, 200),
     "surat_jalan":  (U, U, U, U, 404, 200, 200, 200, 200, 200, 200),
     "receipt":      (U, U, U, U, 404, 201, 201, 403, 403, 201, 201),
+    # Photos of a scan at the TPS: attached by those who may scan there; listed by every
+    # role of the region (others: 404).
+    "scan_photos":  (U, U, U, U, 403, 201, 201, 403, 403, 201, 201),
+    "photo_list":   (U, U, U, U, 404, 200, 200, 200, 200, 200, 200),
 }
 
 CASES = [(endpoint, caller, expected)
@@ -79,13 +92,16 @@ def world(region, session, label_key):
     for role in ("operator", "supervisor", "observer", "admin"):
         tokens[role] = token(session, role, "3513")
     session.flush()
+    # Another package than the anomaly's: a receipt of it would re-judge that anomaly.
+    photographed = scan(label_text(plan[f"{TPS}-KOTAK"], label_key), TPS)
+    post(session, [photographed])
     for name, past in (("expired", "expires_at"), ("revoked", "revoked_at")):
         row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(tokens[name])))
         setattr(row, past, utc_now() - dt.timedelta(minutes=1))
     session.commit()
     return {"package": package.package_id, "label": label_text(package, label_key),
             "anomaly": anomaly.id, "tokens": tokens, "shipment": shipment.number,
-            "reference": reference_of(shipment)}
+            "reference": reference_of(shipment), "scan": photographed["id"]}
 
 
 def request_for(client, endpoint, world, headers):
@@ -102,6 +118,9 @@ def request_for(client, endpoint, world, headers):
                 "koli": [world["label"]], "closed_at": "2024-02-10T12:00:00Z"}
         return client.post(f"/api/v1/shipments/{world['shipment']}/receipt", json=body,
                            headers=headers)
+    if endpoint == "scan_photos":
+        return client.post(f"/api/v1/scans/{world['scan']}/photos", data=photo_bytes(),
+                           headers={**headers, "Content-Type": "image/jpeg"})
     if endpoint == "resolve":
         return client.post(f"/api/v1/anomalies/{world['anomaly']}/resolve",
                            json={"note": "replaced the box", "status": "acknowledged"},
@@ -115,7 +134,8 @@ def request_for(client, endpoint, world, headers):
            "own_expected": "/api/v1/expected", "ledger_head": "/api/v1/ledger/head",
            "ledger_entries": "/api/v1/ledger/entries?after=0&limit=5",
            "shipment": f"/api/v1/shipments/{world['shipment']}",
-           "surat_jalan": f"/api/v1/shipments/{world['shipment']}/surat-jalan.pdf"}[endpoint]
+           "surat_jalan": f"/api/v1/shipments/{world['shipment']}/surat-jalan.pdf",
+           "photo_list": f"/api/v1/scans/{world['scan']}/photos"}[endpoint]
     return client.get(url, headers=headers)
 
 

@@ -15,6 +15,7 @@ const state = {
   token: null, me: null, keys: null, expected: null, syncedAt: null, online: navigator.onLine,
   deviceName: null, session: new Session(""), camera: null, lastVerdict: null, problem: null,
   openList: null, // the shipment or receipt being scanned (the surat jalan), from IndexedDB
+  lastScan: null, // the scan the photo button attaches to
 };
 const frameTracker = new PresentationTracker(GAP);
 let textTracker = new PresentationTracker(REPEAT_WINDOW);
@@ -59,6 +60,7 @@ async function main() {
   state.session.operator = (await store.kvGet("operator")) || "";
   await loadCache();
   state.openList = (await store.listsIn("open"))[0] || null; // taken up again after a reload
+  state.lastScan = (await store.recent(1))[0] || null; // the photo button's scan, after a reload too
   state.shipTo = (await store.kvGet("ship_to")) || "";
   buildControls();
   render();
@@ -314,8 +316,27 @@ async function record(text, meta) {
   probe.events.push({ id: scan.id, text: scan.code, signal: v.signal, source: meta.source,
                       frameTime: meta.frameTime, decodedAt: meta.decodedAt, storedAt: performance.now() });
   show(v.signal, v.packageId || v.code.slice(0, 40), v.reasons.slice(0, 1)); // one reason: the worst
+  state.lastScan = scan;
   renderControls();
   renderRecent(); refreshCounts();
+  uploader.kick();
+}
+
+/** Keep photos of the last scan in IndexedDB (durably, before saying so); upload after the scan. */
+async function addPhotos(files) {
+  const scan = state.lastScan;
+  if (!scan) { note({ k: "photo_none" }); return; }
+  for (const file of files) {
+    const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
+    const type = head[0] === 0xff && head[1] === 0xd8 ? "image/jpeg"
+      : head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47 ? "image/png" : null;
+    if (!type) { note({ k: "photo_bad", name: file.name }); continue; }
+    const blob = new Blob([await file.arrayBuffer()], { type }); // the bytes, not a handle to the file
+    await store.putPhoto({ id: uuid(), seq: store.nextSeq(), scan_id: scan.id, token: scan.token, type, blob,
+                           name: file.name, added_at: new Date().toISOString(), state: "pending" });
+    note({ k: "photo_queued", name: file.name, what: scan.package_id || scan.code.slice(0, 30) });
+  }
+  renderRecent();
   uploader.kick();
 }
 
@@ -387,6 +408,7 @@ function buildControls() {
   $("ship-open").addEventListener("click", () => enqueue("JJK-CMD.SHIPMENT.OPEN", { source: "button" }));
   $("ship-close").addEventListener("click", () => enqueue("JJK-CMD.SHIPMENT.CLOSE", { source: "button" }));
   $("cam-start").addEventListener("click", () => { feedback.unlock(); startCamera(); });
+  $("photo-input").addEventListener("change", async (e) => { await addPhotos([...e.target.files]); e.target.value = ""; });
   $("cam-choose").addEventListener("change", (e) => startCamera(e.target.value));
   $("torch").addEventListener("click", async (e) => {
     state.torch = !state.torch; e.target.setAttribute("aria-pressed", String(state.torch));
@@ -420,6 +442,8 @@ function renderControls() {
                                            : t("list_receipt", { number: l.number, n: l.koli.length });
   } else ln.hidden = true;
   $("ship-open").hidden = !!l; $("ship-close").hidden = !l;
+  $("photo-btn").hidden = !state.lastScan;
+  $("photo-what").textContent = state.lastScan ? (state.lastScan.package_id || state.lastScan.code.slice(0, 30)) : "";
 }
 
 /** The last lists and what the server said of them (number, short and extra koli). */
@@ -474,7 +498,7 @@ async function renderRecent() {
   const rows = await store.recent(8);
   const ol = $("recent");
   if (!rows.length) { ol.replaceChildren(Object.assign(document.createElement("li"), { textContent: t("none_yet") })); return; }
-  ol.replaceChildren(...rows.map((s) => {
+  ol.replaceChildren(...await Promise.all(rows.map(async (s) => {
     const li = document.createElement("li");
     li.className = s.signal; li.dataset.id = s.id;
     const dot = Object.assign(document.createElement("span"), { className: "dot" });
@@ -483,13 +507,16 @@ async function renderRecent() {
     const reasons = (s.reasons || []).map(reason);
     if (s.server && s.server.anomalies && s.server.anomalies.length) reasons.push(t("anomalies", { list: s.server.anomalies.map((k) => t("k_" + k)).join(", ") }));
     if (s.server && s.server.error) reasons.push(s.server.error);
+    const photos = await store.photosOf(s.id);
+    if (photos.length) reasons.push(t("photo_count", { n: photos.length }) + " (" + photos.map((p) => t("st_" + p.state)).join(", ") + ")");
+    for (const p of photos) if (p.state === "rejected") reasons.push(t("photo_rejected", { error: p.server && p.server.error }));
     const why = Object.assign(document.createElement("div"), { className: "why",
       textContent: `${t("act_" + s.action)} · ${s.scanned_at.slice(11, 19)}${reasons.length ? " · " + reasons.join("; ") : ""}` });
     mid.append(what, why);
     const st = Object.assign(document.createElement("span"), { className: "state " + s.state, textContent: t("st_" + s.state) });
     li.append(dot, mid, st);
     return li;
-  }));
+  })));
 }
 
 function renderStatus() {

@@ -59,6 +59,9 @@ const S = {
     list_shipment: "Kiriman ke {to}: {n} koli", list_receipt: "Penerimaan {number}: {n} koli",
     list_sent: "Kiriman {number} tercatat ({n} koli)", list_received: "Penerimaan {number} tercatat",
     list_flagged: "Penerimaan {number}: {list}", list_rejected: "Ditolak server: {error}",
+    photo: "Foto pindaian terakhir", photo_queued: "foto {name} disimpan untuk {what}; diunggah setelah pindaiannya",
+    photo_bad: "{name} bukan foto JPEG atau PNG", photo_none: "belum ada pindaian untuk difoto",
+    photo_count: "foto {n}", photo_rejected: "foto ditolak: {error}",
   },
   en: {
     title: "Jejak - scan", ready: "Ready to scan", point: "Point the camera at a label",
@@ -117,6 +120,9 @@ const S = {
     list_shipment: "Shipment to {to}: {n} koli", list_receipt: "Receipt of {number}: {n} koli",
     list_sent: "Shipment {number} recorded ({n} koli)", list_received: "Receipt of {number} recorded",
     list_flagged: "Receipt of {number}: {list}", list_rejected: "Refused by the server: {error}",
+    photo: "Photo of the last scan", photo_queued: "photo {name} kept for {what}; uploaded after its scan",
+    photo_bad: "{name} is not a JPEG or PNG photo", photo_none: "no scan yet to take a photo of",
+    photo_count: "{n} photo(s)", photo_rejected: "photo refused: {error}",
   },
 };
 

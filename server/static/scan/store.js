@@ -6,6 +6,9 @@
 // lists: shipments and receipts (the surat jalan), keyed by the UUID chosen when opened (the
 //   server's idempotency key): state open -> pending (closed) -> sent | rejected; each koli is
 //   added in the same transaction as its scan.
+// photos: photos of scans (damage, a broken seal, a count that differs), keyed by their own UUID,
+//   holding the image as a Blob with its scan's id: state pending -> sent | rejected; uploaded
+//   after their scan (POST /api/v1/scans/<scan id>/photos), which stores the same bytes once.
 
 const DB_NAME = "jejak-scan";
 let dbPromise = null;
@@ -17,7 +20,7 @@ function req(r) {
 export function open() {
   if (!dbPromise) {
     dbPromise = new Promise((resolve, reject) => {
-      const r = indexedDB.open(DB_NAME, 2);
+      const r = indexedDB.open(DB_NAME, 3);
       r.onupgradeneeded = (e) => {
         const db = r.result;
         if (e.oldVersion < 1) {
@@ -28,6 +31,11 @@ export function open() {
           db.createObjectStore("kv", { keyPath: "k" });
         }
         if (e.oldVersion < 2) db.createObjectStore("lists", { keyPath: "id" }).createIndex("state", "state");
+        if (e.oldVersion < 3) {
+          const photos = db.createObjectStore("photos", { keyPath: "id" });
+          photos.createIndex("state_seq", ["state", "seq"]);
+          photos.createIndex("scan", "scan_id");
+        }
       };
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
@@ -151,4 +159,31 @@ export async function keysScanned(location, action) {
 export async function all() {
   const db = await open();
   return req(db.transaction("scans").objectStore("scans").getAll());
+}
+
+/** Write a photo of a scan durably (its Blob in IndexedDB), or an answered one. */
+export const putPhoto = (photo) => tx("photos", "readwrite", (t) => { t.objectStore("photos").put(photo); });
+
+/** Pending photos, oldest first. */
+export async function pendingPhotos() {
+  const db = await open();
+  const range = IDBKeyRange.bound(["pending", -Infinity], ["pending", Infinity]);
+  return req(db.transaction("photos").objectStore("photos").index("state_seq").getAll(range));
+}
+
+/** The photos of one scan. */
+export async function photosOf(scanId) {
+  const db = await open();
+  return req(db.transaction("photos").objectStore("photos").index("scan").getAll(scanId));
+}
+
+export async function getScan(id) {
+  const db = await open();
+  return req(db.transaction("scans").objectStore("scans").get(id));
+}
+
+/** Every photo, without waiting for anything (for tests). */
+export async function allPhotos() {
+  const db = await open();
+  return req(db.transaction("photos").objectStore("photos").getAll());
 }

@@ -6,6 +6,10 @@
 // Nothing is dropped by age. One uploader at a time across tabs (Web Locks).
 // Closed shipments and receipts (the surat jalan) go after the scans, one request each, with the
 // UUID they were opened with: a retry is answered already_recorded with the same number.
+// Photos go last, each once its scan is sent (POST /api/v1/scans/<scan id>/photos, the image's
+// bytes): 201/200 sent (the server stores the same bytes once); a photo of a rejected scan, or one
+// the server refuses (400, 403, 409, 413, 415), rejected with its message; 404 (the server has not
+// got the scan yet) waits for the next pass; network errors, 408, 429, 5xx back off.
 
 import * as store from "./store.js";
 
@@ -57,7 +61,12 @@ export class Uploader {
   /** Send one batch; return true when another should follow right away. */
   async once() {
     const batch = await store.pending(this.batchLimit);
-    if (!batch.length) { this.batchLimit = MAX_BATCH; return this.onceList(); }
+    if (!batch.length) {
+      this.batchLimit = MAX_BATCH;
+      if (await this.onceList()) return true;
+      if (this.stopped || this.notBefore > Date.now()) return false; // the list's upload failed
+      return this.oncePhoto();
+    }
     const token = batch[0].token;
     const scans = batch.filter((s) => s.token === token); // scans of an earlier enrolment go with its token
     let fallback = null;
@@ -137,6 +146,47 @@ Uploader.prototype.onceList = async function onceList() {
     return true;
   }
   this.stopped = { k: "up_no_api", status };
+  return false;
+};
+
+/** Send the oldest photo whose scan is on the server; return true when another should follow. */
+Uploader.prototype.oncePhoto = async function oncePhoto() {
+  for (const photo of await store.pendingPhotos()) {
+    if (this.photoWait && this.photoWait[photo.id] > Date.now()) continue;
+    const scan = await store.getScan(photo.scan_id);
+    if (!scan || scan.state === "pending") continue; // its scan goes first
+    if (scan.state === "rejected") {
+      Object.assign(photo, { state: "rejected", server: { error: scan.server && scan.server.error } });
+      await store.putPhoto(photo); this.onChange();
+      return true;
+    }
+    let response;
+    try {
+      response = await fetch(`/api/v1/scans/${encodeURIComponent(photo.scan_id)}/photos`, {
+        method: "POST", cache: "no-store", credentials: "omit",
+        headers: { "Content-Type": photo.type, Authorization: `Bearer ${scan.token || photo.token}` },
+        body: photo.blob });
+    } catch (err) { this.fail({ k: "up_network" }); return false; }
+    const status = response.status;
+    let answer = null;
+    try { answer = await response.json(); } catch { answer = null; }
+    if (status === 200 || status === 201) {
+      Object.assign(photo, { state: "sent", server: { sha256: answer.photo.sha256, status: answer.status } });
+      await store.putPhoto(photo);
+      this.backoff = 0; this.lastOk = Date.now(); this.lastError = null; this.onChange();
+      return true;
+    }
+    const retryAfter = Number(response.headers.get("Retry-After")) || 0;
+    if (status === 408 || status === 429 || status >= 500) { this.fail({ k: "up_retry", status }, retryAfter); return false; }
+    if (status === 401) { this.stopped = { k: "up_token", status }; return false; }
+    if (status === 404) { // not on the server yet: try this one again later, go on with the others
+      (this.photoWait = this.photoWait || {})[photo.id] = Date.now() + BACKOFF_MAX;
+      continue;
+    }
+    Object.assign(photo, { state: "rejected", server: { error: answer && answer.error ? answer.error.message : `HTTP ${status}` } });
+    await store.putPhoto(photo); this.onChange();
+    return true;
+  }
   return false;
 };
 

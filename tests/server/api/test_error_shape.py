@@ -18,6 +18,7 @@ SAMPLES = {
     "api.me": ("/api/v1/me", "GET", True),
     "api.keys": ("/api/v1/keys", "GET", True),
     "api.scans": ("/api/v1/scans", "POST", True),
+    "api.scan_photos": ("/api/v1/scans/00000000-0000-4000-8000-00000000dead/photos", "POST", True),
     "api.package": ("/api/v1/packages/NO-SUCH-PACKAGE", "GET", True),
     "api.anomalies": ("/api/v1/anomalies", "GET", True),
     "api.resolve": ("/api/v1/anomalies/999999/resolve", "POST", True),
@@ -36,6 +37,7 @@ SAMPLES = {
 # Requests the observer of regency 3513 may not make: role (scans, resolve) or region (others).
 FORBIDDEN = {
     "api.scans": ("POST", "/api/v1/scans", {"scans": [{"id": "x"}]}),
+    "api.scan_photos": ("POST", "/api/v1/scans/00000000-0000-4000-8000-00000000dead/photos", {}),
     "api.resolve": ("POST", "/api/v1/anomalies/1/resolve", {"note": "done"}),
     "api.anomalies": ("GET", "/api/v1/anomalies?region=3514", None),
     "api.progress": ("GET", "/api/v1/progress?region=3514", None),
@@ -52,6 +54,7 @@ MISSING = {
     "api.progress": "/api/v1/progress?region=NO-SUCH-REGION",
     "api.resolve": "/api/v1/anomalies/999999/resolve",
     "api.shipment": "/api/v1/shipments/SJ-999999",
+    "api.scan_photos": "/api/v1/scans/00000000-0000-4000-8000-00000000dead/photos",
     "api.surat_jalan": "/api/v1/shipments/SJ-999999/surat-jalan.pdf",
 }
 
