@@ -262,6 +262,12 @@ class DeviceKeyError(AccessError):
     status = 400
 
 
+class DeviceKeyForbidden(DeviceKeyError):
+    """The token is not a device's: it has no device to register a key for."""
+
+    status = 403
+
+
 class DeviceKeyConflict(DeviceKeyError):
     """The device registered another key before: a device's key never changes."""
 
@@ -277,8 +283,8 @@ def register_device_key(session: Session, principal: Principal, public_key
     key seen on a confirmation always names the device that made it.
     """
     if principal.device_id is None:
-        raise DeviceKeyError("only a device's token registers a device key: this token has no "
-                             "device (make one with jejak-server create-device)")
+        raise DeviceKeyForbidden("only a device's token registers a device key: this token has "
+                                 "no device (make one with jejak-server create-device)")
     try:
         raw = public_key_raw(public_key)
     except ConfirmationError as exc:

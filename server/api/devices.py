@@ -24,7 +24,8 @@ def post_key():
     except DeviceKeyError as exc:
         session.rollback()
         raise ApiError(exc.status, str(exc),
-                       code="conflict" if exc.status == 409 else "invalid_body") from None
+                       code={403: "forbidden", 409: "conflict"}.get(exc.status, "invalid_body")) \
+            from None
     out = {"device": device.id, "name": device.name, "location": device.location.code,
            "public_key": device.public_key, "key_id": key_id(public_key_raw(device.public_key)),
            "registered_at": device.key_registered_at,
