@@ -256,6 +256,25 @@ def region_location(session: Session, principal: Principal, code: str | None) ->
     return loc
 
 
+def revoke_device(session: Session, device_id: int) -> tuple[Device, int]:
+    """Revoke every live token of a device (a lost or stolen phone); return it and the count.
+
+    Its registered key then signs nothing the server takes: every confirmation needs the
+    device's token.  Confirmations it made stay in the log, with its name.
+    """
+    device = session.get(Device, device_id)
+    if device is None:
+        raise AccessError(f"no device {device_id}")
+    revoked = []
+    for token in session.scalars(select(ApiToken).where(ApiToken.device_id == device.id,
+                                                        ApiToken.revoked_at.is_(None))):
+        token.revoked_at = utc_now()
+        revoked.append(token.id)
+    if revoked:
+        append_records(session, API_TOKENS, ApiToken.id.in_(revoked))
+    return device, len(revoked)
+
+
 class DeviceKeyError(AccessError):
     """A device key that cannot be registered (no device, not a key, another key already)."""
 

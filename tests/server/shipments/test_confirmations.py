@@ -231,3 +231,18 @@ def test_the_digest_is_the_ledgers_canonical_digest_of_the_content(client, world
     _, shipment = dispatch(client, auth, labels, sorted(labels)[:2])
     body = client.get(f"/api/v1/shipments/{shipment['number']}/digest", headers=auth).get_json()
     assert digest_of(body["content"]).hex() == body["digest"]
+
+
+def test_a_stolen_phone_revoked_can_no_longer_confirm(app, client, world, phones):
+    labels, auth = world["labels"], world["auth"]
+    giver, _ = phones
+    giver.register(client)
+    _, shipment = dispatch(client, auth, labels, sorted(labels)[:2])
+    device = client.get("/api/v1/me", headers=giver.auth).get_json()["device"]
+    result = app.test_cli_runner().invoke(args=["revoke-device", str(device)])
+    assert result.exit_code == 0 and "1 tokens revoked" in result.output
+    assert giver.register(client).status_code == 401
+    response = client.post(f"/api/v1/shipments/{shipment['number']}/confirmations",
+                           json={"party": "giver", "digest": "0" * 64, "signature": "0" * 128},
+                           headers=giver.auth)
+    assert response.status_code == 401
