@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from labels.confirmation import ConfirmationError, key_id, key_text, public_key_raw
 from server.db import get_session
 from server.errors import ApiError, DomainError
-from labels.confirmation import ConfirmationError, key_id, key_text, public_key_raw
 from server.ledger.chain import append_records
 from server.ledger.records import API_TOKENS, DEVICES, USERS
 from server.models import PATH_END, ROLES, ApiToken, Device, Location, User, utc_now

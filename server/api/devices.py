@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from labels.confirmation import key_id, public_key_raw
-from server.access import DeviceKeyError, SCAN_ROLES, register_device_key, require
+from server.access import SCAN_ROLES, DeviceKeyError, register_device_key, require
 from server.api.parsing import authenticate, json_object, query_args, to_json
 from server.db import get_session
 from server.errors import ApiError

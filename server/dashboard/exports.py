@@ -18,13 +18,13 @@ from flask import (
 from flask_babel import gettext
 from sqlalchemy import select
 
+from server.config import ledger_key_path, photo_dir
 from server.dashboard import domain
 from server.dashboard.clock import as_of, display_zone
 from server.dashboard.formatting import anomaly_text
 from server.dashboard.guard import current_principal, region_or_abort
 from server.dashboard.language import select_locale
 from server.dashboard.scans import filter_from_args
-from server.config import ledger_key_path, photo_dir
 from server.db import get_session
 from server.ledger.checkpoints import load_or_create_key
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location

@@ -34,8 +34,8 @@ from server.models import PATH_END, Anomaly, ItemType, Location, Package, ScanEv
 from server.reconcile.details import KIND_WORDS, loads, text_of
 from server.reconcile.findings import SYSTEM
 from server.reports.bast_parties import ShipmentPart, handover_shipments, parties_flowables
-from server.reports.qr import qr_flowable
 from server.reports.localtime import N_, UTC, Translate, day_bounds, local, local_text
+from server.reports.qr import qr_flowable
 from server.sql import chunks
 
 RECEIVE_ACTIONS = ("receive", "handover")

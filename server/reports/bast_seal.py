@@ -43,7 +43,7 @@ from labels.confirmation import confirmation_message, public_key_raw, verify
 from server.errors import DomainError
 from server.ledger.checkpoints import _public_raw, key_id_of
 from server.ledger.content import _time, canonical, digest_of
-from server.models import Device, LedgerEntry, Location, Shipment, utc_now
+from server.models import LedgerEntry, Location, Shipment, utc_now
 from server.reports.bast import FIGURES, Bast, bast_data
 from server.reports.bast_parties import seal_content
 from server.reports.localtime import zone
@@ -161,8 +161,8 @@ def _confirmation_problems(session: Session, shipment: Shipment, party: str, seq
     if digest_of(content) != bytes(entry.digest):
         return [f"{who}: its ledger entry at seq {seq} was modified"]
     if content.get("shipment") != shipment.number or content.get("party") != party:
-        return [f"{who}: the log's entry at seq {seq} is another record "
-                f"({content.get('shipment')} {content.get('party')})"]
+        other = f"{content.get('shipment')} {content.get('party')}"
+        return [f"{who}: the log's entry at seq {seq} is another record ({other})"]
     problems = []
     try:
         raw = public_key_raw(content.get("public_key"))

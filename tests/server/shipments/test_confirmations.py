@@ -21,8 +21,8 @@ from server.models import Device, LedgerEntry, ShipmentConfirmation
 from tests.factories import device_token, scan
 from tests.server.shipments.test_shipments import (
     DISTRICT,
-    VILLAGE,
     T0,
+    VILLAGE,
     dispatch,
     post_scans,
     receive,
