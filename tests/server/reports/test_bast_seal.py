@@ -176,3 +176,10 @@ def test_a_swapped_device_key_is_named(app, db, runner, tmp_path, handover):
     assert code == 1
     assert "receiver's confirmation" in output and "signature does not verify" in output
     assert "a swapped key" in output
+
+
+def test_without_pdftoppm_the_copy_embedded_in_the_pdf_is_read(app, db, tmp_path, handover,
+                                                                monkeypatch):
+    path, data = make_bast(app, db, tmp_path)
+    monkeypatch.setattr("server.reports.bast_seal.shutil.which", lambda name: None)
+    assert read_seal(path) == (data.seal, "embedded copy")
