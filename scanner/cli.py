@@ -199,7 +199,8 @@ def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_image
         _note("no display or no GUI in this OpenCV: text lines only")
     background = None
     if client is not None and upload_interval > 0:
-        background = BackgroundUploader(outbox.path, client, connectivity, upload_interval, _note)
+        background = BackgroundUploader(outbox.path, client, connectivity, upload_interval, _note,
+                                        device_key=_device_key(outbox, required=False))
         background.start()
     interrupted = False
     try:
@@ -267,8 +268,9 @@ def _make_source(camera, wedge, device, serial_port, baud, images, video):
 
 
 def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivity) -> None:
-    """Try one upload of everything pending and say how it went."""
-    uploader = Uploader(outbox, client, connectivity=connectivity)
+    """Try one upload of everything pending (confirmations too) and say how it went."""
+    uploader = Uploader(outbox, client, connectivity=connectivity,
+                        device_key=_device_key(outbox, required=False))
     try:
         report = uploader.upload_once()
     except AuthError as exc:
@@ -279,6 +281,8 @@ def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivi
     else:
         _note(f"uploaded: {report.delivered} recorded, {report.already} already recorded, "
               f"{report.rejected} rejected" + (f", {report.photos} photos" if report.photos else ""))
+    for line in report.confirmations:
+        _note(line)
     for scan_uuid, kinds in report.anomalies.items():
         _note(f"server flagged scan {scan_uuid}: {', '.join(kinds)}")
     for answer in report.lists:

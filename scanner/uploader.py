@@ -459,8 +459,9 @@ class BackgroundUploader:
 
     def __init__(self, outbox_path, client: httpx.Client, connectivity: Connectivity,
                  interval: float = 5.0, log: Callable[[str], None] = lambda m: None,
-                 batch_size: int = BATCH_SIZE):
+                 batch_size: int = BATCH_SIZE, device_key=None):
         self.outbox_path = outbox_path
+        self.device_key = device_key  # signs queued confirmations (jejak-scan confirm)
         self.client = client
         self.connectivity = connectivity
         self.interval = interval
@@ -481,7 +482,8 @@ class BackgroundUploader:
     def _run(self) -> None:
         """Upload until stopped: every interval, or after a backoff when failing."""
         outbox = Outbox(self.outbox_path)  # SQLite connections are per thread
-        uploader = Uploader(outbox, self.client, self.batch_size, self.connectivity)
+        uploader = Uploader(outbox, self.client, self.batch_size, self.connectivity,
+                            device_key=self.device_key)
         delay = self.interval
         try:
             while not self._stop.wait(delay):
@@ -503,5 +505,7 @@ class BackgroundUploader:
                     self.log(f"server flagged: {', '.join(kinds)}")
                 for answer in report.lists:
                     self.log(list_words(answer))
+                for line in report.confirmations:
+                    self.log(line)
         finally:
             outbox.close()

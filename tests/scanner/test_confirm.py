@@ -90,3 +90,23 @@ def test_confirm_without_enrol_says_to_enrol_first(live, tmp_path, capsys):
     code = main(["confirm", "--last", "--outbox", str(tmp_path / "o.sqlite3")])
     assert code == 1
     assert "jejak-scan enrol" in capsys.readouterr().err
+
+
+def test_a_confirmation_queued_offline_goes_with_the_next_upload_of_a_scan(live, tmp_path,
+                                                                         capsys):
+    box_path = tmp_path / "o.sqlite3"
+    args = ["--server", live.url, "--token", live.token, "--outbox", str(box_path)]
+    assert main(["enrol", *args], transport=live.transport) == 0
+    box = Outbox(box_path)
+    sender, _ = station(box, DISTRICT, action="receive", ship_to=VILLAGE)
+    sender.handle(commands.SHIPMENT_OPEN)
+    sender.handle(live.label(live.plan_ids[0]))
+    sender.handle(commands.SHIPMENT_CLOSE)
+    box.close()
+    assert main(["confirm", "--last", "--name", "Budi", "--outbox", str(box_path)]) == 0
+    capsys.readouterr()
+    # The station scans on (a typed code); its final upload takes the list and the confirmation.
+    main(["manual", "pkg-7", "abcd-efgh", "--location", DISTRICT, "--action", "receive", *args],
+         transport=live.transport)
+    assert "confirmed as the giver (recorded)" in capsys.readouterr().err
+    assert [c["state"] for c in Outbox(box_path).confirmations()] == ["sent"]
