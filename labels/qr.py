@@ -66,3 +66,31 @@ def pdf_path(matrix: np.ndarray) -> str:
 def modules_with_quiet_zone(matrix: np.ndarray) -> int:
     """Return the side of the symbol in modules including both quiet zones."""
     return matrix.shape[0] + 2 * QUIET_ZONE
+
+
+def read_texts(gray: np.ndarray) -> list[str]:
+    """Return the texts of the QR codes zxing-cpp reads in a greyscale image (rows x columns)."""
+    import zxingcpp
+
+    return [r.text for r in zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)]
+
+
+def read_pgm_texts(data: bytes) -> list[str]:
+    """Return the QR texts in a binary greyscale PGM image (as ``pdftoppm -gray`` writes it)."""
+    fields, pos = [], 2
+    if not data.startswith(b"P5"):
+        raise QrError("not a binary PGM image")
+    while len(fields) < 3:  # width, height, maxval, separated by whitespace (and comments)
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        if data[pos:pos + 1] == b"#":
+            pos = data.index(b"\n", pos)
+            continue
+        end = pos
+        while not data[end:end + 1].isspace():
+            end += 1
+        fields.append(int(data[pos:end]))
+        pos = end
+    width, height, _maxval = fields
+    pixels = np.frombuffer(data, dtype=np.uint8, count=width * height, offset=pos + 1)
+    return read_texts(pixels.reshape(height, width))

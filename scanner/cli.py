@@ -8,6 +8,8 @@
     jejak-scan refresh --server URL --token TOKEN --location CODE [--outbox PATH]
     jejak-scan shipments [--outbox PATH]
     jejak-scan surat-jalan NUMBER -o FILE --server URL --token TOKEN
+    jejak-scan enrol --server URL --token TOKEN
+    jejak-scan confirm [NUMBER | --last] [--party giver|receiver] [--name NAME]
 
 Shipments (the surat jalan): `run --ship-to CODE` lets the SHIPMENT.OPEN command barcode open a
 shipment from --location to CODE; its koli are the dispatch scans that follow, until
@@ -18,6 +20,11 @@ Photos (damage, a broken seal, a count that differs): `photo FILE...` queues JPE
 in the outbox as photos of the last scan recorded (or of --scan UUID), offline too;
 `manual --photo FILE` attaches them to the scan it records.  They are uploaded after their
 scan, by the same uploads as the scans (`sync`, `run`'s background upload).
+
+Both parties: `enrol` makes this station's Ed25519 device key (device_key.pem beside the
+outbox, mode 0600) and registers its public half; `confirm` signs a shipment's digest as the
+giver (a shipment sent from here) or the receiver (a receipt closed here).  Offline, or
+before its list is numbered, the confirmation waits in the outbox and `sync` sends it.
 
 SOURCE is one of --camera N, --wedge [--device /dev/input/eventX], --serial PORT,
 --image FILE..., --video FILE.  --server/--token default to JEJAK_SERVER/JEJAK_TOKEN, the
@@ -32,6 +39,7 @@ import click
 import httpx
 
 from .feedback import Feedback, Sound, Window, gui_available, scan_line
+from .devicekey import DeviceKeyError, describe, key_path, load_or_make
 from .outbox import Outbox, OutboxError, PhotoRefused, default_path
 from .presentation import DEFAULT_GAP, DEFAULT_REPEAT_WINDOW
 from .session import ACTIONS, DISPOSITIONS, CommandError, Session
@@ -191,7 +199,8 @@ def run(ctx, camera, wedge, device, serial_port, baud, images, video, more_image
         _note("no display or no GUI in this OpenCV: text lines only")
     background = None
     if client is not None and upload_interval > 0:
-        background = BackgroundUploader(outbox.path, client, connectivity, upload_interval, _note)
+        background = BackgroundUploader(outbox.path, client, connectivity, upload_interval, _note,
+                                        device_key=_device_key(outbox, required=False))
         background.start()
     interrupted = False
     try:
@@ -259,8 +268,9 @@ def _make_source(camera, wedge, device, serial_port, baud, images, video):
 
 
 def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivity) -> None:
-    """Try one upload of everything pending and say how it went."""
-    uploader = Uploader(outbox, client, connectivity=connectivity)
+    """Try one upload of everything pending (confirmations too) and say how it went."""
+    uploader = Uploader(outbox, client, connectivity=connectivity,
+                        device_key=_device_key(outbox, required=False))
     try:
         report = uploader.upload_once()
     except AuthError as exc:
@@ -271,6 +281,8 @@ def _final_upload(outbox: Outbox, client: httpx.Client, connectivity: Connectivi
     else:
         _note(f"uploaded: {report.delivered} recorded, {report.already} already recorded, "
               f"{report.rejected} rejected" + (f", {report.photos} photos" if report.photos else ""))
+    for line in report.confirmations:
+        _note(line)
     for scan_uuid, kinds in report.anomalies.items():
         _note(f"server flagged scan {scan_uuid}: {', '.join(kinds)}")
     for answer in report.lists:
@@ -411,7 +423,7 @@ def sync(ctx, server, token, outbox_path, retries, retry_rejected):
     outbox = _open_outbox(outbox_path)
     if retry_rejected:
         _note(f"{outbox.requeue_rejected()} rejected scans queued again")
-    uploader = Uploader(outbox, client)
+    uploader = Uploader(outbox, client, device_key=_device_key(outbox, required=False))
     try:
         report = uploader.sync(attempts=retries)
     except AuthError as exc:
@@ -427,6 +439,8 @@ def sync(ctx, server, token, outbox_path, retries, retry_rejected):
                    f"{photos['rejected']} rejected in the outbox")
     for answer in report.lists:
         click.echo(list_words(answer))
+    for line in report.confirmations:
+        click.echo(line)
     if counts["pending"]:
         raise click.ClickException(f"{counts['pending']} scans not delivered: {report.error}")
     if photos["pending"]:
@@ -494,6 +508,100 @@ def refresh(ctx, server, token, location, outbox_path):
     finally:
         outbox.close()
     return 0
+
+
+def _device_key(outbox: Outbox, required: bool):
+    """Return this station's device key (None when it has none and none is required)."""
+    path = key_path(outbox.path)
+    if not path.exists() and not required:
+        return None
+    try:
+        return load_or_make(path, make=False)[0]
+    except DeviceKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@_server_options
+@_outbox_option
+@click.pass_context
+def enrol(ctx, server, token, outbox_path):
+    """Make this station's device key (once) and register its public half with the server."""
+    client = _client(ctx, server, token, required=True)
+    outbox = _open_outbox(outbox_path)
+    path = key_path(outbox.path)
+    outbox.close()
+    try:
+        key, made = load_or_make(path)
+    except DeviceKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    public, kid = describe(key)
+    try:
+        response = client.post("/api/v1/devices/key", json={"public_key": public})
+    except httpx.TransportError as exc:
+        raise click.ClickException(f"cannot reach the server (the key {kid} is kept in {path}; "
+                                   f"run enrol again online): {exc}") from None
+    if response.status_code >= 400:
+        raise click.ClickException(f"the server refused the key {kid}: HTTP "
+                                   f"{response.status_code} {response.text[:300]}")
+    body = response.json()
+    click.echo(f"device {body.get('device')} ({body.get('name')}) at {body.get('location')}: "
+               f"key {kid} {body.get('status')}{' (made now)' if made else ''}; kept in {path}")
+    return 0
+
+
+@cli.command()
+@click.argument("number", required=False)
+@click.option("--last", is_flag=True, help="the last shipment or receipt closed at this station")
+@click.option("--party", type=click.Choice(["giver", "receiver"]), default=None,
+              help="giver (the shipment was sent from here) or receiver (received here); "
+                   "default: from this station's list")
+@click.option("--name", default=None, help="who confirms (printed on the BAST)")
+@_server_options
+@_outbox_option
+@click.pass_context
+def confirm(ctx, number, last, party, name, server, token, outbox_path):
+    """Confirm a handover: sign the shipment's digest with this station's device key."""
+    if bool(number) == bool(last):
+        raise click.UsageError("give a shipment NUMBER (e.g. SJ-000042) or --last")
+    outbox = _open_outbox(outbox_path)
+    try:
+        lists = [lst for lst in outbox.lists() if lst.state != "open"]
+        if last:
+            if not lists:
+                raise click.UsageError("no shipment or receipt was closed at this station")
+            mine = lists[-1]
+        else:
+            number = number.strip().upper()
+            mine = next((lst for lst in reversed(lists) if lst.number == number), None)
+        own_party = None if mine is None else ("giver" if mine.kind == "shipment" else "receiver")
+        if party and own_party and party != own_party:
+            raise click.UsageError(f"this station's list of {number or mine.uuid} is a "
+                                   f"{mine.kind}: it confirms as the {own_party}")
+        party = party or own_party
+        if party is None:
+            raise click.UsageError(f"{number} is not a list of this station: say --party")
+        key = _device_key(outbox, required=True)
+        outbox.add_confirmation(party, name, number=number or mine.number,
+                                list_uuid=mine.uuid if mine else None)
+        client = _client(ctx, server, token, required=False)
+        if client is None:
+            click.echo(f"confirmation as the {party} queued; `jejak-scan sync` sends it")
+            return 0
+        report = Uploader(outbox, client, device_key=key).upload_once()
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        outbox.close()
+    for line in report.confirmations:
+        click.echo(line)
+    if report.error:
+        click.echo(f"confirmation as the {party} queued (offline: {report.error}); "
+                   f"`jejak-scan sync` sends it")
+    elif not report.confirmations:
+        click.echo(f"confirmation as the {party} queued until its list is numbered; "
+                   f"`jejak-scan sync` sends it")
+    return 1 if report.rejected else 0
 
 
 def main(args=None, transport: httpx.BaseTransport | None = None) -> int:

@@ -15,6 +15,8 @@ One SQLite file (default `~/.local/share/jejak/outbox.sqlite3`, see `default_pat
   image's bytes themselves, so the file may be moved or deleted once queued, keyed by the
   scan's UUID and the bytes' SHA-256 (the same photo queued twice is one row), `pending` ->
   `sent` or `rejected` with the server's message; uploaded after their scan.
+* `confirmations` - a party's confirmation of a handover (`jejak-scan confirm`), queued like
+  a scan: `pending` (offline, or its list not yet numbered) -> `sent` or `rejected`.
 
 Durability: WAL journal with `synchronous=FULL`, so `add` returns only after the commit's WAL
 frames are fsynced; a SIGKILL (or power cut) at any instant leaves either the whole scan or
@@ -35,9 +37,9 @@ from pathlib import Path
 from typing import Iterable
 
 BUSY_TIMEOUT_MS = 10_000
-# 2: counted_quantity, damaged_quantity; 3: lists and list_koli; 4: photos
-# (older files are upgraded)
-SCHEMA_VERSION = 4
+# 2: counted_quantity, damaged_quantity; 3: lists and list_koli; 4: photos;
+# 5: confirmations (older files are upgraded)
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
@@ -130,6 +132,19 @@ CREATE TABLE IF NOT EXISTS photos (
     error TEXT,
     sent_at TEXT,
     UNIQUE (scan_uuid, sha256)
+);
+""" + """
+CREATE TABLE IF NOT EXISTS confirmations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    number TEXT,
+    list_uuid TEXT,
+    party TEXT NOT NULL CHECK (party IN ('giver', 'receiver')),
+    name TEXT,
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'rejected')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    answer TEXT
 );
 """
 _LISTS_FROM = _SCHEMA.index("CREATE TABLE IF NOT EXISTS lists")
@@ -272,13 +287,14 @@ class Outbox:
             if version == 0:
                 with self._transaction():
                     self._create_schema()
-            elif version in (1, 2, 3):
+            elif version in (1, 2, 3, 4):
                 with self._transaction():
                     if version == 1:
                         # Scans queued by the previous version keep their place; no counts.
                         for name in ("counted_quantity", "damaged_quantity"):
                             self._db.execute(f"ALTER TABLE scans ADD COLUMN {name} INTEGER")
-                    # CREATE ... IF NOT EXISTS: the lists (version < 3) and the photos tables.
+                    # CREATE ... IF NOT EXISTS: the lists (version < 3), photos (< 4) and
+                    # confirmations tables.
                     for statement in _SCHEMA[_LISTS_FROM:].split(";"):
                         if statement.strip():
                             self._db.execute(statement)
@@ -496,6 +512,12 @@ class Outbox:
             "SELECT code FROM list_koli WHERE list_uuid = ? ORDER BY position", (list_uuid,))]
         return _list(row, koli)
 
+    def list_packages(self, list_uuid: str) -> list[str]:
+        """Return the package ids of a list's koli (the scanned text where none was read)."""
+        return [r[0] or r[1] for r in self._db.execute(
+            "SELECT package_id, code FROM list_koli WHERE list_uuid = ? ORDER BY position",
+            (list_uuid,))]
+
     def lists(self, state: str | None = None) -> list[StoredList]:
         """Return lists (of one state, if given), oldest first."""
         sql, args = "SELECT uuid FROM lists", []
@@ -524,6 +546,33 @@ class Outbox:
         with self._transaction():
             self._db.execute("UPDATE lists SET attempts = attempts + 1, error = ? "
                              "WHERE uuid = ? AND state = 'pending'", (error, list_uuid))
+
+    # -- confirmations: a party's signed confirmation of a handover, queued like a scan -----
+
+    def add_confirmation(self, party: str, name: str | None, number: str | None = None,
+                         list_uuid: str | None = None) -> int:
+        """Queue a confirmation of a shipment (by number, or by the list it will be numbered)."""
+        with self._transaction():
+            cur = self._db.execute(
+                "INSERT INTO confirmations (number, list_uuid, party, name, created_at) "
+                "VALUES (?, ?, ?, ?, ?)", (number, list_uuid, party, name, utc_now_iso()))
+        return cur.lastrowid
+
+    def confirmations(self, state: str | None = None) -> list[dict]:
+        """Return queued confirmations (of one state, if given), oldest first."""
+        sql, args = "SELECT * FROM confirmations", []
+        if state:
+            sql, args = sql + " WHERE state = ?", [state]
+        return [dict(r) for r in self._db.execute(sql + " ORDER BY seq", args)]
+
+    def mark_confirmation(self, seq: int, state: str, error: str | None = None,
+                          answer: dict | None = None, number: str | None = None) -> None:
+        """Store what became of a queued confirmation (pending with an error: try again)."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE confirmations SET state = ?, error = ?, answer = coalesce(?, answer), "
+                "number = coalesce(?, number), attempts = attempts + 1 WHERE seq = ?",
+                (state, error, json.dumps(answer) if answer is not None else None, number, seq))
 
     # -- offline-check cache ----------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from typing import Callable
 
 import httpx
 
+from labels.confirmation import confirmation_message, digest_hex
 from labels.shipment import ShipmentRefError, parse_shipment_ref
 
 from .outbox import Outbox, StoredList, StoredPhoto
@@ -125,6 +126,7 @@ class UploadReport:
     anomalies: dict[str, list[str]] = field(default_factory=dict)  # uuid -> kinds
     lists: list[dict] = field(default_factory=list)  # the server's answers to closed lists
     photos: int = 0  # photos delivered (recorded or already recorded)
+    confirmations: list[str] = field(default_factory=list)  # what became of each, in words
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -158,8 +160,9 @@ class Uploader:
 
     def __init__(self, outbox: Outbox, client: httpx.Client, batch_size: int = BATCH_SIZE,
                  connectivity: Connectivity | None = None, backoff: Backoff | None = None,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, device_key=None):
         self.outbox = outbox
+        self.device_key = device_key  # signs queued confirmations (scanner.devicekey)
         self.client = client
         self.batch_size = batch_size
         self.connectivity = connectivity or Connectivity()
@@ -185,6 +188,10 @@ class Uploader:
             # The photos after their scans: the server takes a photo only of a scan it holds.
             for photo in self.outbox.photos("pending"):
                 self._post_photo(photo, report)
+            # Confirmations last: they sign the digest of lists the server now holds.
+            if self.device_key is not None:
+                for queued in self.outbox.confirmations("pending"):
+                    self._post_confirmation(queued, report)
         except AuthError:
             raise
         except ServerError as exc:
@@ -204,6 +211,7 @@ class Uploader:
             total.anomalies.update(report.anomalies)
             total.lists.extend(report.lists)
             total.photos += report.photos
+            total.confirmations.extend(report.confirmations)
             total.pending, total.error = report.pending, report.error
             if report.error is None:
                 self.backoff.reset()
@@ -332,6 +340,61 @@ class Uploader:
             self.outbox.mark_photo(photo.seq, "rejected", _error_message(response))
             report.rejected += 1
 
+    def _post_confirmation(self, queued: dict, report: UploadReport) -> None:
+        """Sign a queued confirmation over the shipment's current digest and POST it."""
+        number, party, lst = queued["number"], queued["party"], None
+        if queued["list_uuid"]:
+            lst = self.outbox.get_list(queued["list_uuid"])
+            number = number or (lst.number if lst else None)
+        if not number:
+            return  # its list is not numbered yet: it waits for the list's upload
+        response = _request(self.client, self.connectivity, "GET",
+                            f"/api/v1/shipments/{number}/digest")
+        if response.status_code >= 400:
+            self._refuse_confirmation(queued, number, _error_message(response), report)
+            return
+        answer = response.json()
+        content = answer.get("content") or {}
+        # Sign only what this station can check: the digest is its content's, and the
+        # content's koli are the ones this station listed (when it holds the list).
+        problem = None
+        if digest_hex(content) != answer.get("digest"):
+            problem = "the server's digest is not the digest of the content it sent"
+        elif lst is not None and not _same_koli(self.outbox.list_packages(lst.uuid), content,
+                                                party):
+            problem = "the server's list of koli is not the list this station scanned"
+        if problem:
+            self._refuse_confirmation(queued, number, problem, report)
+            return
+        signature = self.device_key.sign(confirmation_message(number, party, answer["digest"]))
+        body = {"party": party, "digest": answer["digest"], "signature": signature.hex(),
+                "name": queued["name"] or "", "confirmed_at": queued["created_at"]}
+        response = _request(self.client, self.connectivity, "POST",
+                            f"/api/v1/shipments/{number}/confirmations", json=body)
+        if response.status_code >= 400:
+            self._refuse_confirmation(queued, number, _error_message(response), report)
+            return
+        self.outbox.mark_confirmation(queued["seq"], "sent", answer=response.json(),
+                                      number=number)
+        report.confirmations.append(f"{number} confirmed as the {party} "
+                                    f"({response.json().get('status')})")
+
+    def _refuse_confirmation(self, queued: dict, number: str, message: str,
+                             report: UploadReport) -> None:
+        self.outbox.mark_confirmation(queued["seq"], "rejected", error=message, number=number)
+        report.rejected += 1
+        report.confirmations.append(f"{number}: confirmation as the {queued['party']} "
+                                    f"refused: {message}")
+
+
+def _same_koli(packages: list[str], content: dict, party: str) -> bool:
+    """Tell whether a digest's content lists the koli this station scanned on its list."""
+    mine = {p.upper() for p in packages}
+    side = content.get("receipt") if party == "receiver" else content
+    if side is None:
+        return False
+    return mine == {k.get("package", "").upper() for k in side.get("koli") or []}
+
 
 def list_words(answer: dict) -> str:
     """Return one line saying what the server made of a closed list."""
@@ -396,8 +459,9 @@ class BackgroundUploader:
 
     def __init__(self, outbox_path, client: httpx.Client, connectivity: Connectivity,
                  interval: float = 5.0, log: Callable[[str], None] = lambda m: None,
-                 batch_size: int = BATCH_SIZE):
+                 batch_size: int = BATCH_SIZE, device_key=None):
         self.outbox_path = outbox_path
+        self.device_key = device_key  # signs queued confirmations (jejak-scan confirm)
         self.client = client
         self.connectivity = connectivity
         self.interval = interval
@@ -418,7 +482,8 @@ class BackgroundUploader:
     def _run(self) -> None:
         """Upload until stopped: every interval, or after a backoff when failing."""
         outbox = Outbox(self.outbox_path)  # SQLite connections are per thread
-        uploader = Uploader(outbox, self.client, self.batch_size, self.connectivity)
+        uploader = Uploader(outbox, self.client, self.batch_size, self.connectivity,
+                            device_key=self.device_key)
         delay = self.interval
         try:
             while not self._stop.wait(delay):
@@ -440,5 +505,7 @@ class BackgroundUploader:
                     self.log(f"server flagged: {', '.join(kinds)}")
                 for answer in report.lists:
                     self.log(list_words(answer))
+                for line in report.confirmations:
+                    self.log(line)
         finally:
             outbox.close()

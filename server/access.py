@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from labels.confirmation import ConfirmationError, key_id, key_text, public_key_raw
 from server.db import get_session
 from server.errors import ApiError, DomainError
 from server.ledger.chain import append_records
@@ -253,3 +254,70 @@ def region_location(session: Session, principal: Principal, code: str | None) ->
     if not principal.covers(loc.path):
         raise ApiError(403, f"region {code!r} is outside your region {principal.region_code!r}")
     return loc
+
+
+def revoke_device(session: Session, device_id: int) -> tuple[Device, int]:
+    """Revoke every live token of a device (a lost or stolen phone); return it and the count.
+
+    Its registered key then signs nothing the server takes: every confirmation needs the
+    device's token.  Confirmations it made stay in the log, with its name.
+    """
+    device = session.get(Device, device_id)
+    if device is None:
+        raise AccessError(f"no device {device_id}")
+    revoked = []
+    for token in session.scalars(select(ApiToken).where(ApiToken.device_id == device.id,
+                                                        ApiToken.revoked_at.is_(None))):
+        token.revoked_at = utc_now()
+        revoked.append(token.id)
+    if revoked:
+        append_records(session, API_TOKENS, ApiToken.id.in_(revoked))
+    return device, len(revoked)
+
+
+class DeviceKeyError(AccessError):
+    """A device key that cannot be registered (no device, not a key, another key already)."""
+
+    status = 400
+
+
+class DeviceKeyForbidden(DeviceKeyError):
+    """The token is not a device's: it has no device to register a key for."""
+
+    status = 403
+
+
+class DeviceKeyConflict(DeviceKeyError):
+    """The device registered another key before: a device's key never changes."""
+
+    status = 409
+
+
+def register_device_key(session: Session, principal: Principal, public_key
+                        ) -> tuple[Device, bool]:
+    """Register the caller's device's Ed25519 public key (once); return it and whether it is new.
+
+    The same key again answers the device unchanged; another key is refused: a
+    phone that is lost or replaced becomes a new device (``create-device``), so a
+    key seen on a confirmation always names the device that made it.
+    """
+    if principal.device_id is None:
+        raise DeviceKeyForbidden("only a device's token registers a device key: this token has "
+                                 "no device (make one with jejak-server create-device)")
+    try:
+        raw = public_key_raw(public_key)
+    except ConfirmationError as exc:
+        raise DeviceKeyError(f"field 'public_key': {exc}") from None
+    device = session.get(Device, principal.device_id)
+    text = key_text(raw)
+    if device.public_key:
+        if device.public_key == text:
+            return device, False
+        raise DeviceKeyConflict(
+            f"device {device.id} ({device.name}) registered key {key_id(public_key_raw(device.public_key))} "
+            f"before, not {key_id(raw)}; a device's key never changes: enrol the phone again as "
+            f"a new device (jejak-server create-device)")
+    device.public_key = text
+    device.key_registered_at = utc_now()
+    append_records(session, DEVICES, Device.id == device.id)
+    return device, True

@@ -177,6 +177,10 @@ class Device(Base):
     name: Mapped[str] = mapped_column(String(100))
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    # The device's Ed25519 public key (base64 of the 32 raw bytes), made on the device at
+    # enrolment and registered once (migration 0012); it signs handover confirmations.
+    public_key: Mapped[str | None] = mapped_column(String(64))
+    key_registered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     location: Mapped[Location] = relationship()
 
@@ -582,3 +586,37 @@ class ScanPhoto(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
 
     scan: Mapped[ScanEvent] = relationship()
+
+
+CONFIRMATION_PARTIES = ("giver", "receiver")
+
+
+class ShipmentConfirmation(Base):
+    """One side's confirmation of a handover: the shipment's digest signed by its device's key.
+
+    The giver confirms a closed shipment (its digest covers the shipment, and the receipt
+    when it was received already); the receiver confirms its closed receipt.  At most one
+    per party and shipment (migration 0012).
+    """
+
+    __tablename__ = "shipment_confirmations"
+    __table_args__ = (UniqueConstraint("shipment_id", "party",
+                                       name="uq_shipment_confirmations_party"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"))
+    party: Mapped[str] = mapped_column(String(16))  # giver or receiver
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    # What was signed: the digest (hex), whether it covered the receipt, the signature (hex).
+    digest: Mapped[str] = mapped_column(String(64))
+    covers_receipt: Mapped[bool] = mapped_column(Boolean, default=False)
+    signature: Mapped[str] = mapped_column(String(128))
+    confirmed_at: Mapped[dt.datetime] = mapped_column(DateTime)   # device time
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+
+    shipment: Mapped[Shipment] = relationship()
+    device: Mapped[Device] = relationship()
+    location: Mapped[Location] = relationship()

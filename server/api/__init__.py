@@ -13,6 +13,7 @@ import logging
 from flask import Blueprint, Flask, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
+from server.api import devices as api_devices
 from server.api import errors
 from server.api import ledger as api_ledger
 from server.api import photos as api_photos
@@ -50,6 +51,10 @@ ROUTES = [
     ("/shipments/<number>", "shipment", api_shipments.get_shipment, ["GET"]),
     ("/shipments/<number>/surat-jalan.pdf", "surat_jalan", api_shipments.surat_jalan, ["GET"]),
     ("/shipments/<number>/receipt", "receipt", api_shipments.post_receipt, ["POST"]),
+    ("/shipments/<number>/digest", "shipment_digest", api_shipments.get_digest, ["GET"]),
+    ("/shipments/<number>/confirmations", "confirmations", api_shipments.post_confirmation,
+     ["POST"]),
+    ("/devices/key", "device_key", api_devices.post_key, ["POST"]),
 ]
 
 

@@ -240,6 +240,7 @@ def _paths() -> dict:
         }},
         **_shipment_paths(),
         **_photo_paths(),
+        **_party_paths(),
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document.", "security": [],
             "responses": {"200": {"description": "The OpenAPI document.",
@@ -374,6 +375,109 @@ def _photo_schema() -> dict:
                 "links": links}}
 
 
+def _party_paths() -> dict:
+    """Return the paths of both parties: device keys, a shipment's digest, its confirmations."""
+    return {
+        "/devices/key": {"post": {
+            "operationId": "postDeviceKey",
+            "summary": "Register the calling device's Ed25519 public key (made at enrolment).",
+            "description": "A device's token only (operators of `jejak-server create-device`; "
+                           "any other token is 403). Once per device: the same key again is 200 "
+                           "`already_registered`, another key is 409 (a replaced phone is "
+                           "enrolled as a new device). The key is chained in the ledger with "
+                           "the device's record.",
+            "requestBody": _json_body("DeviceKeyUpload"),
+            "responses": {**_responses(_ok("Registered before: the same key.", "DeviceKey"),
+                                       "400", "401", "403", "409", "413", "415", "429", "503"),
+                          "201": _ok("Registered now.", "DeviceKey")},
+        }},
+        "/shipments/{number}/digest": {"get": {
+            "operationId": "getShipmentDigest",
+            "summary": "Show the shipment's current digest: what a party's device signs.",
+            "description": _READERS + " `digest` is the SHA-256 (hex) of `content` in the "
+                                      "ledger's canonical JSON (sorted keys, no spaces, ASCII). "
+                                      "It covers the receipt (its counted figures and "
+                                      "discrepancies) once the shipment is received.",
+            "parameters": [_NUMBER],
+            "responses": _responses(_ok("The digest.", "ShipmentDigest"), "400", "401", "429",
+                                    "404"),
+        }},
+        "/shipments/{number}/confirmations": {"post": {
+            "operationId": "postConfirmation",
+            "summary": "Record the giver's or the receiver's signed confirmation of a shipment.",
+            "description": "A device's token with a registered key. `signature` is Ed25519 "
+                           "(hex) over the ASCII bytes `jejak-confirm-v1:<number>:<party>:"
+                           "<digest>`. The giver's device must be at the shipment's origin, the "
+                           "receiver's at its receipt's place (after the receipt is closed); "
+                           "the digest must be the current one (409 otherwise: fetch it again). "
+                           "One per party: the same confirmation again is 200 "
+                           "`already_recorded`, another one 409. Chained in the ledger.",
+            "parameters": [_NUMBER],
+            "requestBody": _json_body("ConfirmationUpload"),
+            "responses": {**_responses(_ok("Recorded before: the same confirmation.",
+                                           "Confirmation"),
+                                       "400", "401", "403", "404", "409", "413", "415", "429",
+                                       "503"),
+                          "201": _ok("Recorded now.", "Confirmation")},
+        }},
+    }
+
+
+def _party_schemas() -> dict:
+    """Return the component schemas of both parties' confirmations."""
+    hex_ = {"type": "string", "pattern": "^[0-9a-fA-F]*$"}
+    confirmation = {
+        "type": "object",
+        "required": ["party", "name", "device", "location", "digest", "covers_receipt",
+                     "signature", "confirmed_at", "recorded_at", "current"],
+        "properties": {
+            "party": {"type": "string", "enum": ["giver", "receiver"]},
+            "name": {"type": "string"}, "device": {"type": "integer"},
+            "device_name": {"type": "string"}, "location": {"type": "string"},
+            "digest": {**hex_, "minLength": 64, "maxLength": 64},
+            "covers_receipt": {"type": "boolean"},
+            "signature": {**hex_, "minLength": 128, "maxLength": 128},
+            "confirmed_at": _TS, "recorded_at": _TS, "shipment": {"type": "string"},
+            "current": {"type": "boolean", "description":
+                        "Its digest is the shipment's digest now (false: the shipment or its "
+                        "receipt's counts changed after it)."},
+            "status": {"type": "string", "enum": ["recorded", "already_recorded"]}}}
+    return {
+        "DeviceKeyUpload": {"type": "object", "required": ["public_key"], "properties": {
+            "public_key": {"type": "string", "pattern": "^[A-Za-z0-9+/]{43}=$",
+                           "description": "Base64 of the 32 raw bytes of an Ed25519 public key."}}},
+        "DeviceKey": {"type": "object",
+                      "required": ["device", "name", "location", "public_key", "key_id",
+                                   "registered_at", "status"],
+                      "properties": {
+                          "device": {"type": "integer"}, "name": {"type": "string"},
+                          "location": {"type": "string"}, "public_key": {"type": "string"},
+                          "key_id": {"type": "string"}, "registered_at": _TS,
+                          "status": {"type": "string",
+                                     "enum": ["registered", "already_registered"]}}},
+        "ShipmentDigest": {"type": "object",
+                           "required": ["shipment", "digest", "covers_receipt", "content",
+                                        "message"],
+                           "properties": {"shipment": {"type": "string"},
+                                          "digest": {**hex_, "minLength": 64, "maxLength": 64},
+                                          "covers_receipt": {"type": "boolean"},
+                                          "content": {"type": "object"},
+                                          "message": {"type": "string"}}},
+        "ConfirmationUpload": {"type": "object", "required": ["party", "digest", "signature"],
+                               "properties": {
+                                   "party": {"type": "string", "enum": ["giver", "receiver"]},
+                                   "device": {"type": "integer", "description":
+                                              "The caller's device id (optional check)."},
+                                   "digest": {**hex_, "minLength": 64, "maxLength": 64},
+                                   "signature": {**hex_, "minLength": 128, "maxLength": 128},
+                                   "name": {"type": "string", "maxLength": MAX_OPERATOR,
+                                            "pattern": r"^[^\u0000]*$",
+                                            "description": "Who confirms (on the BAST)."},
+                                   "confirmed_at": {**_TS, "description": "Device time."}}},
+        "Confirmation": confirmation,
+    }
+
+
 def _closed_list(extra: dict, required: list[str]) -> dict:
     """Return the schema of a closed list a scanner uploads (a shipment or a receipt)."""
     return {"type": "object", "required": ["id", "koli", "closed_at", *required],
@@ -447,7 +551,10 @@ def _shipment_schemas() -> dict:
                 "from": {"type": "string"}, "to": {"type": "string"},
                 "operator": {"type": "string"}, "closed_at": _TS, "recorded_at": _TS,
                 "koli": koli, "receipt": _nullable(receipt),
-                "surat_jalan": {"type": "string", "pattern": "^/api/v1/"}}},
+                "surat_jalan": {"type": "string", "pattern": "^/api/v1/"},
+                "digest": {"type": "string", "description": "Its current digest (GET only)."},
+                "confirmations": {"type": "object", "description": (
+                    "GET only: `giver` and `receiver`, each a Confirmation or null.")}}},
         "Receipt": receipt,
     }
 
@@ -548,7 +655,12 @@ def _schemas() -> dict:
                               "properties": {"code": {"type": "string"}, "name": {"type": "string"},
                                              "level": {"type": "string"}}},
                    "device_location": _nullable({"type": "string"}),
-                   "may_scan": {"type": "boolean"}, "may_resolve": {"type": "boolean"}}},
+                   "may_scan": {"type": "boolean"}, "may_resolve": {"type": "boolean"},
+                   "device": _nullable({"type": "integer", "description":
+                                        "The device behind the token (null: a user's token)."}),
+                   "device_public_key": _nullable({"type": "string", "description":
+                                                   "Its registered Ed25519 key (base64), null "
+                                                   "until registered."})}},
         "Scan": _scan_schema(),
         "ScanBatch": {"type": "object", "required": ["scans"],
                       "properties": {"scans": {"type": "array", "minItems": 1,
@@ -718,6 +830,7 @@ def _schemas() -> dict:
                 "packages": {"type": "array", "items": _expected_package_schema()},
                 "next": {"type": "string", "pattern": "^/api/v1/"}}},
         **_shipment_schemas(),
+        **_party_schemas(),
     }
 
 

@@ -36,7 +36,7 @@ from server.dashboard.formatting import anomaly_text
 from server.dashboard.language import LANGUAGES, select_locale
 from server.db import get_session
 from server.errors import ApiError, DomainError
-from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, LabelKey, Location, Package
+from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Device, LabelKey, Location, Package
 from server.reconcile.anomalies import (
     ResolveError,
     as_anomaly_dict,
@@ -81,6 +81,7 @@ def me():
     location = None
     if principal.location_path:
         location = [c for c in principal.location_path.split("/") if c][-1]
+    device = session.get(Device, principal.device_id) if principal.device_id else None
     return jsonify({
         "role": principal.role, "name": principal.name,
         "region": {"code": principal.region_code, "name": region.name if region else "",
@@ -88,6 +89,9 @@ def me():
         "device_location": location,
         "may_scan": principal.role in SCAN_ROLES,
         "may_resolve": principal.may_resolve,
+        # The device behind the token and its registered key (both null for a user's token).
+        "device": device.id if device else None,
+        "device_public_key": device.public_key if device else None,
     })
 
 

@@ -23,6 +23,12 @@ from server.db import get_session
 from server.errors import ApiError
 from server.reports.localtime import zone
 from server.reports.surat_jalan import surat_jalan_pdf
+from server.shipments.confirmations import (
+    confirmation_dict,
+    confirmations_dict,
+    current_digest,
+    record_confirmation,
+)
 from server.shipments.records import (
     ShipmentError,
     find_shipment,
@@ -86,7 +92,39 @@ def get_shipment(number: str):
         raise _api_error(exc) from None
     out = shipment_dict(session, shipment)
     out["surat_jalan"] = f"/api/v1/shipments/{shipment.number}/surat-jalan.pdf"
+    out["digest"] = current_digest(session, shipment).digest
+    out["confirmations"] = confirmations_dict(session, shipment)
     return jsonify(to_json(out))
+
+
+def get_digest(number: str):
+    """Answer the shipment's current digest and the content it is the SHA-256 of (what a party signs)."""
+    principal = authenticate()
+    require(principal, READ_ROLES, "read shipments")
+    query_args(())
+    session = get_session()
+    try:
+        shipment = find_shipment(session, principal, number)
+    except ShipmentError as exc:
+        raise _api_error(exc) from None
+    now = current_digest(session, shipment)
+    return jsonify({"shipment": shipment.number, "digest": now.digest,
+                    "covers_receipt": now.covers_receipt, "content": now.content,
+                    "message": f"jejak-confirm-v1:{shipment.number}:<party>:{now.digest}"})
+
+
+def post_confirmation(number: str):
+    """Record the giver's or the receiver's signed confirmation of a shipment's digest."""
+    principal = authenticate()
+    require(principal, SCAN_ROLES, "confirm handovers")
+    query_args(())
+    body = json_object()
+    row, created = _write(lambda s: record_confirmation(s, principal, number, body))
+    session = get_session()
+    out = confirmation_dict(session, row.shipment, row)
+    out["shipment"] = row.shipment.number
+    out["status"] = "recorded" if created else "already_recorded"
+    return jsonify(to_json(out)), 201 if created else 200
 
 
 def surat_jalan(number: str):

@@ -39,6 +39,8 @@ from server.ledger.witness import WitnessError, witness
 from server.models import Location
 from server.photos.records import check_files
 from server.photos.store import PhotoStore
+from server.reports.bast_seal import BastSealError, check_seal, read_seal
+from server.reports.bast_seal import summary as seal_summary
 
 
 def _pinned(paths) -> set[str] | None:
@@ -114,6 +116,30 @@ def _ledger_key(create: bool = True):
         raise click.UsageError(str(exc)) from None
 
 
+def _verify_bast(path: str, pinned: set[str] | None) -> None:
+    """Check a BAST's seal against the database's log: OK, or each thing that does not match."""
+    own = ledger_key_path(current_app)
+    trusted = set(pinned or ())
+    if own.exists():
+        trusted |= set(public_keys_of([_ledger_key(create=False)]))
+    try:
+        text, source = read_seal(path)
+        with get_db().session() as session:
+            payload, problems = check_seal(session, text, trusted or None)
+    except BastSealError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"read from the {source}: {seal_summary(payload)}")
+    if not trusted:
+        click.echo("note: no ledger key to trust here (no key file, no --public-key): the "
+                   "signature was checked with the key the QR carries")
+    if problems:
+        for problem in problems:
+            click.echo(f"MISMATCH {problem}")
+        click.echo(f"BAST {path} does NOT match the log: {len(problems)} problems")
+        raise SystemExit(1)
+    click.echo(f"OK: BAST {path} matches the log")
+
+
 def register(app: Flask) -> None:
     """Register the ledger commands."""
     @app.cli.command("verify-log")
@@ -127,9 +153,14 @@ def register(app: Flask) -> None:
     @click.option("--photos/--no-photos", "photos", default=True,
                   help="re-hash every photo file in PHOTO_DIR against its chained SHA-256 "
                        "(default); --no-photos checks the photo records only")
-    def verify_log_command(export_file, public_keys, head_files, photos):
+    @click.option("--bast", "bast_file", type=click.Path(dir_okay=False),
+                  help="check a BAST (its PDF, or its QR's text in a file) against the log")
+    def verify_log_command(export_file, public_keys, head_files, photos, bast_file):
         """Check the tamper-evident log and name the first record that was changed."""
         pinned = _pinned(public_keys)
+        if bast_file:
+            _verify_bast(bast_file, pinned)
+            return
         heads = []
         for path in head_files:
             try:

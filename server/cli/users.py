@@ -1,4 +1,4 @@
-"""User, token and device commands: create-user, set-password, deactivate-user, create-token, create-device."""
+"""User, token and device commands: create-user, set-password, deactivate-user, create-token, create-device, revoke-device."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from server.access import (
     create_token,
     create_user,
     deactivate_user,
+    revoke_device,
     set_password,
 )
 from server.db import get_db
@@ -117,3 +118,16 @@ def register(app: Flask) -> None:
                        err=True)
             click.echo(enrolment_url(base_url, token))
         click.echo(token)
+
+    @app.cli.command("revoke-device")
+    @click.argument("device_id", type=int)
+    def revoke_device_command(device_id):
+        """Revoke a lost or stolen device's tokens: it can no longer scan or confirm handovers."""
+        with _session_from_app() as session:
+            try:
+                device, count = revoke_device(session, device_id)
+            except AccessError as exc:
+                raise click.UsageError(str(exc)) from None
+            session.commit()
+            click.echo(f"device {device.id} ({device.name}): {count} tokens revoked; its key "
+                       f"signs nothing the server takes (enrol a new device for a new phone)")

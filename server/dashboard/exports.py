@@ -18,18 +18,20 @@ from flask import (
 from flask_babel import gettext
 from sqlalchemy import select
 
+from server.config import ledger_key_path, photo_dir
 from server.dashboard import domain
 from server.dashboard.clock import as_of, display_zone
 from server.dashboard.formatting import anomaly_text
 from server.dashboard.guard import current_principal, region_or_abort
 from server.dashboard.language import select_locale
 from server.dashboard.scans import filter_from_args
-from server.config import photo_dir
 from server.db import get_session
+from server.ledger.checkpoints import load_or_create_key
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
 from server.photos.store import PhotoStore
 from server.reports import bast
 from server.reports.bast import bast_data, receipt_days
+from server.reports.bast_seal import seal_text
 from server.reports.scanlog import SCAN_HEADER, scan_log_csv, scan_log_rows
 from server.reports.tables import ANOMALY_HEADER, anomaly_rows, csv_chunks, xlsx_chunks
 
@@ -163,6 +165,8 @@ def bast_pdf():
         except ValueError:
             abort(400, description="date")
     data = bast_data(get_session(), sender, receiver, day, tz=display_zone())
+    data.seal = seal_text(get_session(), data, load_or_create_key(ledger_key_path(current_app)),
+                          display_zone())
     out = io.BytesIO()
     store = PhotoStore(photo_dir(current_app))
     bast.bast_pdf(data, out, translate=gettext, lang=select_locale(), tz=display_zone(),

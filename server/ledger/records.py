@@ -13,11 +13,15 @@ change, as its canonical content (the *record kinds*, one per table):
                scans, revised by reconciliation like a scan's ``counted``)
 ``deadline``   region's code (null: everywhere), level, direction, item type, deadline
 ``label_key``  key id, public key, name, created_at, revoked_at
-``device``     name, location's code, created_at
+``device``     name, location's code, created_at; its public key and when it was
+               registered, once it has one
 ``user``       username, role, region's code, active, created_at (no password
                hash, no session version)
 ``api_token``  role, region's code, device, user, name, created, expires,
                revoked (no token hash)
+``confirmation`` a handover confirmed by one party: shipment number, party, device,
+               its public key, place, name, the digest signed, whether it covered
+               the receipt, the signature, confirmed_at, recorded_at
 ``anomaly``    kind, key, package, place, region keys, detected_at, evidence,
                detail and facts, status with who, when and the notes, ended_at
 ``scan_photo`` the scan's uuid and place, the photo's SHA-256, media type, size,
@@ -57,6 +61,8 @@ from server.models import (
     Package,
     ScanEvent,
     ScanPhoto,
+    Shipment,
+    ShipmentConfirmation,
     User,
 )
 
@@ -180,13 +186,42 @@ def _label_key_content(r) -> dict:
 
 
 def _device_select():
-    return (select(Device.id, Device.name, _Place.code.label("location"), Device.created_at)
+    return (select(Device.id, Device.name, _Place.code.label("location"), Device.created_at,
+                   Device.public_key, Device.key_registered_at)
             .select_from(Device).outerjoin(_Place, _Place.id == Device.location_id))
 
 
 def _device_content(r) -> dict:
-    return {"type": "device", "id": r.id, "name": r.name, "location": r.location,
-            "created_at": _time(r.created_at)}
+    content = {"type": "device", "id": r.id, "name": r.name, "location": r.location,
+               "created_at": _time(r.created_at)}
+    # Only once registered, so devices chained before keys existed keep their content.
+    if r.public_key:
+        content.update(public_key=r.public_key, key_registered_at=_time(r.key_registered_at))
+    return content
+
+
+_Device = aliased(Device, name="rec_device")
+
+
+def _confirmation_select():
+    return (select(ShipmentConfirmation.id, Shipment.number.label("shipment"),
+                   ShipmentConfirmation.party, ShipmentConfirmation.device_id,
+                   _Device.public_key, _Place.code.label("location"), ShipmentConfirmation.name,
+                   ShipmentConfirmation.digest, ShipmentConfirmation.covers_receipt,
+                   ShipmentConfirmation.signature, ShipmentConfirmation.confirmed_at,
+                   ShipmentConfirmation.recorded_at)
+            .select_from(ShipmentConfirmation)
+            .join(Shipment, Shipment.id == ShipmentConfirmation.shipment_id)
+            .outerjoin(_Device, _Device.id == ShipmentConfirmation.device_id)
+            .outerjoin(_Place, _Place.id == ShipmentConfirmation.location_id))
+
+
+def _confirmation_content(r) -> dict:
+    return {"type": "confirmation", "id": r.id, "shipment": r.shipment, "party": r.party,
+            "device": r.device_id, "public_key": r.public_key, "location": r.location,
+            "name": r.name or "", "digest": r.digest, "covers_receipt": bool(r.covers_receipt),
+            "signature": r.signature, "confirmed_at": _time(r.confirmed_at),
+            "recorded_at": _time(r.recorded_at)}
 
 
 def _user_select():
@@ -280,6 +315,9 @@ USERS = RecordKind("user", "users", User.id, False, _user_select, _user_content,
                    lambda r: r.username[:64], _under("region"))
 API_TOKENS = RecordKind("api_token", "api_tokens", ApiToken.id, False, _token_select,
                         _token_content, lambda r: str(r.id), _under("region"))
+CONFIRMATIONS = RecordKind("confirmation", "shipment_confirmations", ShipmentConfirmation.id,
+                           False, _confirmation_select, _confirmation_content,
+                           lambda r: f"{r.shipment}:{r.party}", _under("location"))
 ANOMALIES = RecordKind("anomaly", "anomalies", Anomaly.id, False, _anomaly_select,
                        _anomaly_content, lambda r: str(r.id), _anomaly_in_region)
 SCAN_PHOTOS = RecordKind("scan_photo", "scan_photos", ScanPhoto.id, False, _scan_photo_select,
@@ -287,7 +325,7 @@ SCAN_PHOTOS = RecordKind("scan_photo", "scan_photos", ScanPhoto.id, False, _scan
 
 # In the order a plan is built: what a record refers to comes before it.
 RECORD_KINDS = (ITEM_TYPES, LOCATIONS, PACKAGES, DEADLINES, LABEL_KEYS, DEVICES, USERS,
-                API_TOKENS, ANOMALIES, SCAN_PHOTOS)
+                API_TOKENS, CONFIRMATIONS, ANOMALIES, SCAN_PHOTOS)
 
 BY_ENTRY_KIND = {k: spec for spec in RECORD_KINDS for k in spec.kinds}
 

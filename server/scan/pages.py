@@ -17,8 +17,8 @@ APP = SCOPE + "/app"
 # What the service worker caches for offline use (paths under /scan/app/ unless absolute).
 # vendor/ files are only listed when present: `make web` puts them there.
 SHELL = ["/scan", "/scan/manifest.webmanifest", "index.css", "app.js", "store.js", "checks.js",
-         "session.js", "uploader.js", "camera.js", "feedback.js", "i18n.js", "decode-worker.js",
-         "icons/icon-192.png", "icons/icon-512.png"]
+         "session.js", "uploader.js", "devicekey.js", "camera.js", "feedback.js", "i18n.js",
+         "decode-worker.js", "icons/icon-192.png", "icons/icon-512.png"]
 VENDOR = ["vendor/zxing-wasm/share.js", "vendor/zxing-wasm/reader/index.js",
           "vendor/zxing-wasm/reader/zxing_reader.wasm", "vendor/noble-ed25519.js"]
 

@@ -334,3 +334,61 @@ def test_phone_receives_a_shipment_short_and_with_an_extra_koli_offline_then_shi
         assert server_scans(world["db"]) == {s["id"]: 1 for s in outbox(page)}
     finally:
         ctx.close()
+
+
+def test_phone_confirms_a_receipt_with_its_own_webcrypto_key_offline_first(
+        playwright, world, labels, tmp_path, session):
+    import uuid as uuidlib
+
+    from server.models import Device, ShipmentConfirmation
+    from server.shipments.records import record_shipment, reference_of
+    from tests.factories import principal
+
+    listed = ["3513010001001-SS-DPR", "3513010001001-KOTAK"]
+    shipment, _ = record_shipment(session, principal(), {
+        "id": str(uuidlib.uuid4()), "from": "351301", "to": LOCATION, "koli": listed,
+        "closed_at": "2024-02-10T08:00:00Z"})
+    session.commit()
+    reference, number = reference_of(shipment), shipment.number
+    video = tmp_path / "empty.mjpeg"
+    write_mjpeg(video, [(None, 5.0)])
+    ctx = launch(playwright, tmp_path / "profile", video)
+    try:
+        page = ctx.pages[0] if ctx.pages else ctx.new_page()
+        page.goto(f"{world['base']}/scan#token={world['token']}")
+        assert wait_for(page, "() => window.jejakScan.synced === true", 15)
+        # Enrolment made a WebCrypto key whose private half cannot leave the browser,
+        # and registered its public half.
+        key = page.evaluate("""async () => { const k = await window.jejakScan.store.kvGet('device_key');
+            return {backend: k.backend, extractable: k.privateKey && k.privateKey.extractable,
+                    type: k.privateKey && k.privateKey.type, publicKey: k.publicKey, registered: k.registered}; }""")
+        assert key == {"backend": "webcrypto", "extractable": False, "type": "private",
+                       "publicKey": key["publicKey"], "registered": True}
+        with world["db"].session() as s:
+            assert s.scalar(select(Device.public_key).where(Device.public_key.is_not(None))) \
+                == key["publicKey"]
+
+        page.click("details.more summary")
+        page.fill("#operator", "Sari Dewi")
+        page.dispatch_event("#operator", "change")
+        wedge(page, reference)
+        for pid in listed:
+            wedge(page, labels.texts[pid])
+        assert wait_for(page, "async () => (await window.jejakScan.store.all()).length === 2", 10)
+        page.route("**/api/**", lambda route: route.abort())  # offline from here
+        page.click("#ship-close")
+        page.click("#lists button.confirm-btn")
+        assert wait_for(page, "async () => (await window.jejakScan.store.confirmationsIn('pending')).length === 1", 5)
+        assert "waiting" in page.inner_text("#lists") or "menunggu" in page.inner_text("#lists")
+        page.unroute("**/api/**")
+        page.evaluate("() => window.jejakScan.uploader.kick(true)")
+        assert wait_for(page, "async () => (await window.jejakScan.store.confirmationsIn('sent')).length === 1", 15), \
+            page.evaluate("async () => window.jejakScan.store.confirmationsIn('rejected')")
+        text = page.inner_text("#lists")
+        assert "Sari Dewi" in text
+        with world["db"].session() as s:
+            (c,) = s.scalars(select(ShipmentConfirmation)).all()
+            assert (c.party, c.name, c.covers_receipt) == ("receiver", "Sari Dewi", True)
+            assert c.shipment.number == number
+    finally:
+        ctx.close()

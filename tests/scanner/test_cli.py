@@ -333,7 +333,7 @@ def _documented_scanner_options() -> dict[str, set[str]]:
     for doc in (root / "docs" / "scanner.md", root / "README.md"):
         lines = doc.read_text(encoding="utf-8").splitlines()
         for i, line in enumerate(lines):
-            match = re.search(r"jejak-scan (run|manual|photo|status|sync|refresh|shipments|surat-jalan)\b(.*)", line)
+            match = re.search(r"jejak-scan (run|manual|photo|status|sync|refresh|shipments|surat-jalan|enrol|confirm)\b(.*)", line)
             if not match:
                 continue
             text = match.group(2)

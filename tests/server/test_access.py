@@ -64,6 +64,11 @@ TABLE = {
     # role of the region (others: 404).
     "scan_photos":  (U, U, U, U, 403, 201, 201, 403, 403, 201, 201),
     "photo_list":   (U, U, U, U, 404, 200, 200, 200, 200, 200, 200),
+    # Both parties: the digest is read like the shipment; only a device's token registers a
+    # key or confirms (this device has no key yet: 409 "register first").
+    "shipment_digest": (U, U, U, U, 404, 200, 200, 200, 200, 200, 200),
+    "device_key":   (U, U, U, U, 403, 201, 403, 403, 403, 403, 403),
+    "confirmations": (U, U, U, U, 404, 409, 403, 403, 403, 403, 403),
 }
 
 CASES = [(endpoint, caller, expected)
@@ -121,6 +126,13 @@ def request_for(client, endpoint, world, headers):
     if endpoint == "scan_photos":
         return client.post(f"/api/v1/scans/{world['scan']}/photos", data=photo_bytes(),
                            headers={**headers, "Content-Type": "image/jpeg"})
+    if endpoint == "device_key":
+        return client.post("/api/v1/devices/key", json={"public_key": "A" * 43 + "="},
+                           headers=headers)
+    if endpoint == "confirmations":
+        body = {"party": "giver", "digest": "0" * 64, "signature": "0" * 128}
+        return client.post(f"/api/v1/shipments/{world['shipment']}/confirmations", json=body,
+                           headers=headers)
     if endpoint == "resolve":
         return client.post(f"/api/v1/anomalies/{world['anomaly']}/resolve",
                            json={"note": "replaced the box", "status": "acknowledged"},
@@ -135,7 +147,8 @@ def request_for(client, endpoint, world, headers):
            "ledger_entries": "/api/v1/ledger/entries?after=0&limit=5",
            "shipment": f"/api/v1/shipments/{world['shipment']}",
            "surat_jalan": f"/api/v1/shipments/{world['shipment']}/surat-jalan.pdf",
-           "photo_list": f"/api/v1/scans/{world['scan']}/photos"}[endpoint]
+           "photo_list": f"/api/v1/scans/{world['scan']}/photos",
+           "shipment_digest": f"/api/v1/shipments/{world['shipment']}/digest"}[endpoint]
     return client.get(url, headers=headers)
 
 
@@ -162,6 +175,13 @@ def test_access(client, db, world, endpoint, caller, expected):
             assert response.get_json()["results"][0]["status"] == "recorded"
     else:
         assert_error_shape(response, expected)
+    if endpoint == "device_key":
+        return client.post("/api/v1/devices/key", json={"public_key": "A" * 43 + "="},
+                           headers=headers)
+    if endpoint == "confirmations":
+        body = {"party": "giver", "digest": "0" * 64, "signature": "0" * 128}
+        return client.post(f"/api/v1/shipments/{world['shipment']}/confirmations", json=body,
+                           headers=headers)
     if endpoint == "resolve":
         with db.session() as s:
             status = s.get(Anomaly, world["anomaly"]).status

@@ -6,6 +6,7 @@ import { judge, pemToRaw, ed25519Backend } from "./checks.js";
 import { ACTIONS, DISPOSITIONS, GAP, REPEAT_WINDOW, PresentationTracker, Session, isCommand, parseCommand,
          isShipmentRef, parseShipmentRef, listAction } from "./session.js";
 import { Uploader } from "./uploader.js";
+import * as devicekey from "./devicekey.js";
 import { Camera } from "./camera.js";
 import * as feedback from "./feedback.js";
 import { t, reason, setLang, getLang } from "./i18n.js";
@@ -51,6 +52,8 @@ async function main() {
     }
   }
   state.token = (await store.kvGet("token")) || null;
+  // The device key is made at enrolment (and by the first start of a phone enrolled before keys).
+  if (state.token) await devicekey.ensureKey(state.token).catch((err) => { probe.keyError = String(err); });
   state.deviceName = await store.kvGet("device_name");
   if (!state.deviceName) {
     state.deviceName = "phone-" + uuid().slice(0, 8);
@@ -132,7 +135,7 @@ async function sync() {
       while (page.next) { page = await api(page.next); expected.packages.push(...page.packages); }
       await store.kvPut("me", me); await store.kvPut("keys", keys); await store.kvPut("expected", expected);
       await store.kvPut("synced_at", new Date().toISOString());
-      state.problem = null; state.online = true;
+      state.problem = await devicekey.register(state.token); state.online = true;
       await loadCache();
       probe.synced = true;
     } catch (err) {
@@ -450,6 +453,8 @@ function renderControls() {
 async function renderLists() {
   const rows = [...await store.listsIn("pending"), ...await store.listsIn("sent"), ...await store.listsIn("rejected")]
     .sort((a, b) => b.seq - a.seq).slice(0, 5);
+  const confirmations = new Map();
+  for (const st of ["pending", "sent", "rejected"]) for (const c of await store.confirmationsIn(st)) confirmations.set(c.list_id, c);
   $("lists").replaceChildren(...rows.map((l) => {
     const li = document.createElement("li");
     li.className = l.state; li.dataset.id = l.id;
@@ -465,8 +470,31 @@ async function renderLists() {
       text = flagged.length ? t("list_flagged", { number: a.shipment, list: flagged.join("; ") }) : t("list_received", { number: a.shipment });
     }
     li.textContent = text;
+    if (l.state !== "rejected") li.append(confirmControl(l, confirmations.get(l.id)));
     return li;
   }));
+}
+
+/** Under a closed list: its party's confirmation, or the button that makes it. */
+function confirmControl(list, c) {
+  const party = list.kind === "shipment" ? "giver" : "receiver";
+  const el = document.createElement("div");
+  el.className = "confirm";
+  if (!c) {
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "confirm-btn"; b.textContent = t("confirm_" + party);
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      await devicekey.queue(list, state.session.operator);
+      renderLists(); uploader.kick(true);
+    });
+    el.append(b);
+  } else if (c.state === "sent") {
+    el.textContent = t("confirm_sent", { party: t("party_" + party), name: (c.server && c.server.name) || c.name });
+  } else if (c.state === "rejected") {
+    el.className = "confirm rejected"; el.textContent = t("confirm_rejected", { error: c.error });
+  } else el.textContent = t("confirm_pending");
+  return el;
 }
 
 function noteNetwork() {

@@ -62,6 +62,10 @@ const S = {
     photo: "Foto pindaian terakhir", photo_queued: "foto {name} disimpan untuk {what}; diunggah setelah pindaiannya",
     photo_bad: "{name} bukan foto JPEG atau PNG", photo_none: "belum ada pindaian untuk difoto",
     photo_count: "foto {n}", photo_rejected: "foto ditolak: {error}",
+    confirm_giver: "Konfirmasi serah (pihak pertama)", confirm_receiver: "Konfirmasi terima (pihak kedua)",
+    confirm_pending: "Konfirmasi menunggu unggah", confirm_sent: "Dikonfirmasi sebagai {party} oleh {name}",
+    confirm_rejected: "Konfirmasi ditolak: {error}", party_giver: "pihak pertama", party_receiver: "pihak kedua",
+    key_refused: "Kunci perangkat ditolak server: {error}",
   },
   en: {
     title: "Jejak - scan", ready: "Ready to scan", point: "Point the camera at a label",
@@ -123,6 +127,10 @@ const S = {
     photo: "Photo of the last scan", photo_queued: "photo {name} kept for {what}; uploaded after its scan",
     photo_bad: "{name} is not a JPEG or PNG photo", photo_none: "no scan yet to take a photo of",
     photo_count: "{n} photo(s)", photo_rejected: "photo refused: {error}",
+    confirm_giver: "Confirm handover (giver)", confirm_receiver: "Confirm receipt (receiver)",
+    confirm_pending: "Confirmation waiting for upload", confirm_sent: "Confirmed as the {party} by {name}",
+    confirm_rejected: "Confirmation refused: {error}", party_giver: "giver", party_receiver: "receiver",
+    key_refused: "The server refused this device's key: {error}",
   },
 };
 

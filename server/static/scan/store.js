@@ -9,6 +9,8 @@
 // photos: photos of scans (damage, a broken seal, a count that differs), keyed by their own UUID,
 //   holding the image as a Blob with its scan's id: state pending -> sent | rejected; uploaded
 //   after their scan (POST /api/v1/scans/<scan id>/photos), which stores the same bytes once.
+// confirmations: a party's confirmation of a closed list (devicekey.js), keyed "<list id>:<party>":
+//   state pending -> sent | rejected; sent once the list has its number.
 
 const DB_NAME = "jejak-scan";
 let dbPromise = null;
@@ -20,7 +22,7 @@ function req(r) {
 export function open() {
   if (!dbPromise) {
     dbPromise = new Promise((resolve, reject) => {
-      const r = indexedDB.open(DB_NAME, 3);
+      const r = indexedDB.open(DB_NAME, 4);
       r.onupgradeneeded = (e) => {
         const db = r.result;
         if (e.oldVersion < 1) {
@@ -36,6 +38,7 @@ export function open() {
           photos.createIndex("state_seq", ["state", "seq"]);
           photos.createIndex("scan", "scan_id");
         }
+        if (e.oldVersion < 4) db.createObjectStore("confirmations", { keyPath: "id" }).createIndex("state", "state");
       };
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
@@ -186,4 +189,17 @@ export async function getScan(id) {
 export async function allPhotos() {
   const db = await open();
   return req(db.transaction("photos").objectStore("photos").getAll());
+}
+
+export const putConfirmation = (c) => tx("confirmations", "readwrite", (t) => { t.objectStore("confirmations").put(c); });
+
+export async function confirmationsIn(state) {
+  const db = await open();
+  const rows = await req(db.transaction("confirmations").objectStore("confirmations").index("state").getAll(state));
+  return rows.sort((a, b) => a.seq - b.seq);
+}
+
+export async function getConfirmation(id) {
+  const db = await open();
+  return (await req(db.transaction("confirmations").objectStore("confirmations").get(id))) || null;
 }

@@ -10,8 +10,10 @@
 // bytes): 201/200 sent (the server stores the same bytes once); a photo of a rejected scan, or one
 // the server refuses (400, 403, 409, 413, 415), rejected with its message; 404 (the server has not
 // got the scan yet) waits for the next pass; network errors, 408, 429, 5xx back off.
+// Confirmations (devicekey.js) go last, once their list has its number.
 
 import * as store from "./store.js";
+import * as devicekey from "./devicekey.js";
 
 const MAX_BATCH = 500;
 const BACKOFF_MIN = 1000, BACKOFF_MAX = 60000;
@@ -115,7 +117,7 @@ export class Uploader {
 
 Uploader.prototype.onceList = async function onceList() {
   const [list] = await store.listsIn("pending");
-  if (!list) return false;
+  if (!list) return this.onceConfirmation();
   const ref = list.kind === "receipt" ? /^JSJ1\.(SJ-[0-9]+)\./.exec(list.reference || "") : null;
   const url = list.kind === "shipment" ? "/api/v1/shipments" : `/api/v1/shipments/${ref ? ref[1] : "-"}/receipt`;
   const body = { id: list.id, koli: list.koli, closed_at: list.closed_at };
@@ -188,6 +190,14 @@ Uploader.prototype.oncePhoto = async function oncePhoto() {
     return true;
   }
   return false;
+};
+
+Uploader.prototype.onceConfirmation = async function onceConfirmation() {
+  try {
+    const handled = await devicekey.sendOne();
+    if (handled) { this.backoff = 0; this.lastOk = Date.now(); this.lastError = null; this.onChange(); }
+    return handled;
+  } catch (err) { this.fail({ k: "up_network" }); return false; }
 };
 
 /** The scan as POST /api/v1/scans takes it (docs/api.md). */

@@ -32,6 +32,9 @@ SAMPLES = {
     "api.shipment": ("/api/v1/shipments/SJ-999999", "GET", True),
     "api.surat_jalan": ("/api/v1/shipments/SJ-999999/surat-jalan.pdf", "GET", True),
     "api.receipt": ("/api/v1/shipments/SJ-999999/receipt", "POST", True),
+    "api.shipment_digest": ("/api/v1/shipments/SJ-999999/digest", "GET", True),
+    "api.confirmations": ("/api/v1/shipments/SJ-999999/confirmations", "POST", True),
+    "api.device_key": ("/api/v1/devices/key", "POST", True),
 }
 
 # Requests the observer of regency 3513 may not make: role (scans, resolve) or region (others).
@@ -44,6 +47,8 @@ FORBIDDEN = {
     "api.expected": ("GET", "/api/v1/locations/3514/expected", None),
     "api.shipments": ("POST", "/api/v1/shipments", {"id": "x"}),
     "api.receipt": ("POST", "/api/v1/shipments/SJ-000001/receipt", {"id": "x"}),
+    "api.confirmations": ("POST", "/api/v1/shipments/SJ-000001/confirmations", {"party": "x"}),
+    "api.device_key": ("POST", "/api/v1/devices/key", {"public_key": "x"}),
 }
 
 # Requests that name something that does not exist (404).
@@ -56,6 +61,7 @@ MISSING = {
     "api.shipment": "/api/v1/shipments/SJ-999999",
     "api.scan_photos": "/api/v1/scans/00000000-0000-4000-8000-00000000dead/photos",
     "api.surat_jalan": "/api/v1/shipments/SJ-999999/surat-jalan.pdf",
+    "api.shipment_digest": "/api/v1/shipments/SJ-999999/digest",
 }
 
 
