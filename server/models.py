@@ -178,7 +178,7 @@ class Device(Base):
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
     # The device's Ed25519 public key (base64 of the 32 raw bytes), made on the device at
-    # enrolment and registered once (migration 0012); it signs handover confirmations.
+    # enrolment and registered once (migration 0014); it signs handover confirmations.
     public_key: Mapped[str | None] = mapped_column(String(64))
     key_registered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
@@ -596,7 +596,7 @@ class ShipmentConfirmation(Base):
 
     The giver confirms a closed shipment (its digest covers the shipment, and the receipt
     when it was received already); the receiver confirms its closed receipt.  At most one
-    per party and shipment (migration 0012).
+    per party and shipment (migration 0014).
     """
 
     __tablename__ = "shipment_confirmations"

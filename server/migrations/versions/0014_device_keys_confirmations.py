@@ -1,14 +1,14 @@
 """Both parties: device keys and handover confirmations.
 
-Revision ID: 0012_device_keys_confirmations
+Revision ID: 0014_device_keys_confirmations
 Revises: 0013_scan_photos
 Create Date: 2026-12-05
 
 Adds ``devices.public_key`` and ``devices.key_registered_at`` (a device's Ed25519
 public key, registered once by the device itself) and ``shipment_confirmations``
 (the giver's and the receiver's signed confirmation of a shipment's digest, at
-most one per party and shipment).  Numbered 0012 as planned, it follows
-0013_scan_photos, which reached main first.
+most one per party and shipment).  Follows 0013_scan_photos; 0012 is unused
+(both were built side by side and the photos landed first).
 
 Operational notes: two nullable columns on ``devices`` (a small table; instant on
 both databases, no rewrite) and one new, empty table.  Downgrade drops the table
@@ -18,7 +18,7 @@ export the log first; the ledger keeps their chained content).
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0012_device_keys_confirmations'
+revision = '0014_device_keys_confirmations'
 down_revision = '0013_scan_photos'
 branch_labels = None
 depends_on = None
