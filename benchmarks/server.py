@@ -36,7 +36,9 @@ import datetime as dt
 import os
 import queue
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -161,6 +163,41 @@ class ServerCpu:
     def spent(self) -> float:
         """Return the CPU seconds spent since start (processes born since count in full)."""
         return sum(self.split())
+
+
+def start_py_spy(out: str | None, master: int):
+    """Start sampling the gunicorn workers with py-spy (collapsed stacks into out); None if not asked."""
+    if not out:
+        return None
+    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses",
+                            "--nonblocking", "--format", "raw", "--rate", "250", "--pid", str(master),
+                            "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first batch
+    return spy
+
+
+def stop_py_spy(spy, out: str | None) -> None:
+    """Stop py-spy and print the functions holding the most samples (self and total)."""
+    if spy is None:
+        return
+    spy.send_signal(signal.SIGINT)
+    spy.wait(timeout=60)
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    for line in Path(out).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [f.split(" (")[0] + " " + f.rsplit("/", 1)[-1].rstrip(")") for f in stack.split(";")[1:]]
+        n = int(count)
+        samples += n
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            total[frame] = total.get(frame, 0) + n
+    print(f"py-spy: {samples} samples of the workers in {out} (collapsed stacks; flamegraph.pl draws them)")
+    for name, table in (("total", total), ("self", own)):
+        top = sorted(table.items(), key=lambda kv: -kv[1])[:25]
+        print(f"  by {name}: " + "; ".join(f"{100 * n / samples:.1f}% {f}" for f, n in top))
 
 
 def post_all(url: str, token: str, bodies: list[list[dict]], clients: int) -> float:
@@ -314,7 +351,9 @@ def ingest_benchmark(args) -> int:
         bodies = [batched[i:i + args.batch] for i in range(0, len(batched), args.batch)]
         cpu = ServerCpu(served.proc.pid, args.database_url)
         client_cpu = time.process_time()
+        spy = start_py_spy(args.py_spy, served.proc.pid)
         seconds = post_all(served.url, world.token, bodies, args.clients)
+        stop_py_spy(spy, args.py_spy)
         client_cpu = 1000 * (time.process_time() - client_cpu) / len(batched)
         in_app, in_pg = (1000 * c / len(batched) for c in cpu.split())
         batch_cpu = in_app + in_pg
@@ -432,6 +471,9 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--py-spy", metavar="FILE",
+                   help="sample the gunicorn workers with py-spy during the batches (pip install py-spy, "
+                        "or the 'bench' extra) into FILE, and print where their time goes")
     p.add_argument("--unregistered", action="store_true",
                    help="sign the labels apart instead of printing them with print-labels: the server "
                         "has not seen them, so it checks each signature (labels printed elsewhere and "

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from server.errors import DomainError
 from server.ingest.labels import Resolved, _label_key, claimed_id, resolve_text
 from server.ingest.scan import Item, ScanError, understand
-from server.labelling.registry import register, registered, row_for, text_mac
+from server.labelling.registry import register, registered, row_for
 from server.labelling.trust import trusted_keys
 from server.ledger.chain import append_anomalies, append_scan_contents, content_of_scan
 from server.locks import lock_batch, lock_more, per_package
@@ -222,7 +222,7 @@ def _register_genuine(session, items: list[Item], codes, boxes, known) -> None:
                 r.about if r is not None and r.kind == "superseded_label" else None)
             if label is None or pkg is None or label.version > pkg.label_version:
                 continue
-            mac = text_mac(known.key, label.text) if known.key is not None else None
+            mac = known.mac_of(label.text)
             if mac in known.macs or (mac is None and label.verification_code in registry.get(pkg.id, {})):
                 continue  # registered, with its MAC when there is a key to make one
             registry.setdefault(pkg.id, {})[label.verification_code] = label.version

@@ -92,10 +92,20 @@ class Registered:
     codes: dict[int, dict[str, int]] = field(default_factory=dict)
     macs: set[bytes] = field(default_factory=set)
     key: bytes | None = None
+    _of: dict[str, bytes] = field(default_factory=dict)
+
+    def mac_of(self, text: str) -> bytes | None:
+        """Return the MAC of a text under this registry's key (None without a key), computed once."""
+        if self.key is None:
+            return None
+        mac = self._of.get(text)
+        if mac is None:
+            mac = self._of[text] = text_mac(self.key, text)
+        return mac
 
     def proves(self, text: str) -> bool:
         """Tell whether this exact text was signed or verified by this server (its MAC is registered)."""
-        return self.key is not None and bool(self.macs) and text_mac(self.key, text) in self.macs
+        return bool(self.macs) and self.mac_of(text) in self.macs
 
 
 def codes_of(session: Session, package_row_ids: Iterable[int]) -> dict[int, dict[str, int]]:
