@@ -7,7 +7,17 @@ storage per scan, verify-log, and the page queries of one regency on a loaded pr
 ``ingest --pattern door`` posts instead one receipt at the regency warehouse per package, every
 scan of a batch a different package (a truck unloaded at a warehouse door): the pattern users
 have, where judging each package is all the work; ``--pattern route`` (the default) is the one
-described next.
+described next.  Issue 15's run (``make bench-server-door``)::
+
+    .venv/bin/python benchmarks/server.py ingest --database-url postgresql+psycopg://postgres@127.0.0.1:5432/jejak_door \
+        --pattern door --scans 20000 --baseline 1000 --inprocess 0 --heads 0 --workers 2 --clients 2
+
+The labels are printed as a real print run makes them (``print-labels``, codes format, which
+registers each label with its text MAC; ``--unregistered`` signs them apart instead, as labels
+printed elsewhere and never imported), and region 35 has a schedule (regency deadline two days
+after the scans, then a day a level), so judging looks its deadlines up as in an election.
+``--py-spy FILE`` samples the gunicorn workers during the batches (the ``bench`` extra) and
+prints the functions that hold the most samples.
 
 ``ingest`` (the database is created if absent and must hold no scans) loads a plan of
 signed labels for regency 3513, starts gunicorn (``--workers``, default 4) and posts each
@@ -15,8 +25,8 @@ package's handoffs (regency receive/dispatch, district, village, TPS receipt) th
 from ``--clients`` threads: first ``--scans`` scans in batches of ``--batch`` (500), then
 ``--baseline`` scans one per request (one commit each), and prints both rates and their
 ratio, measured in the same run, with the server side's CPU seconds per 1,000 scans (gunicorn
-master and workers plus their PostgreSQL backends, from /proc: less sensitive than wall time to
-a machine shared with others).  Then, in-process: the share of ingest time spent in the
+master and workers plus their PostgreSQL backends, each part shown, from /proc: less sensitive
+than wall time to a machine shared with others) and the client threads' own CPU.  Then, in-process: the share of ingest time spent in the
 ledger (``append_scan_contents``), the bytes per scan of ``scan_events`` and ``ledger_entries`` with
 their indexes, and the time of ``verify-log``; then ``--heads`` scans in-process in blocks
 that alternate, batch by batch, signing the ledger head and not (its cost, in one run).
@@ -177,7 +187,7 @@ def start_py_spy(out: str | None, master: int):
 
 
 def stop_py_spy(spy, out: str | None) -> None:
-    """Stop py-spy and print the functions holding the most samples (self and total)."""
+    """Stop py-spy and print the project's functions holding the most samples (total and self)."""
     if spy is None:
         return
     spy.send_signal(signal.SIGINT)
@@ -187,17 +197,21 @@ def stop_py_spy(spy, out: str | None) -> None:
     samples = 0
     for line in Path(out).read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = [f.split(" (")[0] + " " + f.rsplit("/", 1)[-1].rstrip(")") for f in stack.split(";")[1:]]
-        n = int(count)
-        samples += n
+        frames = []
+        for frame in stack.split(";")[1:]:  # the first is the process
+            name, _, where = frame.partition(" (")
+            path = where.rsplit(":", 1)[0]
+            frames.append(f"{name} ({path.split('site-packages/')[-1].replace(str(ROOT) + '/', '')})")
+        samples += int(count)
         if frames:
-            own[frames[-1]] = own.get(frames[-1], 0) + n
+            own[frames[-1]] = own.get(frames[-1], 0) + int(count)
         for frame in set(frames):
-            total[frame] = total.get(frame, 0) + n
+            total[frame] = total.get(frame, 0) + int(count)
     print(f"py-spy: {samples} samples of the workers in {out} (collapsed stacks; flamegraph.pl draws them)")
-    for name, table in (("total", total), ("self", own)):
-        top = sorted(table.items(), key=lambda kv: -kv[1])[:25]
-        print(f"  by {name}: " + "; ".join(f"{100 * n / samples:.1f}% {f}" for f, n in top))
+    ours = {f: n for f, n in total.items() if f.split("(")[-1].startswith(("server/", "labels/"))}
+    for name, table in (("total, the project's functions", ours), ("self", own)):
+        top = sorted(table.items(), key=lambda kv: -kv[1])[:30]
+        print(f"  by {name}:\n" + "\n".join(f"    {100 * n / samples:5.1f}% {f}" for f, n in top))
 
 
 def post_all(url: str, token: str, bodies: list[list[dict]], clients: int) -> float:
