@@ -13,8 +13,9 @@ per package and label version (table of migration 0004):
   server), verifies every line with the trusted keys and stores all or nothing;
 * ingest registers every genuine label it verifies (``server.ingest``), in bulk.
 
-Rows are only ever added (insert-if-missing): a code once genuine stays
-genuine, and an older version's code then identifies a superseded label.
+Rows are only ever added (insert-if-missing; a row from before migration 0014
+only gains its text MAC): a code once genuine stays genuine, and an older
+version's code then identifies a superseded label.
 
 Each row also keeps ``text_mac`` (migration 0014): an HMAC of the label's exact
 text under a key derived from the ledger key, which lives on the app hosts and

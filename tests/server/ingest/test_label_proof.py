@@ -136,3 +136,21 @@ def test_a_label_printed_elsewhere_is_checked_once_then_proven(plan, session, la
     monkeypatch.setattr(ingest_labels, "verify", lambda label, keys: pytest.fail("checked again"))
     results = post(session, [scan(text, "3513010001")])
     assert results[0]["status"] == "recorded" and "forged_label" not in results[0]["anomalies"]
+
+
+def test_import_labels_registers_macs_that_prove_the_imported_texts(runner, plan, label_key, tmp_path,
+                                                                     session, no_signature_checks):
+    from labels.manifest import PackageRow
+    from labels.render import render_packages
+
+    pkg = plan[PID]
+    render_packages([PackageRow(pkg.package_id, pkg.item_type, pkg.quantity, pkg.destination.code,
+                                pkg.dapil or "", pkg.label_version)], tmp_path / "codes.jsonl",
+                    label_key, fmt="codes")
+    # import-labels checks each line's signature itself (server.labelling.registry, not patched).
+    result = runner.invoke(args=["import-labels", str(tmp_path / "codes.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert [len(m) for m in macs(session)] == [32]
+    text = json.loads((tmp_path / "codes.jsonl").read_text())["code"]
+    results = post(session, [scan(text, "3513")])
+    assert results[0]["anomalies"] == [] and no_signature_checks == []
