@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable
 
 from sqlalchemy import select
@@ -59,17 +60,21 @@ _MAC_KEYS: dict[str, bytes] = {}
 def mac_key(session: Session) -> bytes | None:
     """Return the key of the registry's text MACs: derived from the session's ledger key.
 
-    None for a bare session without a ledger key file: nothing is then MACed, and
-    every label is checked by its signature.
+    None for a bare session, or while the ledger key does not exist yet (it is made by the
+    first ledger append, e.g. the plan's import; printing never makes one): nothing is then
+    MACed, and every label is checked by its signature.
     """
     path = rules_of(session).ledger_key_file
     if path is None:
         return None
     found = _MAC_KEYS.get(str(path))
     if found is None:
+        if not Path(path).exists():
+            return None
         # A key of its own (not the signing key itself), bound to this one use.
         found = _MAC_KEYS[str(path)] = hashlib.sha256(
-            b"jejak label registry text mac\0" + private_pem(load_or_create_key(path))).digest()
+            b"jejak label registry text mac\0"
+            + private_pem(load_or_create_key(path, create=False))).digest()
     return found
 
 
