@@ -1,7 +1,7 @@
 """Label registry: a keyed digest of each registered label's exact text.
 
 Revision ID: 0014_label_text_mac
-Revises: 0011_shipments
+Revises: 0013_scan_photos
 Create Date: 2026-12-05
 
 Adds ``label_registry.text_mac`` (nullable): HMAC-SHA256 of the label's exact
@@ -21,7 +21,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0014_label_text_mac'
-down_revision = '0011_shipments'
+down_revision = '0013_scan_photos'
 branch_labels = None
 depends_on = None
 
