@@ -10,7 +10,7 @@ PORT   ?= 5000
 export JEJAK_INSTANCE_PATH ?= $(CURDIR)/instance
 PYTEST_ARGS ?=
 
-.PHONY: run test setup web system-deps demo-db bench-labels bench-decode bench-server bench-phone-flow bench-phone-decode clean help
+.PHONY: run test setup web system-deps demo-db bench-labels bench-decode bench-server bench-server-door bench-phone-flow bench-phone-decode clean help
 
 help:
 	@echo "make run   - set up, load the demo region into SQLite, serve http://$(HOST):$(PORT)"
@@ -94,6 +94,11 @@ bench-decode: setup
 BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/jejak_bench
 bench-server: setup
 	$(PY) benchmarks/server.py ingest --database-url $(BENCH_DATABASE_URL)
+
+# Issue 15's warehouse-door run: 20,000 distinct packages, gunicorn -w 2, 2 client threads.
+bench-server-door: setup
+	$(PY) benchmarks/server.py ingest --database-url $(BENCH_DATABASE_URL) --pattern door \
+	    --scans 20000 --baseline 1000 --inprocess 0 --heads 0 --workers 2 --clients 2
 
 # The phone scanner: the flow through Chromium's fake camera, and the decode worker on the
 # shared frame set beside the browser peers (SHARED: the shared bench folder; DATA: its frames,

@@ -7,7 +7,17 @@ storage per scan, verify-log, and the page queries of one regency on a loaded pr
 ``ingest --pattern door`` posts instead one receipt at the regency warehouse per package, every
 scan of a batch a different package (a truck unloaded at a warehouse door): the pattern users
 have, where judging each package is all the work; ``--pattern route`` (the default) is the one
-described next.
+described next.  Issue 15's run (``make bench-server-door``)::
+
+    .venv/bin/python benchmarks/server.py ingest --database-url postgresql+psycopg://postgres@127.0.0.1:5432/jejak_door \
+        --pattern door --scans 20000 --baseline 1000 --inprocess 0 --heads 0 --workers 2 --clients 2
+
+The labels are printed as a real print run makes them (``print-labels``, codes format, which
+registers each label with its text MAC; ``--unregistered`` signs them apart instead, as labels
+printed elsewhere and never imported), and region 35 has a schedule (regency deadline two days
+after the scans, then a day a level), so judging looks its deadlines up as in an election.
+``--py-spy FILE`` samples the gunicorn workers during the batches (the ``bench`` extra) and
+prints the functions that hold the most samples.
 
 ``ingest`` (the database is created if absent and must hold no scans) loads a plan of
 signed labels for regency 3513, starts gunicorn (``--workers``, default 4) and posts each
@@ -15,8 +25,8 @@ package's handoffs (regency receive/dispatch, district, village, TPS receipt) th
 from ``--clients`` threads: first ``--scans`` scans in batches of ``--batch`` (500), then
 ``--baseline`` scans one per request (one commit each), and prints both rates and their
 ratio, measured in the same run, with the server side's CPU seconds per 1,000 scans (gunicorn
-master and workers plus their PostgreSQL backends, from /proc: less sensitive than wall time to
-a machine shared with others).  Then, in-process: the share of ingest time spent in the
+master and workers plus their PostgreSQL backends, each part shown, from /proc: less sensitive
+than wall time to a machine shared with others) and the client threads' own CPU.  Then, in-process: the share of ingest time spent in the
 ledger (``append_scan_contents``), the bytes per scan of ``scan_events`` and ``ledger_entries`` with
 their indexes, and the time of ``verify-log``; then ``--heads`` scans in-process in blocks
 that alternate, batch by batch, signing the ledger head and not (its cost, in one run).
@@ -36,7 +46,9 @@ import datetime as dt
 import os
 import queue
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -72,6 +84,27 @@ def door_scans(labels: dict[str, str]) -> list[dict]:
             for n, (_pid, code) in enumerate(sorted(labels.items()))]
 
 
+def schedule(app) -> None:
+    """Schedule the deadlines of region 35 after the scans: regency +2 days, then a day a level.
+
+    Every receipt is on time, and each judgement looks its deadlines up as in an
+    election (without a schedule the deadline rules have nothing to do).
+    """
+    from server.ledger.chain import append_records
+    from server.ledger.records import DEADLINES
+    from server.models import Deadline, Location
+
+    db = app.extensions["jejak.db"]
+    with db.session() as s:
+        region = s.scalar(select(Location.id).where(Location.code == "35"))
+        rows = [Deadline(region_id=region, level=level, deadline=START + dt.timedelta(days=2 + i))
+                for i, level in enumerate(("regency", "district", "village", "tps"))]
+        s.add_all(rows)
+        s.flush()
+        append_records(s, DEADLINES, Deadline.id.in_([d.id for d in rows]))
+        s.commit()
+
+
 def route_scans(labels: dict[str, str]) -> list[dict]:
     """Return every package's handoffs down its route, in device-time order, as the API takes them."""
     steps = [(lambda c: "3513", "receive"), (lambda c: "3513", "dispatch"),
@@ -97,7 +130,7 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def server_pids(session_id: int, database_url: str) -> list[int]:
+def server_pids(session_id: int, database_url: str) -> tuple[list[int], list[int]]:
     """Return the gunicorn processes (master and workers) and the PostgreSQL backends serving them."""
     pids = []
     for entry in Path("/proc").iterdir():
@@ -109,10 +142,10 @@ def server_pids(session_id: int, database_url: str) -> list[int]:
                 pass
     db = Database(database_url)
     with db.engine.connect() as conn:
-        pids += list(conn.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                       "AND pid <> pg_backend_pid()")))
+        backends = list(conn.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND pid <> pg_backend_pid()")))
     db.dispose()
-    return pids
+    return pids, backends
 
 
 class ServerCpu:
@@ -123,15 +156,62 @@ class ServerCpu:
         self.session_id, self.url = session_id, database_url
         self.start = self._read()
 
-    def _read(self) -> dict[int, float]:
-        """Return {pid: CPU seconds} of the server's processes now."""
-        return {pid: cpu for pid in server_pids(self.session_id, self.url)
+    def _read(self) -> dict[int, tuple[bool, float]]:
+        """Return {pid: (a PostgreSQL backend?, CPU seconds)} of the server's processes now."""
+        gunicorn, backends = server_pids(self.session_id, self.url)
+        return {pid: (pid in backends, cpu) for pid in gunicorn + backends
                 if (cpu := _cpu_seconds(pid)) is not None}
+
+    def split(self) -> tuple[float, float]:
+        """Return the CPU seconds (gunicorn, PostgreSQL backends) since start (newborns in full)."""
+        now = self._read()
+        spent = [0.0, 0.0]
+        for pid, (backend, cpu) in now.items():
+            spent[backend] += cpu - self.start.get(pid, (backend, 0.0))[1]
+        return spent[0], spent[1]
 
     def spent(self) -> float:
         """Return the CPU seconds spent since start (processes born since count in full)."""
-        now = self._read()
-        return sum(cpu - self.start.get(pid, 0.0) for pid, cpu in now.items())
+        return sum(self.split())
+
+
+def start_py_spy(out: str | None, master: int):
+    """Start sampling the gunicorn workers with py-spy (collapsed stacks into out); None if not asked."""
+    if not out:
+        return None
+    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--subprocesses",
+                            "--nonblocking", "--format", "raw", "--rate", "250", "--pid", str(master),
+                            "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first batch
+    return spy
+
+
+def stop_py_spy(spy, out: str | None) -> None:
+    """Stop py-spy and print the project's functions holding the most samples (total and self)."""
+    if spy is None:
+        return
+    spy.send_signal(signal.SIGINT)
+    spy.wait(timeout=60)
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    for line in Path(out).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = []
+        for frame in stack.split(";")[1:]:  # the first is the process
+            name, _, where = frame.partition(" (")
+            path = where.rsplit(":", 1)[0]
+            frames.append(f"{name} ({path.split('site-packages/')[-1].replace(str(ROOT) + '/', '')})")
+        samples += int(count)
+        if frames:
+            own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+        for frame in set(frames):
+            total[frame] = total.get(frame, 0) + int(count)
+    print(f"py-spy: {samples} samples of the workers in {out} (collapsed stacks; flamegraph.pl draws them)")
+    ours = {f: n for f, n in total.items() if f.split("(")[-1].startswith(("server/", "labels/"))}
+    for name, table in (("total, the project's functions", ours), ("self", own)):
+        top = sorted(table.items(), key=lambda kv: -kv[1])[:30]
+        print(f"  by {name}:\n" + "\n".join(f"    {100 * n / samples:5.1f}% {f}" for f, n in top))
 
 
 def post_all(url: str, token: str, bodies: list[list[dict]], clients: int) -> float:
@@ -257,7 +337,8 @@ def ingest_benchmark(args) -> int:
     per_package = 1 if args.pattern == "door" else 7
     tps = max(1, -(-total // (per_package * len(ITEM_TYPES))) - 4)
     t = time.perf_counter()
-    world = make_world(app, item_types=ITEM_TYPES, extra_tps=tps)
+    world = make_world(app, item_types=ITEM_TYPES, extra_tps=tps, printed=not args.unregistered)
+    schedule(app)
     rng = random.Random(args.seed)
     if args.pattern == "door":
         # Every scan a different package, received once: batched, baseline and in-process
@@ -283,18 +364,24 @@ def ingest_benchmark(args) -> int:
     try:
         bodies = [batched[i:i + args.batch] for i in range(0, len(batched), args.batch)]
         cpu = ServerCpu(served.proc.pid, args.database_url)
+        client_cpu = time.process_time()
+        spy = start_py_spy(args.py_spy, served.proc.pid)
         seconds = post_all(served.url, world.token, bodies, args.clients)
-        batch_cpu = 1000 * cpu.spent() / len(batched)
+        stop_py_spy(spy, args.py_spy)
+        client_cpu = 1000 * (time.process_time() - client_cpu) / len(batched)
+        in_app, in_pg = (1000 * c / len(batched) for c in cpu.split())
+        batch_cpu = in_app + in_pg
         batch_rate = len(batched) / seconds
         print(f"batches of {args.batch}: {len(batched)} scans in {seconds:.1f} s = {batch_rate:,.0f} scans/s; "
-              f"server CPU {batch_cpu:.2f} s per 1,000 scans (gunicorn + PostgreSQL backends; "
-              f"{2000 / batch_cpu:,.0f} scans/s if 2 cores were ours alone)")
+              f"server CPU {batch_cpu:.3f} s per 1,000 scans (gunicorn {in_app:.3f} + PostgreSQL backends "
+              f"{in_pg:.3f}; {2000 / batch_cpu:,.0f} scans/s if 2 cores were ours alone); "
+              f"client threads {client_cpu:.3f} s per 1,000")
         cpu = ServerCpu(served.proc.pid, args.database_url)
         seconds = post_all(served.url, world.token, [[s] for s in single], args.clients)
         single_cpu = 1000 * cpu.spent() / len(single)
         single_rate = len(single) / seconds
         print(f"one scan per request: {len(single)} scans in {seconds:.1f} s = {single_rate:,.0f} scans/s; "
-              f"server CPU {single_cpu:.2f} s per 1,000 scans")
+              f"server CPU {single_cpu:.3f} s per 1,000 scans")
         print(f"ratio batched / single: {batch_rate / single_rate:.1f}x wall, "
               f"{single_cpu / batch_cpu:.1f}x server CPU per scan")
     finally:
@@ -398,6 +485,13 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--seed", type=int, default=2024)
+    p.add_argument("--py-spy", metavar="FILE",
+                   help="sample the gunicorn workers with py-spy during the batches (pip install py-spy, "
+                        "or the 'bench' extra) into FILE, and print where their time goes")
+    p.add_argument("--unregistered", action="store_true",
+                   help="sign the labels apart instead of printing them with print-labels: the server "
+                        "has not seen them, so it checks each signature (labels printed elsewhere and "
+                        "never imported)")
     p.add_argument("--pattern", choices=("route", "door"), default="route",
                    help="route: each package's seven handoffs down its route (batches in device-time "
                         "order); door: every scan a different package received once at the regency "

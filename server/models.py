@@ -486,6 +486,11 @@ class LabelRecord(Base):
     signature: Mapped[str] = mapped_column(String(128))
     source: Mapped[str] = mapped_column(String(8))
     registered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utc_now)
+    # HMAC-SHA256 of the label's exact text under a key derived from the ledger key
+    # (server.labelling.registry.text_mac): ingest takes a text whose MAC is here as
+    # genuine without checking its signature again (docs/security.md). Null: rows
+    # registered before migration 0015, or by a session without a ledger key.
+    text_mac: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
 
 
 class Shipment(Base):

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from server.errors import DomainError
 from server.ingest.labels import Resolved, _label_key, claimed_id, resolve_text
 from server.ingest.scan import Item, ScanError, understand
-from server.labelling.registry import codes_of, register, row_for
+from server.labelling.registry import register, registered, row_for
 from server.labelling.trust import trusted_keys
 from server.ledger.chain import append_anomalies, append_scan_contents, content_of_scan
 from server.locks import lock_batch, lock_more, per_package
@@ -189,14 +189,16 @@ def _resolved(session, ctx, items: list[Item], results, principal):
             if p.destination_id in ctx.locations
             and principal.covers(ctx.locations[p.destination_id].path)}
     keys = trusted_keys(session)
-    registry = codes_of(session, {p.id for p in plan.values()})
+    known = registered(session, {p.id for p in plan.values()})
+    registry = known.codes
     codes: dict[int, Resolved] = {}
     boxes: dict[int, Resolved | None] = {}
     understood: list[Item] = []
     for it in items:
-        r = codes[it.index] = resolve_text(it.code, keys, plan, registry=registry, here=here)
+        r = codes[it.index] = resolve_text(it.code, keys, plan, registry=registry, here=here,
+                                           proven=known.proves)
         box = boxes[it.index] = (resolve_text(it.container, keys, plan, container=True,
-                                              registry=registry, here=here)
+                                              registry=registry, here=here, proven=known.proves)
                                  if it.container else None)
         if box is not None and box.pkg is not None and r.pkg is not None and box.pkg.id == r.pkg.id:
             results[it.index]["error"] = (f"the container of this {it.action} scan is the package "
@@ -205,23 +207,28 @@ def _resolved(session, ctx, items: list[Item], results, principal):
             understood.append(it)
             if r.kind is None and r.detail:
                 results[it.index]["note"] = r.detail
-    _register_genuine(session, understood, codes, boxes, registry)
+    _register_genuine(session, understood, codes, boxes, known)
     return codes, boxes, understood
 
 
-def _register_genuine(session, items: list[Item], codes, boxes, registry) -> None:
-    """Add the genuine labels of the batch the registry lacks, in one statement."""
+def _register_genuine(session, items: list[Item], codes, boxes, known) -> None:
+    """Add the genuine labels of the batch the registry lacks (or lacks the MAC of), in one statement."""
     rows = []
+    registry = known.codes
     for it in items:
         for r, text in ((codes[it.index], it.code), (boxes[it.index], it.container)):
             label = claimed_id(text)[1] if r is not None and text else None
             pkg = r.pkg if r is not None and r.kind is None else (
                 r.about if r is not None and r.kind == "superseded_label" else None)
-            if (label is None or pkg is None or label.version > pkg.label_version
-                    or label.verification_code in registry.get(pkg.id, {})):
+            if label is None or pkg is None or label.version > pkg.label_version:
                 continue
+            mac = known.mac_of(label.text)
+            if mac in known.macs or (mac is None and label.verification_code in registry.get(pkg.id, {})):
+                continue  # registered, with its MAC when there is a key to make one
             registry.setdefault(pkg.id, {})[label.verification_code] = label.version
-            rows.append(row_for(pkg.id, label, "scan"))
+            if mac is not None:
+                known.macs.add(mac)
+            rows.append(row_for(pkg.id, label, "scan", known.key))
     register(session, rows)
 
 

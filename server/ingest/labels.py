@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
+from typing import Callable
 
 from labels.payload import BadSignature, PayloadError, UnknownKey, parse, parse_manual_entry, verify
 from server.reconcile.details import describe
@@ -72,7 +73,8 @@ def claimed_id(text: str) -> tuple[str, object | None]:
 
 def resolve_text(text: str, keys: dict, plan: dict[str, PlannedPackage], container: bool = False,
                  registry: dict[int, dict[str, int]] | None = None,
-                 here: dict[str, PlannedPackage] | None = None) -> Resolved:
+                 here: dict[str, PlannedPackage] | None = None,
+                 proven: Callable[[str], bool] | None = None) -> Resolved:
     """Tell what a scanned text is: a planned package, or which kind of bad label.
 
     ``registry`` ({package row id: {verification code: version}}, from
@@ -82,6 +84,10 @@ def resolve_text(text: str, keys: dict, plan: dict[str, PlannedPackage], contain
     a device gets the same answer (``unknown_package``) for a package of another
     region as for one that does not exist.  A signed label proves itself and is
     looked up in the whole plan.
+    ``proven`` tells whether the label registry vouches for an exact text
+    (``server.labelling.registry.Registered.proves``): this server signed or
+    verified it, so its signature is not checked again - if its key is still
+    trusted (docs/security.md).
     """
     cleaned = text.strip().upper()
     claimed, label = claimed_id(text)
@@ -95,7 +101,8 @@ def resolve_text(text: str, keys: dict, plan: dict[str, PlannedPackage], contain
                                 {"why": "unreadable", "package": claimed, "error": str(exc)},
                                 about)
         try:
-            _verified(cleaned, label, keys)
+            if label.key_id not in keys or proven is None or not proven(cleaned):
+                _verified(cleaned, label, keys)
         except UnknownKey:
             return Resolved(None, claimed, label.version, "forged_label",
                             {"why": "unknown_key", "package": claimed, "key": label.key_id},

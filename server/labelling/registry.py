@@ -13,22 +13,35 @@ per package and label version (table of migration 0004):
   server), verifies every line with the trusted keys and stores all or nothing;
 * ingest registers every genuine label it verifies (``server.ingest``), in bulk.
 
-Rows are only ever added (insert-if-missing): a code once genuine stays
-genuine, and an older version's code then identifies a superseded label.
+Rows are only ever added (insert-if-missing; a row from before migration 0015
+only gains its text MAC): a code once genuine stays genuine, and an older
+version's code then identifies a superseded label.
+
+Each row also keeps ``text_mac`` (migration 0015): an HMAC of the label's exact
+text under a key derived from the ledger key, which lives on the app hosts and
+not in the database.  The server writes it only for a text it signed itself or
+verified with a trusted key, so at ingest a scanned text whose MAC is registered
+needs no second Ed25519 check (``Registered.proves``; docs/security.md).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from labels.keys import private_pem
 from labels.payload import BadSignature, PayloadError, SignedLabel, UnknownKey, parse, verify
+from server.config import rules_of
 from server.errors import DomainError
+from server.ledger.checkpoints import load_or_create_key
 from server.models import LabelRecord, Package, utc_now
 from server.sql import chunks, member
 
@@ -41,43 +54,114 @@ IMPORT_CHUNK = 2000
 MAX_LISTED = 1000  # bad lines shown in full; the rest are counted
 
 
-def row_for(package_row_id: int, label: SignedLabel, source: str) -> dict:
-    """Return the registry row of a genuine label of a planned package."""
+_MAC_KEYS: dict[str, bytes] = {}
+
+
+def mac_key(session: Session) -> bytes | None:
+    """Return the key of the registry's text MACs: derived from the session's ledger key.
+
+    None for a bare session, or while the ledger key does not exist yet (it is made by the
+    first ledger append, e.g. the plan's import; printing never makes one): nothing is then
+    MACed, and every label is checked by its signature.
+    """
+    path = rules_of(session).ledger_key_file
+    if path is None:
+        return None
+    found = _MAC_KEYS.get(str(path))
+    if found is None:
+        if not Path(path).exists():
+            return None
+        # A key of its own (not the signing key itself), bound to this one use.
+        found = _MAC_KEYS[str(path)] = hashlib.sha256(
+            b"jejak label registry text mac\0"
+            + private_pem(load_or_create_key(path, create=False))).digest()
+    return found
+
+
+def text_mac(key: bytes, text: str) -> bytes:
+    """Return the MAC the registry keeps of a label's exact text."""
+    return hmac.digest(key, text.encode("utf-8"), "sha256")
+
+
+def row_for(package_row_id: int, label: SignedLabel, source: str, key: bytes | None = None) -> dict:
+    """Return the registry row of a genuine label of a planned package (MACed when key is given)."""
     return {"package_id": package_row_id, "version": label.version,
             "verification_code": label.verification_code, "key_id": label.key_id,
-            "signature": label.signature, "source": source}
+            "signature": label.signature, "source": source,
+            "text_mac": text_mac(key, label.text) if key is not None else None}
+
+
+@dataclass
+class Registered:
+    """What the registry holds for some packages: their codes, and the MACs of their texts."""
+
+    codes: dict[int, dict[str, int]] = field(default_factory=dict)
+    macs: set[bytes] = field(default_factory=set)
+    key: bytes | None = None
+    _of: dict[str, bytes] = field(default_factory=dict)
+
+    def mac_of(self, text: str) -> bytes | None:
+        """Return the MAC of a text under this registry's key (None without a key), computed once."""
+        if self.key is None:
+            return None
+        mac = self._of.get(text)
+        if mac is None:
+            mac = self._of[text] = text_mac(self.key, text)
+        return mac
+
+    def proves(self, text: str) -> bool:
+        """Tell whether this exact text was signed or verified by this server (its MAC is registered)."""
+        return bool(self.macs) and self.mac_of(text) in self.macs
 
 
 def codes_of(session: Session, package_row_ids: Iterable[int]) -> dict[int, dict[str, int]]:
     """Return {package row id: {verification code: label version}} for the packages given."""
-    out: dict[int, dict[str, int]] = {}
+    return registered(session, package_row_ids, with_key=False).codes
+
+
+def registered(session: Session, package_row_ids: Iterable[int], with_key: bool = True) -> Registered:
+    """Return the registered codes and text MACs of the packages given, in one query per chunk."""
+    out = Registered(key=mac_key(session) if with_key else None)
     for part in chunks(set(package_row_ids)):
-        for pid, code, version in session.execute(
-                select(LabelRecord.package_id, LabelRecord.verification_code, LabelRecord.version)
+        for pid, code, version, mac in session.execute(
+                select(LabelRecord.package_id, LabelRecord.verification_code, LabelRecord.version,
+                       LabelRecord.text_mac)
                 .where(member(session, LabelRecord.package_id, part))):
-            out.setdefault(pid, {})[code] = version
+            out.codes.setdefault(pid, {})[code] = version
+            if mac is not None:
+                out.macs.add(bytes(mac))
     return out
 
 
 def register(session: Session, rows: list[dict]) -> None:
-    """Insert the rows whose (package, code) is not registered yet; one statement per chunk."""
+    """Insert the rows whose (package, code) is not registered yet; one statement per chunk.
+
+    A registered row without a text MAC (from before migration 0015) gets the
+    row's MAC; nothing else of a registered row ever changes.
+    """
     if not rows:
         return
     now = utc_now()
-    unique = {(r["package_id"], r["verification_code"]): {**r, "registered_at": now} for r in rows}
+    unique = {(r["package_id"], r["verification_code"]): {"text_mac": None, **r, "registered_at": now}
+              for r in rows}
     # Sorted, so two writers take the unique index entries in the same order (no deadlock).
     ordered = [unique[k] for k in sorted(unique)]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = LabelRecord.__table__
     for part in chunks(ordered):
-        session.execute(insert(LabelRecord.__table__).on_conflict_do_nothing(
-            index_elements=["package_id", "verification_code"]), part)
+        statement = insert(table)
+        session.execute(statement.on_conflict_do_update(
+            index_elements=["package_id", "verification_code"],
+            set_={"text_mac": statement.excluded.text_mac},
+            where=table.c.text_mac.is_(None) & statement.excluded.text_mac.is_not(None)), part)
 
 
 def register_signed(session: Session, packages: list[Package], signed: list[SignedLabel],
                     source: str = "print") -> None:
     """Register the labels just rendered for packages (same order)."""
-    register(session, [row_for(p.id, s, source) for p, s in zip(packages, signed)])
+    key = mac_key(session)
+    register(session, [row_for(p.id, s, source, key) for p, s in zip(packages, signed)])
 
 
 class ImportLabelsError(DomainError):
@@ -126,6 +210,7 @@ def import_codes(session: Session, lines: Iterable[str], keys: dict) -> tuple[in
     bad: list[str] = []
     read = added = 0
     pending: list[_Line] = []
+    key = mac_key(session)
 
     def flush() -> None:
         """Check a chunk of good lines against the plan and register it."""
@@ -146,7 +231,7 @@ def import_codes(session: Session, lines: Iterable[str], keys: dict) -> tuple[in
                            f"{ln.label.package_id} label version {ln.label.version}, "
                            f"the plan is at {found[1]}")
             else:
-                rows.append(row_for(found[0], ln.label, "import"))
+                rows.append(row_for(found[0], ln.label, "import", key))
         if not bad and rows:
             known = codes_of(session, {r["package_id"] for r in rows})
             fresh = {(r["package_id"], r["verification_code"]) for r in rows

@@ -180,6 +180,10 @@ class DeadlineBook:
             self._by[(path, level, direction or "outbound", item_type or "")] = deadline
         self._returns = {key[1] for key in self._by if key[2] == "return"}
         self._memo: dict[tuple, dt.datetime | None] = {}
+        # Only these paths have rows: a destination's scheduled ancestors, nearest first, are
+        # all its lookups depend on, so packages bound for 500 TPS of one region share them.
+        self._paths = {key[0] for key in self._by}
+        self._chains: dict[str, tuple] = {}
 
     def __bool__(self) -> bool:
         """Tell whether any deadline is scheduled."""
@@ -190,12 +194,16 @@ class DeadlineBook:
         """Return the deadline of ``level`` for a package of this type bound for ``dest_path``."""
         if not self._by:
             return None
-        memo_key = (dest_path, level, item_type, direction)
+        chain = self._chains.get(dest_path)
+        if chain is None:
+            chain = self._chains[dest_path] = tuple(
+                p for p in (*reversed(ancestor_paths(dest_path)), None) if p in self._paths)
+        memo_key = (chain, level, item_type, direction)
         memo = self._memo.get(memo_key, False)
         if memo is not False:
             return memo
         found = None
-        for path in (*reversed(ancestor_paths(dest_path)), None):
+        for path in chain:
             for kind in ((item_type, "") if item_type else ("",)):
                 found = self._by.get((path, level, direction, kind))
                 if found is not None:
@@ -579,8 +587,11 @@ class _Rules:
             loc = self.route[level]
             horizon = self.entries[-1][0].scanned_at if self.entries else None
             deferred = self.ctx.defer_missing and (horizon is None or start > horizon)
-            facts = {"package": self.pkg.package_id, "place": place(loc),
-                     "deadline": instant(deadline), "last_seen": self._last_seen(start)}
+            # A deferred finding is never stored, shown or compared (findings.apply_findings
+            # only keeps its key): its facts are left unbuilt, as every door receipt has one.
+            facts = {} if deferred else {
+                "package": self.pkg.package_id, "place": place(loc),
+                "deadline": instant(deadline), "last_seen": self._last_seen(start)}
             found = self.add("missing", level, loc, [], facts, start, ended_at=end)
             found.ended_by, found.deferred = reached_by.get(level), deferred
 
@@ -644,9 +655,10 @@ class _Rules:
             where = self.loc(seen[-1]) if seen else self.dest
             horizon = self.entries[-1][0].scanned_at if self.entries else None
             deferred = self.ctx.defer_missing and (horizon is None or start > horizon)
-            facts = {"package": self.pkg.package_id, "place": place(loc),
-                     "deadline": instant(deadline), "destination": place(self.dest),
-                     "last_seen": self._last_seen(start)}
+            facts = {} if deferred else {  # unbuilt when deferred, as in missing()
+                "package": self.pkg.package_id, "place": place(loc),
+                "deadline": instant(deadline), "destination": place(self.dest),
+                "last_seen": self._last_seen(start)}
             found = self.add("missing_return", level, where, [], facts, start, ended_at=end)
             found.ended_by, found.deferred = arrived, deferred
             if end is None:

@@ -11,6 +11,7 @@ database (its connections terminated).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import select
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -64,11 +66,14 @@ class World:
     token: str
 
 
-def make_world(app, item_types=("SS-DPR", "KOTAK", "SS-PPWP", "TINTA", "BILIK"), extra_tps: int = 0) -> World:
+def make_world(app, item_types=("SS-DPR", "KOTAK", "SS-PPWP", "TINTA", "BILIK"), extra_tps: int = 0,
+               printed: bool = False) -> World:
     """Load the test region, a plan of packages, a trusted label key and an operator token.
 
     ``extra_tps`` adds that many TPS (in villages of district 351302) to the plan, for
     backlogs big enough that each package is scanned a handful of times, not thousands.
+    ``printed``: the labels come from ``print-labels`` (``server.labelling.printing``, codes
+    format), which registers them as a real print run does; else they are signed apart.
     """
     from labels.keys import generate
     from server.ledger.chain import append_records
@@ -100,10 +105,24 @@ def make_world(app, item_types=("SS-DPR", "KOTAK", "SS-PPWP", "TINTA", "BILIK"),
         append_records(s, LOCATIONS, Location.code.in_([c for c in region.locations if c not in chained]))
         plan = make_plan(s, region, tps_codes=region.tps_codes("3513"), item_types=item_types)
         trust_key(s, key)
-        labels = {pid: label_text(p, key) for pid, p in plan.items()}
+        if not printed:
+            labels = {pid: label_text(p, key) for pid, p in plan.items()}
         tok = token(s, "operator", "3513")
         s.commit()
+    if printed:
+        labels = _print_codes(app, key)
     return World(app, labels, tok)
+
+
+def _print_codes(app, key) -> dict[str, str]:
+    """Print the region's labels as ``jejak-server print-labels --format codes`` does; return them."""
+    from server.labelling.printing import print_labels
+
+    db = app.extensions["jejak.db"]
+    with tempfile.TemporaryDirectory() as folder, db.session() as s:
+        (path,) = print_labels(s, key, Path(folder) / "labels.jsonl", region="3513", fmt="codes")
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {line["package_id"]: line["code"] for line in lines}
 
 
 def write_backlog(outbox_path, world: World, n: int, seed: int = 0, start: dt.datetime | None = None) -> list[str]:
