@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
@@ -46,7 +46,7 @@ SWEEP_EVERY = 1000
 
 def lock_key(scope: str, key: str) -> int:
     """Return the int4 advisory-lock key of a scope's key."""
-    digest = hashlib.blake2b(f"{scope}\0{key}".encode("utf-8"), digest_size=4).digest()
+    digest = hashlib.blake2b(f"{scope}\0{key}".encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 

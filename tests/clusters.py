@@ -65,7 +65,8 @@ def as_owner(args: list[str]) -> list[str]:
 
 def run(args: list[str], env: dict | None = None, timeout: float = 120) -> str:
     """Run a command; raise with its output when it fails."""
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n"
                            f"{done.stdout}\n{done.stderr}")
@@ -85,7 +86,7 @@ def reap_stale() -> None:
         for conf in (folder / "etc").glob("*/*"):
             subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", conf.parent.name,
                             conf.name, "stop", "-m", "immediate"], env=env,
-                           capture_output=True, timeout=60)
+                           capture_output=True, timeout=60, check=False)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -102,7 +103,7 @@ def _alive(pid: int) -> bool:
 class Cluster:
     """One cluster of the pair: its name, port and folders."""
 
-    def __init__(self, pair: "ClusterPair", name: str):
+    def __init__(self, pair: ClusterPair, name: str):
         self.pair = pair
         self.name = name
         self.port = free_port()
@@ -170,7 +171,7 @@ class ClusterPair:
         self.primary = Cluster(self, f"{tag}_primary")
         self.replica = Cluster(self, f"{tag}_replica")
 
-    def start(self) -> "ClusterPair":
+    def start(self) -> ClusterPair:
         """Create and start the primary, then the replica from a base backup of it."""
         try:
             self.primary.create()
@@ -196,7 +197,7 @@ class ClusterPair:
         for cluster in (self.replica, self.primary):
             subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version,
                             cluster.name, "stop", "-m", "immediate"], env=self.env,
-                           capture_output=True, timeout=60)
+                           capture_output=True, timeout=60, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def caught_up(self, timeout: float = 30) -> None:

@@ -29,10 +29,10 @@ from server.db import get_db, get_read_session, replica_read
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
 from server.photos.store import PhotoStore
 from server.reports import bast
-from server.sql import PrimaryNeeded
 from server.reports.bast import bast_data, receipt_days
 from server.reports.scanlog import SCAN_HEADER, scan_log_csv, scan_log_rows
 from server.reports.tables import ANOMALY_HEADER, anomaly_rows, csv_chunks, xlsx_chunks
+from server.sql import PrimaryNeeded
 
 bp = Blueprint("exports", __name__, url_prefix="/reports")
 
