@@ -307,7 +307,7 @@ def get_read_session() -> Session:
     if "db_read_session" not in g:
         db = get_db()
         if g.get("read_on_primary"):
-            source = ReadSource(False, "write-due", g.read_source.lag)
+            source = ReadSource(False, "write-due", getattr(g.get("read_source"), "lag", None))
         else:
             written = cookie.get(WAL_COOKIE) if "user_id" in cookie else None
             source = db.read_source(written if isinstance(written, int) else None)

@@ -43,6 +43,22 @@ RATE_SPACE = 0x524C
 # Forget idle keys' rows every this many hits of one process.
 SWEEP_EVERY = 1000
 
+# A hit on PostgreSQL in one statement, after the key's lock (a statement of its own, so this
+# one's snapshot sees what the lock's previous holder committed): forget the key's expired
+# rows, count the rest, add one while under the limit.
+_HIT = text("""
+    WITH gone AS (
+        DELETE FROM rate_limit_hits WHERE scope = :scope AND key = :key AND at <= :horizon
+    ), live AS (
+        SELECT count(*) AS n, min(at) AS oldest FROM rate_limit_hits
+        WHERE scope = :scope AND key = :key AND at > :horizon
+    ), added AS (
+        INSERT INTO rate_limit_hits (scope, key, at)
+        SELECT :scope, :key, :now FROM live WHERE n < :limit
+    )
+    SELECT n, oldest FROM live
+""")
+
 
 def lock_key(scope: str, key: str) -> int:
     """Return the int4 advisory-lock key of a scope's key."""
@@ -74,23 +90,33 @@ class SharedWindowLimiter:
         horizon = now - self.window
         with self.sessions() as session:
             self._lock(session, key)
-            session.execute(delete(RateLimitHit).where(
-                RateLimitHit.scope == self.scope, RateLimitHit.key == key,
-                RateLimitHit.at <= horizon))
-            count, oldest = session.execute(
-                select(func.count(), func.min(RateLimitHit.at)).where(
-                    RateLimitHit.scope == self.scope, RateLimitHit.key == key)).one()
-            if count >= self.limit:
-                session.commit()
-                # Refused requests are not counted: a client that waits as told gets through.
-                return max(oldest + self.window - now, 0.001)
-            session.execute(insert(RateLimitHit).values(scope=self.scope, key=key, at=now))
+            if is_postgres(session):
+                count, oldest = session.execute(_HIT, {
+                    "scope": self.scope, "key": key, "now": now, "horizon": horizon,
+                    "limit": self.limit}).one()
+            else:
+                count, oldest = self._hit_portably(session, key, now, horizon)
             self._calls += 1
             if self._calls % SWEEP_EVERY == 0:
                 session.execute(delete(RateLimitHit).where(
                     RateLimitHit.scope == self.scope, RateLimitHit.at <= horizon))
             session.commit()
+        if count >= self.limit:
+            # Refused requests are not counted: a client that waits as told gets through.
+            return max(oldest + self.window - now, 0.001)
         return 0.0
+
+    def _hit_portably(self, session: Session, key: str, now: float, horizon: float):
+        """Forget the key's expired rows, count the rest, add one under the limit (SQLite)."""
+        session.execute(delete(RateLimitHit).where(
+            RateLimitHit.scope == self.scope, RateLimitHit.key == key,
+            RateLimitHit.at <= horizon))
+        count, oldest = session.execute(
+            select(func.count(), func.min(RateLimitHit.at)).where(
+                RateLimitHit.scope == self.scope, RateLimitHit.key == key)).one()
+        if count < self.limit:
+            session.execute(insert(RateLimitHit).values(scope=self.scope, key=key, at=now))
+        return count, oldest
 
     def wait(self, key) -> float:
         """Return the seconds before key may make a request (0: now), without counting one."""
@@ -116,7 +142,9 @@ class SharedWindowLimiter:
     def _lock(self, session: Session, key: str) -> None:
         """Serialise hits of one key until this transaction ends."""
         if is_postgres(session):
-            session.execute(text("SELECT pg_advisory_xact_lock(:space, :k)"),
+            # A hit lost in a crash costs nothing: no waiting for the WAL flush at commit.
+            session.execute(text("SELECT set_config('synchronous_commit', 'off', true), "
+                                 "pg_advisory_xact_lock(:space, :k)"),
                             {"space": RATE_SPACE, "k": lock_key(self.scope, key)})
         else:
             # A write first: SQLite's write lock is taken before anything is counted.
