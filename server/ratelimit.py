@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from server.models import RateLimitHit
@@ -88,7 +89,8 @@ class SharedWindowLimiter:
         key = str(key)[:200]
         now = self.clock()
         horizon = now - self.window
-        with self.sessions() as session:
+        session = self.sessions()
+        try:
             self._lock(session, key)
             if is_postgres(session):
                 count, oldest = session.execute(_HIT, {
@@ -101,6 +103,13 @@ class SharedWindowLimiter:
                 session.execute(delete(RateLimitHit).where(
                     RateLimitHit.scope == self.scope, RateLimitHit.at <= horizon))
             session.commit()
+        except DBAPIError:
+            # A connection that failed mid-transaction (a reset at commit) goes, not back to
+            # the pool; the caller answers 503 and the client retries.
+            session.invalidate()
+            raise
+        finally:
+            session.close()
         if count >= self.limit:
             # Refused requests are not counted: a client that waits as told gets through.
             return max(oldest + self.window - now, 0.001)

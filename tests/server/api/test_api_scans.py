@@ -179,7 +179,24 @@ def test_a_database_failure_mid_batch_keeps_nothing_and_answers_503(client, db, 
     assert scan_count(db) == len(scans)
 
 
-def test_a_failure_at_commit_keeps_nothing(client, db, world):
+def test_a_failure_at_commit_keeps_nothing(app, client, db, world):
+    def refuse(conn):
+        raise OperationalError("COMMIT", {}, ConnectionError("connection reset"))
+
+    app.extensions["jejak.ratelimit"].limit = 0  # the commit that fails is the batch's own
+    event.listen(db.engine, "commit", refuse)
+    try:
+        response = client.post("/api/v1/scans", json={"scans": receipts(world)},
+                               headers=auth(world["operator"]))
+    finally:
+        event.remove(db.engine, "commit", refuse)
+    assert_error_shape(response, 503)
+    assert scan_count(db) == 0
+
+
+def test_a_failure_counting_the_rate_limit_is_a_503_and_the_next_request_goes_through(
+        client, db, world):
+    # The shared limit commits its count first: that commit fails, nothing else runs.
     def refuse(conn):
         raise OperationalError("COMMIT", {}, ConnectionError("connection reset"))
 
@@ -191,6 +208,10 @@ def test_a_failure_at_commit_keeps_nothing(client, db, world):
         event.remove(db.engine, "commit", refuse)
     assert_error_shape(response, 503)
     assert scan_count(db) == 0
+    # The connection that failed was dropped, not pooled: the retry is recorded.
+    retry = client.post("/api/v1/scans", json={"scans": receipts(world)},
+                        headers=auth(world["operator"]))
+    assert retry.status_code == 200 and scan_count(db) == len(receipts(world))
 
 
 class FakeClock:
