@@ -25,7 +25,8 @@ TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium postgresql pgbouncer
 SYSTEM_PACKAGES ?= $(RUN_PACKAGES)
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
-	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
+	    || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \

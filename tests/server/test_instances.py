@@ -42,6 +42,8 @@ class Bouncer:
     """A pgbouncer process in transaction pooling in front of one cluster."""
 
     def __init__(self, cluster, pool_size: int):
+        if not shutil.which("pgbouncer"):
+            raise RuntimeError("pgbouncer is missing: apt-get install pgbouncer (make test does)")
         self.root = Path(tempfile.mkdtemp(prefix="jejak-pgbouncer-"))
         self.port = free_port()
         (self.root / "userlist.txt").write_text('"postgres" ""\n')
@@ -65,8 +67,6 @@ class Bouncer:
             shutil.chown(self.root, user=user, group=user)
             for path in self.root.iterdir():
                 shutil.chown(path, user=user, group=user)
-        if not shutil.which("pgbouncer"):
-            raise RuntimeError("pgbouncer is missing: apt-get install pgbouncer (make test does)")
         # PgBouncer will not run as root: -u gives it the clusters' owner.
         self.process = subprocess.Popen(["pgbouncer", *(["-u", user] if user else []), str(ini)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
