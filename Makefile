@@ -17,14 +17,16 @@ help:
 	@echo "make test  - set up and run the whole test suite (SQLite; PostgreSQL with JEJAK_TEST_DATABASE_URL)"
 
 # System libraries: libzbar0 (pyzbar), poppler-utils (pdftoppm in label tests),
-# chromium (browser tests). Installed with apt-get when running as root,
-# otherwise the exact command is printed.
+# chromium (browser tests), postgresql (pg_createcluster and pg_basebackup: the replica
+# tests start their own primary and streaming replica) and pgbouncer (the two-instance
+# tests). Installed with apt-get when running as root, otherwise the exact command is printed.
 RUN_PACKAGES  := libzbar0 fonts-dejavu-core
-TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium
+TEST_PACKAGES := $(RUN_PACKAGES) poppler-utils chromium postgresql pgbouncer
 SYSTEM_PACKAGES ?= $(RUN_PACKAGES)
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
-	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' \
+	    || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; \

@@ -13,6 +13,9 @@ from pathlib import Path
 # key -> (default, type, one-line description used by docs and `jejak-server config`)
 SETTINGS = {
     "DATABASE_URL": (None, str, "SQLAlchemy URL; default sqlite:///<instance>/jejak.sqlite3"),
+    "READ_DATABASE_URL": (None, str, "PostgreSQL URL of a streaming replica for dashboards, exports, progress and observers' API reads; unset: all reads on DATABASE_URL"),
+    "READ_MAX_LAG_SECONDS": (30, int, "a replica further behind than this is not read: the primary answers (the page says so)"),
+    "DATABASE_TRANSACTION_POOLING": (False, bool, "the database URLs lead to pgbouncer in transaction pooling: no server-side prepared statements"),
     "SECRET_KEY": (None, str, "signs session cookies and CSRF tokens; generated into the instance folder when unset"),
     "PAGE_SIZE": (200, int, "rows per page of list endpoints and pages"),
     "MAX_BATCH": (5000, int, "most scans accepted in one POST /api/v1/scans"),

@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from server.sql import is_postgres
+from server.sql import PrimaryNeeded, is_postgres, read_only
 
 # The int4 namespace of the two-key advisory locks of label dedup keys.
 LABEL_SPACE = 0x4A4B
@@ -63,6 +63,7 @@ def lock_batch(session: Session, package_ids, dedup_keys=()) -> None:
 
     On SQLite: the database's write lock (``lock_writes``).
     """
+    _writable(session)
     if not per_package(session):
         lock_writes(session)
         return
@@ -88,9 +89,21 @@ WRITE_LOCK_KEY = 0x4A454A414B
 
 def lock_writes(session: Session) -> None:
     """Serialise writers of the log: an advisory lock on PostgreSQL, the write lock on SQLite."""
+    _writable(session)
     if is_postgres(session):
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
     else:
         # A write statement takes SQLite's write lock (waiting on busy_timeout)
         # before anything is read, so the reads that follow are not stale.
         session.execute(text("UPDATE deadline_sweeps SET deadline_id = deadline_id WHERE 1 = 0"))
+
+
+def _writable(session: Session) -> None:
+    """Refuse to lock for writing on a replica's session: every writer of the log passes here.
+
+    A read routed to the replica that finds a write due (the missing sweep before
+    a progress or anomaly read) stops here, before writing, and is read again on
+    the primary (``server.db.replica_read``).
+    """
+    if read_only(session):
+        raise PrimaryNeeded("a write is due before this read: read on the primary")

@@ -21,6 +21,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -625,3 +626,21 @@ class ShipmentConfirmation(Base):
     shipment: Mapped[Shipment] = relationship()
     device: Mapped[Device] = relationship()
     location: Mapped[Location] = relationship()
+
+
+class RateLimitHit(Base):
+    """One counted request of a rate-limited key (server.ratelimit): shared by every instance.
+
+    ``scope`` names the limit (``api`` per token, ``login-user``/``login-address`` for
+    failed logins), ``at`` is the app's wall clock in seconds since the epoch.  Rows
+    older than their window are deleted as the key is used (and idle keys' ones
+    every thousand hits): the table holds about one window of traffic.
+    """
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_key", "scope", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[float] = mapped_column(Double)

@@ -14,9 +14,26 @@ CHUNK = 2000
 
 
 
+# session.info key: True on a session reading a replica (server.db.Database.read_session).
+READ_ONLY_KEY = "jejak.read_only"
+
+
+class PrimaryNeeded(Exception):
+    """A read on a replica reached a write only the primary may do (a due missing-sweep).
+
+    Raised before anything is written; the caller reads again on the primary.
+    """
+
+
 def is_postgres(session) -> bool:
     """Tell whether a session (or connection) talks to PostgreSQL; elsewhere it is SQLite."""
     return session.get_bind().dialect.name == "postgresql"
+
+
+def read_only(session) -> bool:
+    """Tell whether a session reads a replica (no writes: they go to the primary)."""
+    return bool(session.info.get(READ_ONLY_KEY))
+
 
 def member(session: Session, column, values):
     """Return ``column IN values``; on PostgreSQL as ``= ANY(array)``, one parameter not N."""

@@ -130,3 +130,39 @@ def label_key():
     from labels.keys import generate
 
     return generate()
+
+
+@pytest.fixture(scope="session")
+def cluster_pair(tmp_path_factory):
+    """A primary PostgreSQL cluster and its streaming replica, started for these tests.
+
+    Made with pg_createcluster and pg_basebackup on free ports (tests/clusters.py),
+    on SQLite and PostgreSQL runs alike; a migrated template database ``jejak_template``
+    is ready on the primary.  The modules using it share one xdist group, so one
+    worker makes the pair once.
+    """
+    # Imported here: only the cluster tests need psycopg and Debian's cluster tools.
+    from tests.clusters import ClusterPair
+
+    pair = ClusterPair().start()
+    try:
+        with pair.primary.connect() as conn:
+            conn.execute("CREATE DATABASE jejak_template")
+        db = Database(pair.primary.url("jejak_template"))
+        db.upgrade()
+        db.dispose()
+        yield pair
+    finally:
+        pair.drop()
+
+
+@pytest.fixture
+def cluster_database(cluster_pair, request):
+    """Return the name of a fresh, migrated database on the cluster pair's primary."""
+    name = f"t_{abs(hash(request.node.nodeid)) % 10**10}"
+    with cluster_pair.primary.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE jejak_template')
+    yield name
+    with cluster_pair.primary.connect() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -23,7 +23,7 @@ from server.api import shipments as api_shipments
 from server.api.errors import DatabaseUnavailable, HeaderedError
 from server.api.openapi import document
 from server.db import get_session
-from server.ratelimit import SlidingWindowLimiter
+from server.ratelimit import SharedWindowLimiter
 
 log = logging.getLogger(__name__)
 
@@ -96,5 +96,7 @@ def make_blueprint() -> Blueprint:
 def init_app(app: Flask) -> None:
     """Register the API blueprint, the app-wide error answers and the per-token rate limiter."""
     errors.init_app(app)
-    app.extensions["jejak.ratelimit"] = SlidingWindowLimiter(app.config["RATE_LIMIT_PER_MINUTE"])
+    # Counted in the database, so every instance shares one window per token.
+    app.extensions["jejak.ratelimit"] = SharedWindowLimiter(
+        lambda: app.extensions["jejak.db"].session(), "api", app.config["RATE_LIMIT_PER_MINUTE"])
     app.register_blueprint(make_blueprint())

@@ -13,7 +13,7 @@ import json
 import math
 import re
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from server.access import Principal, current_api_principal
 from server.api.errors import RateLimited
@@ -42,8 +42,11 @@ def unstorable(text: str) -> bool:
 def authenticate() -> Principal:
     """Return the caller (401 without a valid token) after counting it against its rate limit."""
     principal = current_api_principal()
+    if g.get("rate_counted"):
+        return principal  # a view read again on the primary (server.db.replica_read): counted once
     limiter = current_app.extensions["jejak.ratelimit"]
     wait = limiter.hit(principal.token_id if principal.token_id is not None else principal.name)
+    g.rate_counted = True
     if wait:
         retry = limiter.retry_after_header(wait)
         # A subclass of ApiError: the blueprint answers it with its Retry-After header.

@@ -34,7 +34,7 @@ from server.api.parsing import (
 )
 from server.dashboard.formatting import anomaly_text
 from server.dashboard.language import LANGUAGES, select_locale
-from server.db import get_session
+from server.db import get_read_session, get_session, replica_read
 from server.errors import ApiError, DomainError
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Device, LabelKey, Location, Package
 from server.reconcile.anomalies import (
@@ -167,11 +167,12 @@ def _expected_limit(args: dict) -> int:
     return int(value)
 
 
+@replica_read
 def package(package_id: str):
     """Show a package and its chain of custody, oldest first (404 outside the caller's region)."""
     principal = authenticate()
     query_args(())
-    session = get_session()
+    session = reading_session(principal)
     destination = None
     if len(package_id) <= MAX_PACKAGE_ID and not unstorable(package_id):
         destination = session.scalar(
@@ -184,6 +185,16 @@ def package(package_id: str):
     if result is None:
         raise ApiError(404, f"no package {package_id!r} in your region")
     return jsonify(to_json(result))
+
+
+# Roles whose reads may come from a read replica (READ_DATABASE_URL): the oversight body's
+# observers only read; operators and supervisors act on what they read, on the primary.
+REPLICA_ROLES = ("observer",)
+
+
+def reading_session(principal):
+    """Return the session an API read uses: the replica's for observers (when it may serve)."""
+    return get_read_session() if principal.role in REPLICA_ROLES else get_session()
 
 
 def region_param(session, principal, args: dict) -> Location:
@@ -202,6 +213,7 @@ def region_param(session, principal, args: dict) -> Location:
 ANOMALY_PARAMS = ("region", "kind", "status", "as_of", "after", "limit")
 
 
+@replica_read
 def anomalies():
     """List a region's anomalies, oldest first, a page at a time (``next`` while more follow)."""
     principal = authenticate()
@@ -211,7 +223,7 @@ def anomalies():
     as_of = instant(args, "as_of")
     after = cursor(args)
     limit = page_limit(args)
-    session = get_session()
+    session = reading_session(principal)
     region = region_param(session, principal, args)
     items, last_id = list_anomalies(session, region, kind=kind, status=status, as_of=as_of,
                                     after_id=after, limit=limit)
@@ -284,12 +296,13 @@ def resolve_anomaly(anomaly_id: int):
         return jsonify({"anomaly": anomaly_json(result)})
 
 
+@replica_read
 def progress():
     """Show, per child region, packages expected, dispatched, received and open anomalies."""
     principal = authenticate()
     args = query_args(("region", "as_of"))
     as_of = instant(args, "as_of")
-    session = get_session()
+    session = reading_session(principal)
     region = region_param(session, principal, args)
     result = region_progress(session, region, as_of=as_of)
     session.commit()  # keeps what the missing-deadline sweep found on the way

@@ -32,6 +32,7 @@ from server.dashboard import (
 from server.dashboard.clock import as_of, zone_label
 from server.dashboard.formatting import register_filters
 from server.dashboard.language import LANGUAGES, select_locale  # noqa: F401 (templates, tests)
+from server.db import read_source
 from server.reports.localtime import zone
 
 ERROR_PAGES = {
@@ -82,6 +83,6 @@ def init_app(app: Flask) -> None:
             return {}
         return {"principal": guard.current_principal(), "csrf_token": guard.csrf_token,
                 "lang": select_locale(), "languages": LANGUAGES, "as_of": as_of(),
-                "zone": zone_label()}
+                "zone": zone_label(), "read_source": read_source()}
 
     register_filters(app)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from server.dashboard import domain, queries
 from server.dashboard.clock import as_of
 from server.dashboard.guard import current_principal, region_or_abort, require_resolver
-from server.db import get_session
+from server.db import get_read_session, get_session, replica_read
 from server.errors import DomainError
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location, Package
 from server.photos.records import photos_of_scans
@@ -52,9 +52,10 @@ def decorate(session, items: list[dict]) -> None:
 
 
 @bp.route("/")
+@replica_read
 def index():
     """List the anomalies of a region, a page at a time, with filters."""
-    session = get_session()
+    session = get_read_session()
     region = region_or_abort(request.args.get("region"))
     kind = request.args.get("kind") or None
     status = request.args.get("status", "open")
@@ -79,9 +80,10 @@ def index():
 
 
 @bp.route("/<row_id:anomaly_id>")
+@replica_read
 def show(anomaly_id: int):
     """Show one anomaly with its evidence scans and, for supervisors, the resolve form."""
-    session = get_session()
+    session = get_read_session()
     principal = current_principal()
     row = queries.anomaly_in_region(session, anomaly_id, principal.region_path)
     if row is None:

@@ -25,7 +25,7 @@ from server.dashboard.formatting import anomaly_text
 from server.dashboard.guard import current_principal, region_or_abort
 from server.dashboard.language import select_locale
 from server.dashboard.scans import filter_from_args
-from server.db import get_session
+from server.db import get_db, get_read_session, replica_read
 from server.ledger.checkpoints import load_or_create_key
 from server.models import ANOMALY_KINDS, ANOMALY_STATUSES, Location
 from server.photos.store import PhotoStore
@@ -34,8 +34,12 @@ from server.reports.bast import bast_data, receipt_days
 from server.reports.bast_seal import seal_text
 from server.reports.scanlog import SCAN_HEADER, scan_log_csv, scan_log_rows
 from server.reports.tables import ANOMALY_HEADER, anomaly_rows, csv_chunks, xlsx_chunks
+from server.sql import PrimaryNeeded
 
 bp = Blueprint("exports", __name__, url_prefix="/reports")
+
+# Anomalies read per query of an export.
+ANOMALY_PAGE = 1000
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -56,8 +60,8 @@ def _closing(chunks, session):
 
 def _download(chunks, filename: str, mimetype: str) -> Response:
     """Stream chunks as a file download (the request context lives until the last chunk)."""
-    # get_session() now, in the view: it is the session the chunks read with.
-    response = Response(stream_with_context(_closing(chunks, get_session())), mimetype=mimetype)
+    # get_read_session() now, in the view: it is the session the chunks read with.
+    response = Response(stream_with_context(_closing(chunks, get_read_session())), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["X-Accel-Buffering"] = "no"  # let a proxy pass chunks on as they come
     return response
@@ -77,18 +81,20 @@ def index():
 
 
 @bp.route("/scans.csv")
+@replica_read
 def scans_csv():
     """Stream the filtered scan log as CSV."""
     f, shown = filter_from_args(request.args)
-    return _download(scan_log_csv(get_session(), f, tz=display_zone()),
+    return _download(scan_log_csv(get_read_session(), f, tz=display_zone()),
                      f"jejak-scans-{shown['region'].code}-{_stamp()}.csv", "text/csv")
 
 
 @bp.route("/scans.xlsx")
+@replica_read
 def scans_xlsx():
     """Stream the filtered scan log as an XLSX workbook."""
     f, shown = filter_from_args(request.args)
-    rows = scan_log_rows(get_session(), f)
+    rows = scan_log_rows(get_read_session(), f)
     return _download(xlsx_chunks(SCAN_HEADER, rows, "scans", tz=display_zone()),
                      f"jejak-scans-{shown['region'].code}-{_stamp()}.xlsx", XLSX)
 
@@ -104,17 +110,39 @@ def _anomaly_rows():
         status = None
     if status is not None and status not in ANOMALY_STATUSES:
         abort(400, description="status")
-    session = get_session()
     moment = as_of()
+    state = {"session": get_read_session(), "opened": None}
 
     def page(after, limit):
-        return domain.list_anomalies(session, region, kind=kind, status=status, as_of=moment,
-                                     after_id=after, limit=limit)
+        try:
+            return domain.list_anomalies(state["session"], region, kind=kind, status=status,
+                                         as_of=moment, after_id=after, limit=limit)
+        except PrimaryNeeded:
+            if after is None:
+                raise  # still in the view: replica_read reads it all on the primary
+            # A sweep came due mid-download (a deadline passed): the rest comes from the primary.
+            state["session"].rollback()
+            state["session"] = state["opened"] = get_db().session()
+            return domain.list_anomalies(state["session"], region, kind=kind, status=status,
+                                         as_of=moment, after_id=after, limit=limit)
 
-    return region.code, anomaly_rows(page, words=anomaly_text)
+    # The first page in the view: a sweep due before it is met here, not in the stream.
+    first = page(None, ANOMALY_PAGE)
+
+    def rows():
+        pages = iter([first])
+        try:
+            yield from anomaly_rows(lambda after, limit: next(pages, None) or page(after, limit),
+                                    page=ANOMALY_PAGE, words=anomaly_text)
+        finally:
+            if state["opened"] is not None:
+                state["opened"].close()
+
+    return region.code, rows()
 
 
 @bp.route("/anomalies.csv")
+@replica_read
 def anomalies_csv():
     """Stream the filtered anomalies as CSV."""
     code, rows = _anomaly_rows()
@@ -123,6 +151,7 @@ def anomalies_csv():
 
 
 @bp.route("/anomalies.xlsx")
+@replica_read
 def anomalies_xlsx():
     """Stream the filtered anomalies as an XLSX workbook."""
     code, rows = _anomaly_rows()
@@ -133,16 +162,17 @@ def anomalies_xlsx():
 
 def _location(code: str) -> Location:
     """Return a location in the user's region by code, 404 otherwise."""
-    loc = get_session().scalar(select(Location).where(Location.code == (code or "").strip()))
+    loc = get_read_session().scalar(select(Location).where(Location.code == (code or "").strip()))
     if loc is None or not current_principal().covers(loc.path):
         abort(404)
     return loc
 
 
 @bp.route("/bast")
+@replica_read
 def bast_form():
     """Ask for the receiving place (the sender defaults to the level above) and the date."""
-    session = get_session()
+    session = get_read_session()
     receiver = _location(request.args["to"]) if request.args.get("to") else None
     sender = receiver.parent if receiver is not None else None
     days = receipt_days(session, receiver, display_zone()) if receiver is not None else []
@@ -150,12 +180,13 @@ def bast_form():
 
 
 @bp.route("/bast.pdf")
+@replica_read
 def bast_pdf():
     """Make the BAST of a handoff from the scans and send it as a PDF."""
     receiver = _location(request.args.get("to", ""))
     sender_code = request.args.get("from") or (receiver.parent.code if receiver.parent else "")
     # The sender may sit above the user's region (the regency hands over to a district user).
-    sender = get_session().scalar(select(Location).where(Location.code == sender_code.strip()))
+    sender = get_read_session().scalar(select(Location).where(Location.code == sender_code.strip()))
     if sender is None:
         abort(404)
     day = None
@@ -164,9 +195,10 @@ def bast_pdf():
             day = dt.date.fromisoformat(request.args["date"])
         except ValueError:
             abort(400, description="date")
-    data = bast_data(get_session(), sender, receiver, day, tz=display_zone())
-    data.seal = seal_text(get_session(), data, load_or_create_key(ledger_key_path(current_app)),
-                          display_zone())
+    # The seal names the log's seq and chain as of the same read as the figures.
+    data = bast_data(get_read_session(), sender, receiver, day, tz=display_zone())
+    data.seal = seal_text(get_read_session(), data,
+                          load_or_create_key(ledger_key_path(current_app)), display_zone())
     out = io.BytesIO()
     store = PhotoStore(photo_dir(current_app))
     bast.bast_pdf(data, out, translate=gettext, lang=select_locale(), tz=display_zone(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask_babel import format_decimal, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -127,6 +127,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["for_input"] = for_input
     app.jinja_env.filters["number"] = number
     app.jinja_env.filters["anomaly_text"] = anomaly_text
+    app.jinja_env.filters["replica_note"] = replica_note
     app.jinja_env.filters["kind"] = _namer(KIND_NAMES)
     app.jinja_env.filters["action"] = _namer(ACTION_NAMES)
     app.jinja_env.filters["level"] = _namer(LEVEL_NAMES)
@@ -134,3 +135,24 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["disposition"] = _namer(DISPOSITION_NAMES)
     app.jinja_env.filters["role"] = _namer(ROLE_NAMES)
     app.jinja_env.filters["item_type"] = item_type_name
+
+
+def replica_note(source) -> str:
+    """Say where the page's data was read and how far behind the replica is (READ_DATABASE_URL)."""
+    seconds = source.lag_seconds
+    if source.reason == "replica":
+        return gettext("Replica %(seconds)d s behind the primary: this page was read from it.",
+                       seconds=seconds or 0)
+    if source.reason == "unreachable":
+        return gettext("The replica does not answer: this page was read from the primary.")
+    if source.reason == "behind":
+        if seconds is None:
+            return gettext("The replica has not replayed anything yet: this page was read from "
+                           "the primary.")
+        return gettext("Replica %(seconds)d s behind, more than the %(limit)d s allowed: this page "
+                       "was read from the primary.", seconds=seconds,
+                       limit=int(current_app.extensions["jejak.db"].max_lag))
+    if source.reason == "own-write":
+        return gettext("Replica %(seconds)d s behind, without your last change yet: this page was "
+                       "read from the primary.", seconds=seconds or 0)
+    return gettext("A deadline had to be swept first: this page was read from the primary.")

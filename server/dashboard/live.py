@@ -13,7 +13,7 @@ from server.dashboard.formatting import (
     when,
 )
 from server.dashboard.guard import region_or_abort
-from server.db import get_session
+from server.db import get_read_session, replica_read
 from server.reconcile.details import loads
 
 bp = Blueprint("live", __name__, url_prefix="/live")
@@ -26,10 +26,11 @@ def _id_arg(name: str) -> int:
 
 
 @bp.route("/")
+@replica_read
 def index():
     """Show the live page; its script polls the feed."""
     region = region_or_abort(request.args.get("region"))
-    after_scan, after_anomaly = queries.newest_ids(get_session(), region.path)
+    after_scan, after_anomaly = queries.newest_ids(get_read_session(), region.path)
     # Start a little back so the page is not empty on arrival.
     return render_template("live/index.html", region=region,
                            after_scan=max(after_scan - 20, 0),
@@ -37,10 +38,11 @@ def index():
 
 
 @bp.route("/feed")
+@replica_read
 def feed():
     """Answer the scans and anomalies newer than the ids given, as JSON."""
     region = region_or_abort(request.args.get("region"))
-    data = queries.live_feed(get_session(), region.path, _id_arg("after_scan"),
+    data = queries.live_feed(get_read_session(), region.path, _id_arg("after_scan"),
                              _id_arg("after_anomaly"))
     scans = [{"id": r[0], "when": when(r[1]), "action": str(ACTION_NAMES.get(r[2], r[2])),
               "bad": r[3] != "ok", "condition": str(DISPOSITION_NAMES.get(r[3], r[3])),

@@ -8,7 +8,7 @@ from server.dashboard import domain, queries
 from server.dashboard.clock import as_of
 from server.dashboard.formatting import TEPAT
 from server.dashboard.guard import current_principal, region_or_abort
-from server.db import get_session
+from server.db import get_read_session, replica_read
 
 bp = Blueprint("overview", __name__)
 
@@ -40,9 +40,10 @@ def tepat_of(row: dict) -> list[dict]:
 
 @bp.route("/")
 @bp.route("/overview")
+@replica_read
 def index():
     """Show the progress of a region (default: the user's) per child region."""
-    session = get_session()
+    session = get_read_session()
     principal = current_principal()
     region = region_or_abort(request.args.get("region"))
     crumbs = queries.breadcrumbs(session, region, principal.region_path)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from server.dashboard import domain, queries
 from server.dashboard.guard import current_principal
-from server.db import get_session
+from server.db import get_read_session, replica_read
 from server.models import Anomaly, Location, Package
 from server.photos.records import photos_of_scans
 
@@ -56,9 +56,10 @@ def find():
 
 
 @bp.route("/<path:package_id>")
+@replica_read
 def show(package_id: str):
     """Show a package's chain of custody, oldest first (404 outside the user's region)."""
-    session = get_session()
+    session = get_read_session()
     principal = current_principal()
     if len(package_id) > 80:
         abort(404)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from server.dashboard import queries
 from server.dashboard.clock import typed
 from server.dashboard.guard import current_principal, region_or_abort
-from server.db import get_session
+from server.db import get_read_session, replica_read
 from server.models import ACTIONS, Device, Location
 from server.reports.scanlog import ScanFilter, scan_log_page
 
@@ -43,7 +43,7 @@ def _whole(raw: str, name: str) -> int | None:
 
 def filter_from_args(args) -> tuple[ScanFilter, dict]:
     """Build a ScanFilter from query arguments, checking every code against the user's region."""
-    session = get_session()
+    session = get_read_session()
     principal = current_principal()
     region = region_or_abort(args.get("region"))
     f = ScanFilter(region_path=region.path)
@@ -77,12 +77,13 @@ def filter_from_args(args) -> tuple[ScanFilter, dict]:
 
 
 @bp.route("/")
+@replica_read
 def index():
     """Show a page of the scan log, newest first."""
     f, shown = filter_from_args(request.args)
     before = _whole(request.args.get("before"), "before")
     limit = current_app.config.get("PAGE_SIZE", 200)
-    rows = scan_log_page(get_session(), f, before, limit + 1)
+    rows = scan_log_page(get_read_session(), f, before, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     args = {k: v for k, v in request.args.items() if k in FILTER_ARGS and v}

@@ -12,8 +12,8 @@ Failed logins are counted per username (unknown ones too: the answer must not
 tell which exist) and per client address over 15 minutes; past
 ``LOGIN_MAX_FAILURES`` or ``LOGIN_MAX_FAILURES_PER_ADDRESS`` every login there,
 right password or not, is answered 429 with ``Retry-After`` until the window
-passes.  The counts live in the process, like the API's rate limit: with N
-workers an attacker gets N times the attempts - a brake on guessing, not a quota.
+passes.  The counts live in the database (``server.ratelimit``), like the API's
+rate limit: every worker and every instance counts against the same window.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface
 
-from server.ratelimit import SlidingWindowLimiter
+from server.ratelimit import SharedWindowLimiter
 
 LOGIN_WINDOW_SECONDS = 15 * 60
 THROTTLE_KEY = "jejak.login_throttle"
@@ -38,9 +38,10 @@ class SessionInterface(SecureCookieSessionInterface):
 class LoginThrottle:
     """Failed logins per username and per client address over a sliding window."""
 
-    def __init__(self, per_user: int, per_address: int, window: float = LOGIN_WINDOW_SECONDS):
-        self.users = SlidingWindowLimiter(per_user, window)
-        self.addresses = SlidingWindowLimiter(per_address, window)
+    def __init__(self, sessions, per_user: int, per_address: int,
+                 window: float = LOGIN_WINDOW_SECONDS):
+        self.users = SharedWindowLimiter(sessions, "login-user", per_user, window)
+        self.addresses = SharedWindowLimiter(sessions, "login-address", per_address, window)
 
     def wait(self, username: str, address: str) -> float:
         """Return the seconds before this username may try from this address (0: now)."""
@@ -69,5 +70,6 @@ def init_app(app: Flask) -> None:
     if str(app.config.get("PREFERRED_URL_SCHEME", "")).lower() == "https":
         app.config["SESSION_COOKIE_SECURE"] = True
     app.session_interface = SessionInterface()
-    app.extensions[THROTTLE_KEY] = LoginThrottle(int(app.config["LOGIN_MAX_FAILURES"]),
+    app.extensions[THROTTLE_KEY] = LoginThrottle(lambda: app.extensions["jejak.db"].session(),
+                                                 int(app.config["LOGIN_MAX_FAILURES"]),
                                                  int(app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"]))

@@ -9,7 +9,7 @@ from flask_babel import gettext
 
 from server.dashboard.clock import display_zone
 from server.dashboard.guard import current_principal
-from server.db import get_session
+from server.db import get_read_session, replica_read
 from server.reports.surat_jalan import surat_jalan_pdf
 from server.shipments.records import ShipmentError, find_shipment, list_shipments, shipment_dict
 
@@ -17,17 +17,19 @@ bp = Blueprint("shipments", __name__, url_prefix="/shipments")
 
 
 @bp.route("/")
+@replica_read
 def index():
     """List the newest shipments leaving or reaching the user's region, with their receipts."""
     principal = current_principal()
-    rows = list_shipments(get_session(), principal.region_path)
+    rows = list_shipments(get_read_session(), principal.region_path)
     return render_template("shipments/index.html", shipments=rows)
 
 
 @bp.route("/<number>/surat-jalan.pdf")
+@replica_read
 def surat_jalan(number: str):
     """Send a shipment's surat jalan to print (404 unless it leaves or reaches the region)."""
-    session = get_session()
+    session = get_read_session()
     try:
         shipment = find_shipment(session, current_principal(), number)
     except ShipmentError:

@@ -71,7 +71,8 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
         return 0
     max_pkg = session.scalar(select(func.max(Package.id))) or 0
     max_scan = session.scalar(select(func.max(ScanEvent.id))) or 0
-    done = {s.deadline_id: s for s in session.scalars(select(DeadlineSweep))}
+    done = _marks(session)
+    seen = _mark_values(done)
 
     def narrowing(row) -> list | None:
         """Return None to sweep the row in full, else the conditions for what changed since."""
@@ -100,6 +101,10 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
     # Candidates are chosen before the lock (so a read that leaves the work to the command
     # never waits for ingest); they are judged on what the log says once the lock is held.
     lock_writes(session)
+    if _mark_values(_marks(session)) != seen:
+        # Another sweep (another instance's cron, or a read) committed while this one
+        # waited for the lock: choose again from its marks, now under the lock.
+        return sweep_missing(session, now, clock_skew_minutes, limit, all_or_nothing)
     # Judged up to `reached` (all of them when nothing was left over).
     reached = ordered[limit - 1] if limit is not None and len(ordered) > limit else None
     if reached is not None:
@@ -115,6 +120,17 @@ def sweep_missing(session: Session, now: dt.datetime | None = None,
                if reached is not None and last_of.get(row.id, 0) > reached}
     _mark_swept(session, rows, done, pending, reached, max_pkg, max_scan, now)
     return len(ordered)
+
+
+def _marks(session: Session) -> dict[int, DeadlineSweep]:
+    """Return the sweep marks by deadline id, as committed now (not as first loaded)."""
+    query = select(DeadlineSweep).execution_options(populate_existing=True)
+    return {s.deadline_id: s for s in session.scalars(query)}
+
+
+def _mark_values(marks: dict[int, DeadlineSweep]) -> dict[int, tuple]:
+    """Return what the marks say (their rows are refreshed in place when read again)."""
+    return {i: (m.deadline, m.max_package_id, m.max_scan_id) for i, m in marks.items()}
 
 
 def _choose(session: Session, todo, limit: int | None) -> tuple[list[int], dict[int, int]]:

@@ -10,8 +10,9 @@ from sqlalchemy.exc import OperationalError
 
 from labels.keys import public_pem
 from labels.payload import key_id_for
+from server.db import Database
 from server.models import LabelKey, ScanEvent
-from server.ratelimit import SlidingWindowLimiter
+from server.ratelimit import SharedWindowLimiter
 from tests.factories import device_token, label_text, make_plan, scan, token
 from tests.server.api.test_error_shape import assert_error_shape
 
@@ -178,7 +179,24 @@ def test_a_database_failure_mid_batch_keeps_nothing_and_answers_503(client, db, 
     assert scan_count(db) == len(scans)
 
 
-def test_a_failure_at_commit_keeps_nothing(client, db, world):
+def test_a_failure_at_commit_keeps_nothing(app, client, db, world):
+    def refuse(conn):
+        raise OperationalError("COMMIT", {}, ConnectionError("connection reset"))
+
+    app.extensions["jejak.ratelimit"].limit = 0  # the commit that fails is the batch's own
+    event.listen(db.engine, "commit", refuse)
+    try:
+        response = client.post("/api/v1/scans", json={"scans": receipts(world)},
+                               headers=auth(world["operator"]))
+    finally:
+        event.remove(db.engine, "commit", refuse)
+    assert_error_shape(response, 503)
+    assert scan_count(db) == 0
+
+
+def test_a_failure_counting_the_rate_limit_is_a_503_and_the_next_request_goes_through(
+        client, db, world):
+    # The shared limit commits its count first: that commit fails, nothing else runs.
     def refuse(conn):
         raise OperationalError("COMMIT", {}, ConnectionError("connection reset"))
 
@@ -190,10 +208,14 @@ def test_a_failure_at_commit_keeps_nothing(client, db, world):
         event.remove(db.engine, "commit", refuse)
     assert_error_shape(response, 503)
     assert scan_count(db) == 0
+    # The connection that failed was dropped, not pooled: the retry is recorded.
+    retry = client.post("/api/v1/scans", json={"scans": receipts(world)},
+                        headers=auth(world["operator"]))
+    assert retry.status_code == 200 and scan_count(db) == len(receipts(world))
 
 
 class FakeClock:
-    """A monotonic clock the test moves by hand."""
+    """A wall clock the test moves by hand."""
 
     def __init__(self):
         self.now = 1000.0
@@ -202,9 +224,9 @@ class FakeClock:
         return self.now
 
 
-def test_each_token_is_limited_per_minute_with_retry_after(app, client, world):
+def test_each_token_is_limited_per_minute_with_retry_after(app, db, client, world):
     clock = FakeClock()
-    app.extensions["jejak.ratelimit"] = SlidingWindowLimiter(3, clock=clock)
+    app.extensions["jejak.ratelimit"] = SharedWindowLimiter(db.session, "api", 3, clock=clock)
     for _ in range(3):
         assert client.get("/api/v1/me", headers=auth(world["admin"])).status_code == 200
     clock.now += 20
@@ -220,16 +242,35 @@ def test_each_token_is_limited_per_minute_with_retry_after(app, client, world):
     assert client.get("/api/v1/me", headers=auth(world["admin"])).status_code == 200
 
 
-def test_the_limiter_slides_and_forgets_refusals():
+def test_the_limiter_slides_and_forgets_refusals(db):
     clock = FakeClock()
-    limiter = SlidingWindowLimiter(2, window=60, clock=clock)
+    limiter = SharedWindowLimiter(db.session, "api", 2, window=60, clock=clock)
     assert limiter.hit("a") == 0 and limiter.hit("a") == 0
     clock.now += 30
     assert limiter.hit("a") == pytest.approx(30)
+    assert limiter.wait("a") == pytest.approx(30)
     clock.now += 30.5  # the first two left the window; the refusal was never counted
+    assert limiter.wait("a") == 0
     assert limiter.hit("a") == 0 and limiter.hit("a") == 0
     assert limiter.hit("a") > 0
-    assert SlidingWindowLimiter(0, clock=clock).hit("a") == 0  # 0: no limit
+    assert SharedWindowLimiter(db.session, "api", 0, clock=clock).hit("a") == 0  # 0: no limit
+
+
+def test_two_instances_share_one_window_per_token(database_url):
+    # Two app instances are two Databases (two connection pools) on one database.
+    clock = FakeClock()
+    first, second = Database(database_url), Database(database_url)
+    try:
+        one = SharedWindowLimiter(first.session, "api", 4, clock=clock)
+        two = SharedWindowLimiter(second.session, "api", 4, clock=clock)
+        assert [one.hit("t1"), two.hit("t1"), one.hit("t1"), two.hit("t1")] == [0, 0, 0, 0]
+        assert two.hit("t1") == pytest.approx(60) and one.hit("t1") == pytest.approx(60)
+        assert one.hit("t2") == 0  # another token has its own window
+        # Another scope (the login throttle) does not count against the API's.
+        assert SharedWindowLimiter(first.session, "login-user", 1, clock=clock).hit("t1") == 0
+    finally:
+        first.dispose()
+        second.dispose()
 
 
 def test_tokens_and_passwords_never_reach_the_logs(app, client, runner, world, caplog):

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from server.models import Anomaly, ScanEvent
-from server.ratelimit import SlidingWindowLimiter
 from tests.factories import scan
 from tests.server.api.test_api_scans import auth, receipts, scan_count, world  # noqa: F401 (fixture)
 from tests.server.api.test_error_shape import assert_error_shape
@@ -226,7 +225,7 @@ BODIES = (JSON_VALUES | st.fixed_dictionaries({"scans": st.lists(SCAN_LIKE, max_
                                                                   HealthCheck.too_slow])
 @given(body=BODIES)
 def test_random_json_bodies_never_give_a_server_error(app, client, world, body):
-    app.extensions["jejak.ratelimit"] = SlidingWindowLimiter(0)  # many requests, one token
+    app.extensions["jejak.ratelimit"].limit = 0  # many requests, one token
     response = client.post("/api/v1/scans", json=body, headers=auth(world["operator"]))
     assert response.status_code < 500, response.get_data(as_text=True)[:500]
     if response.status_code == 200:
@@ -243,7 +242,7 @@ PLACES = ["35", "3513", "351301", "3513010001", "3513010001001", "3513010001002"
                                                                  HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_journeys_of_real_labels_never_give_a_server_error(app, client, db, world, data):
-    app.extensions["jejak.ratelimit"] = SlidingWindowLimiter(0)  # many requests, one token
+    app.extensions["jejak.ratelimit"].limit = 0  # many requests, one token
     labels = list(world["labels"].values())
     label = st.sampled_from(labels)
     one = st.fixed_dictionaries(
