@@ -284,6 +284,10 @@ def load(out: Path, url: str) -> dict:
                           "dispatched_at, last_location_id, last_scanned_at) FROM STDIN") as cp:
                 for package, state in states.items():
                     cp.write_row((package, *state))
+        # The loaded scans are all of the packages just loaded, which the sweep judges anyway
+        # (their ids are above each deadline's max_package_id): mark them seen, as a sweep
+        # every few minutes would have, or its "scanned since" branch re-reads them all.
+        cur.execute("UPDATE deadline_sweeps SET max_scan_id = (SELECT max(id) FROM scan_events)")
         for table in ("locations", "packages", "scan_events", "deadlines"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"GREATEST((SELECT max(id) FROM {table}), 1))")
