@@ -295,7 +295,8 @@ def _photos(session: Session, receiver: Location, start, end) -> list[BastPhoto]
              .select_from(ScanPhoto)
              .join(ScanEvent, ScanEvent.id == ScanPhoto.scan_id)
              .outerjoin(Package, Package.id == ScanEvent.package_id)
-             .where(ScanEvent.location_id == receiver.id)
+             .where(ScanEvent.location_id == receiver.id,
+                    ScanEvent.province == province_of(receiver.path))
              .order_by(ScanEvent.scanned_at, ScanEvent.id, ScanPhoto.id))
     if start is not None:
         query = query.where(ScanEvent.scanned_at >= start, ScanEvent.scanned_at < end)

@@ -29,8 +29,10 @@ def _widened_by_partition_key(differences, dialect: str) -> list:
         key = PARTITIONED.get(table, (None, None))[1]
         if cols and cols[0] == key and (table, cols[1:]) in added:
             widened |= {(table, cols), (table, cols[1:])}
+    # The one foreign key into a partitioned table (scan_photos.scan_id) is not on PostgreSQL.
     return [d for d in differences
-            if not (d[0] in ("add_constraint", "remove_constraint") and columns(d) in widened)]
+            if not (d[0] in ("add_constraint", "remove_constraint") and columns(d) in widened)
+            and not (d[0] == "add_fk" and d[1].referred_table.name in PARTITIONED)]
 
 
 def test_migrations_create_exactly_the_tables_the_models_declare(db):

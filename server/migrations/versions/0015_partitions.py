@@ -23,6 +23,11 @@ PostgreSQL only (SQLite keeps plain tables):
   (``ledger_entries_s0``, ``_s1``...), made up to one block past the newest seq,
   and a default one; the primary key stays ``seq``.
 
+``scan_photos.scan_id`` (0013) keeps its values but loses its foreign key on
+PostgreSQL: a key into a partitioned table must hold the partition key, which
+``scan_photos`` does not carry; photos are attached by ingest to scans it has
+just found by uuid, and scans are never deleted.
+
 Operational notes: each table is rebuilt (renamed, a partitioned table made
 like it, every row copied, the old one dropped, its indexes, keys and foreign
 keys made again on the new one); writes to the two tables are blocked while it
@@ -139,11 +144,15 @@ def _rebuild(bind, table: str, partition_by: str, primary_key: list[str],
     """
     fill = fill or {}
     old = f"{table}_old"
-    incoming = bind.scalar(sa.text(
-        "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND confrelid = CAST(:t AS regclass)"),
-        {"t": table})
-    if incoming:
-        raise RuntimeError(f"{table} has foreign keys pointing into it; partitioning would break them")
+    incoming = bind.execute(sa.text(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND confrelid = CAST(:t AS regclass) ORDER BY conname"),
+        {"t": table}).all()
+    for referrer, name, _definition in incoming:
+        # A foreign key into a partitioned table must name its partition key too; the one
+        # into scan_events (scan_photos.scan_id, 0013) names the id only: dropped, and made
+        # again by the downgrade (docs/data-model.md "Partitions").
+        op.execute(f"ALTER TABLE {referrer} DROP CONSTRAINT {name}")
     indexes = bind.execute(sa.text(
         "SELECT i.indexdef FROM pg_indexes i WHERE i.tablename = :t AND NOT EXISTS ("
         "  SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname AND c.contype IN ('p', 'u'))"
@@ -183,4 +192,13 @@ def _rebuild(bind, table: str, partition_by: str, primary_key: list[str],
         op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
     for definition in indexes:
         op.execute(definition)
+    if not partition_by:
+        for referrer, name, definition in _INCOMING.get(table, []):
+            if bind.scalar(sa.text("SELECT to_regclass(:t) IS NOT NULL"), {"t": referrer}):
+                op.execute(f"ALTER TABLE {referrer} ADD CONSTRAINT {name} {definition}")
     op.execute(f"ANALYZE {table}")
+
+
+# The foreign keys into a table that partitioning drops, made again when it is plain.
+_INCOMING = {'scan_events': [('scan_photos', 'scan_photos_scan_id_fkey',
+                              'FOREIGN KEY (scan_id) REFERENCES scan_events(id)')]}
