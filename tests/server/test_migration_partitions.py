@@ -20,7 +20,7 @@ from tests.server.test_partitions import SECOND
 
 @pytest.fixture
 def old_db(tmp_path, worker_id):
-    """Return a database migrated to 0013 (the revision before partitions), empty."""
+    """Return a database migrated to 0015_label_text_mac (the revision before partitions), empty."""
     if PG_URL:
         url = make_url(PG_URL)
         url = url.set(database=f"{url.database}_mig_{worker_id}").render_as_string(
@@ -31,13 +31,13 @@ def old_db(tmp_path, worker_id):
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     else:
         db = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
-    command.upgrade(alembic_config(db), "0013_scan_photos")
+    command.upgrade(alembic_config(db), "0015_label_text_mac")
     yield db
     db.dispose()
 
 
 def _scans(db, region, plan) -> list[str]:
-    """Insert a scan per package at its regency as the 0013 schema has them; return the uuids."""
+    """Insert a scan per package at its regency as the schema before partitions has them; return the uuids."""
     uuids = []
     with db.engine.begin() as conn:
         for pid, pkg in plan.items():
@@ -96,7 +96,7 @@ def test_upgrading_keeps_every_row_and_fills_the_province(old_db):
         new_id = conn.execute(insert, {**params, "u": str(uuid.uuid4())}).scalar()
     assert new_id > scans_before[-1][0]
 
-    command.downgrade(alembic_config(old_db), "0013_scan_photos")
+    command.downgrade(alembic_config(old_db), "0015_label_text_mac")
     with old_db.engine.connect() as conn:
         assert "province" not in {c["name"] for c in inspect(conn).get_columns("scan_events")}
         assert len(conn.execute(text("SELECT id FROM scan_events")).all()) == 7
