@@ -4,6 +4,7 @@
     python benchmarks/province.py --out /tmp/jatim --scans             # + ~8.4 M scans
     python benchmarks/province.py --out /tmp/jatim --scans --load postgresql://postgres@127.0.0.1/jatim
     python benchmarks/province.py --out /tmp/small --regencies 2       # a quick slice
+    python benchmarks/province.py --out /tmp/two --packages 100000 --national postgresql://postgres@127.0.0.1/two
 
 Writes into ``--out``:
 
@@ -27,6 +28,14 @@ such a database).  Scan ``raw_code`` is a label text of the real layout; its
 signature is real only with ``--key PRIVATE.pem`` (otherwise a digest that
 no server verifies: enough for storage and query benchmarks, not for ingest).
 Everything is deterministic for a given ``--seed``.
+
+``--national URL`` (issue 15): provinces 35 and a second one of the same shape,
+36 (codes renamed), ``--packages`` each, are generated with scans and loaded
+into the empty database one after the other; after each load the sweep runs
+and regency 3501's anomalies, progress, custody (50 packages) and scan-log page
+are timed through the app, with the ``scan_events`` partitions its scan-log
+plan reads; then the ratio two provinces / one, and the national progress
+rollup from the maintained summary (``jejak-server progress-summary``).
 """
 
 from __future__ import annotations
@@ -117,8 +126,22 @@ def fake_signature(text: str) -> str:
     return base64.b32encode(digest).decode("ascii").rstrip("=")
 
 
-def generate(out: Path, regency_count: int, seed: int, scans: bool, key=None) -> dict:
-    """Write locations, packages, schedule (and scans) CSVs into out; return row counts."""
+def renamed(rows, province: str):
+    """Yield the plan's rows as another province's: the codes' leading ``35`` replaced."""
+    for code, name, level, parent, dapil, voters in rows:
+        if level == "province" and province != "35":
+            name = f"Provinsi {province}"
+        yield (province + code[2:], name, level, province + parent[2:] if parent else "",
+               dapil, voters)
+
+
+def generate(out: Path, regency_count: int, seed: int, scans: bool, key=None,
+             province: str = "35", packages: int | None = None) -> dict:
+    """Write locations, packages, schedule (and scans) CSVs into out; return row counts.
+
+    ``province`` renames the codes (``36``: a second province of the same shape);
+    ``packages`` stops after the TPS that reaches that many packages.
+    """
     out.mkdir(parents=True, exist_ok=True)
     counts = {"locations": 0, "packages": 0, "scans": 0}
     rng = random.Random(seed + 1)
@@ -137,7 +160,10 @@ def generate(out: Path, regency_count: int, seed: int, scans: bool, key=None) ->
         if sw:
             sw.writerow(["uuid", "package_id", "location", "action", "scanned_at", "raw_code"])
         try:
-            for code, name, level, parent, dapil, voters in plan(regency_count, seed):
+            for code, name, level, parent, dapil, voters in renamed(plan(regency_count, seed),
+                                                                    province):
+                if packages is not None and counts["packages"] >= packages:
+                    break
                 lw.writerow([code, name, level, parent, dapil])
                 counts["locations"] += 1
                 if level != "tps":
@@ -179,21 +205,35 @@ def load(out: Path, url: str) -> dict:
     from server.db import Database
     from server.importers.plan import parse_deadline
 
+    from server.partitions import ensure_partitions
+
     sa_url = make_url(url)
     if sa_url.drivername == "postgresql":
         sa_url = sa_url.set(drivername="postgresql+psycopg")
-    Database(sa_url.render_as_string(hide_password=False)).upgrade()
+    database = Database(sa_url.render_as_string(hide_password=False))
+    database.upgrade()
+    with open(out / "locations.csv", newline="", encoding="utf-8") as f:
+        province = next(csv.DictReader(f))["code"]
+    with database.engine.begin() as conn:
+        # The province's scan_events partition before its scans arrive (server/partitions.py).
+        ensure_partitions(conn, [province])
+    database.dispose()
     dsn = sa_url.set(drivername="postgresql").render_as_string(hide_password=False)
     counts = {}
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM locations")
+        cur.execute("SELECT count(*) FROM locations WHERE code = %s", (province,))
         if cur.fetchone()[0]:
-            raise SystemExit(f"{sa_url.database}: locations is not empty; load into an empty database")
+            raise SystemExit(f"{sa_url.database}: province {province} is already loaded")
+        # Ids go on after what is there (another province loaded first).
+        base = {}
+        for table in ("locations", "packages", "scan_events"):
+            cur.execute(f"SELECT coalesce(max(id), 0) FROM {table}")
+            base[table] = cur.fetchone()[0]
         now = dt.datetime.utcnow().replace(microsecond=0)
         ids: dict[str, tuple[int, str]] = {}
         with open(out / "locations.csv", newline="", encoding="utf-8") as f, cur.copy(
                 "COPY locations (id, code, name, level, parent_id, path, dapil) FROM STDIN") as cp:
-            for n, row in enumerate(csv.DictReader(f), 1):
+            for n, row in enumerate(csv.DictReader(f), base["locations"] + 1):
                 parent = ids.get(row["parent_code"]) if row["parent_code"] else None
                 path = (parent[1] if parent else "/") + row["code"] + "/"
                 ids[row["code"]] = (n, path)
@@ -204,15 +244,17 @@ def load(out: Path, url: str) -> dict:
         with open(out / "packages.csv", newline="", encoding="utf-8") as f, cur.copy(
                 "COPY packages (id, package_id, item_type, quantity, destination_id, dapil, "
                 "label_version, created_at) FROM STDIN") as cp:
-            for n, row in enumerate(csv.DictReader(f), 1):
+            for n, row in enumerate(csv.DictReader(f), base["packages"] + 1):
                 package_ids[row["package_id"]] = n
                 cp.write_row((n, row["package_id"], row["item_type"], int(row["quantity"]),
                               ids[row["destination"]][0], row["dapil"], 1, now))
         counts["packages"] = len(package_ids)
-        with open(out / "schedule.csv", newline="", encoding="utf-8") as f, cur.copy(
-                "COPY deadlines (region_id, level, deadline) FROM STDIN") as cp:
-            for row in csv.DictReader(f):
-                cp.write_row((None, row["level"], parse_deadline(row["deadline"])))
+        cur.execute("SELECT count(*) FROM deadlines")
+        if not cur.fetchone()[0]:  # one national schedule
+            with open(out / "schedule.csv", newline="", encoding="utf-8") as f, cur.copy(
+                    "COPY deadlines (region_id, level, deadline) FROM STDIN") as cp:
+                for row in csv.DictReader(f):
+                    cp.write_row((None, row["level"], parse_deadline(row["deadline"])))
         counts["scans"] = 0
         states: dict[int, list] = {}
         if (out / "scans.csv").exists():
@@ -221,13 +263,13 @@ def load(out: Path, url: str) -> dict:
             with open(out / "scans.csv", newline="", encoding="utf-8") as f, cur.copy(
                     "COPY scan_events (id, uuid, package_id, claimed_package, label_version, "
                     "raw_code, location_id, action, disposition, container_raw, seal, operator, "
-                    "scanned_at, received_at, offline, counted) FROM STDIN") as cp:
-                for n, row in enumerate(csv.DictReader(f), 1):
+                    "scanned_at, received_at, offline, counted, province) FROM STDIN") as cp:
+                for n, row in enumerate(csv.DictReader(f), base["scan_events"] + 1):
                     at, package = row["scanned_at"], package_ids[row["package_id"]]
                     location = ids[row["location"]][0]
                     cp.write_row((n, row["uuid"], package, row["package_id"], 1, row["raw_code"],
                                   location, row["action"], "ok", "", "", "generator", at, at,
-                                  False, True))
+                                  False, True, province))
                     # The derived state ingest would keep (server/models.py):
                     # first receipt per level, first dispatch, last sighting.
                     state = states.setdefault(package, [None, None, None, None, None, None])
@@ -237,11 +279,15 @@ def load(out: Path, url: str) -> dict:
                     elif state[3] is None:
                         state[3] = at
                     state[4], state[5] = location, at
-                counts["scans"] = n
+                counts["scans"] = n - base["scan_events"]
             with cur.copy("COPY package_states (package_id, regency_at, district_at, village_at, "
                           "dispatched_at, last_location_id, last_scanned_at) FROM STDIN") as cp:
                 for package, state in states.items():
                     cp.write_row((package, *state))
+        # The loaded scans are all of the packages just loaded, which the sweep judges anyway
+        # (their ids are above each deadline's max_package_id): mark them seen, as a sweep
+        # every few minutes would have, or its "scanned since" branch re-reads them all.
+        cur.execute("UPDATE deadline_sweeps SET max_scan_id = (SELECT max(id) FROM scan_events)")
         for table in ("locations", "packages", "scan_events", "deadlines"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"GREATEST((SELECT max(id) FROM {table}), 1))")
@@ -249,6 +295,147 @@ def load(out: Path, url: str) -> dict:
         conn.autocommit = True
         cur.execute("ANALYZE")
     return counts
+
+
+def _timed_get(client, path: str, token: str) -> float:
+    """GET a path once; return its milliseconds (fails on non-200)."""
+    t = time.perf_counter()
+    r = client.get(path, headers={"Authorization": f"Bearer {token}"})
+    ms = 1000 * (time.perf_counter() - t)
+    if r.status_code != 200:
+        raise SystemExit(f"GET {path}: {r.status_code} {r.get_data(as_text=True)[:300]}")
+    return ms
+
+
+def _regency_reads(app, regency: str, sample: list[str], repeat: int) -> dict[str, float]:
+    """Return the median milliseconds of a regency's reads, through the app in-process."""
+    import statistics
+
+    from sqlalchemy import select
+
+    from server.access import create_token
+    from server.models import Location
+    from server.reports.scanlog import ScanFilter, scan_log_page
+
+    db = app.extensions["jejak.db"]
+    with db.session() as s:
+        token = create_token(s, "admin", regency, name="benchmark")
+        s.commit()
+        path = s.scalar(select(Location.path).where(Location.code == regency))
+    client = app.test_client()
+    out = {}
+    for name, url in (("anomalies", f"/api/v1/anomalies?region={regency}"),
+                      ("progress", f"/api/v1/progress?region={regency}")):
+        _timed_get(client, url, token)  # warm the cache
+        out[name] = statistics.median(_timed_get(client, url, token) for _ in range(repeat))
+    out["custody"] = statistics.median(
+        _timed_get(client, f"/api/v1/packages/{pid}", token) for pid in sample)
+    times = []
+    for _ in range(repeat):
+        with db.session() as s:
+            t = time.perf_counter()
+            scan_log_page(s, ScanFilter(region_path=path), None, 50)
+            times.append(1000 * (time.perf_counter() - t))
+    out["scan log page"] = statistics.median(times)
+    return out
+
+
+def _plan_partitions(app, regency: str) -> list[str]:
+    """Return the scan_events partitions in the plan of the regency's scan-log page (EXPLAIN)."""
+    from sqlalchemy import select
+
+    from server.models import Location
+    from server.reports.scanlog import ScanFilter, scan_log_select
+
+    db = app.extensions["jejak.db"]
+    with db.session() as s:
+        path = s.scalar(select(Location.path).where(Location.code == regency))
+        query = scan_log_select(ScanFilter(region_path=path), limit=50)
+        sql = query.compile(dialect=s.get_bind().dialect, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(r[0] for r in s.execute(text_("EXPLAIN " + str(sql))))
+    import re as _re
+    return sorted(set(_re.findall(r"on (scan_events_\w+)", plan)))
+
+
+def text_(sql: str):
+    """Return a SQLAlchemy text clause (imported when used: the generator needs no SQLAlchemy)."""
+    from sqlalchemy import text
+
+    return text(sql)
+
+
+def national(args) -> int:
+    """Load two provinces one after the other; time a regency's reads after each; the rollup."""
+    import statistics
+    import tempfile
+
+    from sqlalchemy import func, select
+
+    from server import create_app
+    from server.models import Location, Package
+    from server.reconcile.summary import national as national_rollup
+    from server.reconcile.summary import refresh_all
+    from server.reconcile.sweep import sweep_all
+
+    url = args.national
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    dirs = {code: args.out / code for code in ("35", "36")}
+    for code, where in dirs.items():
+        if args.no_generate and (where / "locations.csv").exists():
+            continue
+        t = time.perf_counter()
+        counts = generate(where, args.regencies, args.seed + int(code), True, None, code,
+                          args.packages)
+        print(f"province {code}: generated {counts['packages']:,} packages, "
+              f"{counts['scans']:,} scans in {time.perf_counter() - t:.0f} s")
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench",
+                      "INSTANCE_PATH": tempfile.mkdtemp(prefix="jejak-bench-"),
+                      "RATE_LIMIT_PER_MINUTE": 0})
+    db = app.extensions["jejak.db"]
+    regency = "3501"
+    results, sample = {}, []
+    for loaded, code in enumerate(("35", "36"), 1):
+        t = time.perf_counter()
+        counts = load(dirs[code], url)
+        loaded_in = time.perf_counter() - t
+        with db.session() as s:
+            t = time.perf_counter()
+            judged = sweep_all(s)
+            swept_in = time.perf_counter() - t
+            s.execute(text_("ANALYZE"))
+            s.commit()
+            if not sample:
+                region = s.scalar(select(Location).where(Location.code == regency))
+                sample = list(s.scalars(
+                    select(Package.package_id).join(Location, Package.destination_id == Location.id)
+                    .where(Location.path >= region.path, Location.path < region.path + "~")
+                    .order_by(func.random()).limit(50)))
+            total = s.scalar(select(func.count()).select_from(Package))
+        print(f"loaded province {code}: {counts['packages']:,} packages, {counts['scans']:,} scans "
+              f"by COPY in {loaded_in:.0f} s; sweep judged {judged:,} in {swept_in:.0f} s; "
+              f"{total:,} packages in the database")
+        results[loaded] = _regency_reads(app, regency, sample, args.repeat)
+        print(f"  regency {regency}, {loaded} province(s): " + ", ".join(
+            f"{k} {v:.1f} ms" for k, v in results[loaded].items()))
+        print(f"  partitions in the plan of its scan-log page: {_plan_partitions(app, regency)}")
+    print(f"\nregency {regency}, median ms | one province | two provinces | ratio two/one")
+    for key in results[1]:
+        print(f"{key:>14} | {results[1][key]:12.1f} | {results[2][key]:13.1f} | "
+              f"{results[2][key] / results[1][key]:.2f}")
+    with db.session() as s:
+        t = time.perf_counter()
+        rows = refresh_all(s)
+        refreshed_in = time.perf_counter() - t
+        times = []
+        for _ in range(20):
+            t = time.perf_counter()
+            rollup = national_rollup(s)
+            times.append(1000 * (time.perf_counter() - t))
+    print(f"\nprogress summary: refreshed {rows} rows (2 provinces) in {refreshed_in:.1f} s; "
+          f"national rollup from it: median {statistics.median(times):.1f} ms, "
+          f"max {max(times):.1f} ms ({rollup['total']['expected']:,} packages expected)")
+    return 0
 
 
 def main(argv=None) -> int:
@@ -262,16 +449,28 @@ def main(argv=None) -> int:
     parser.add_argument("--key", type=Path, help="private key PEM to really sign scan raw codes")
     parser.add_argument("--load", metavar="URL", help="COPY the files into this empty PostgreSQL database")
     parser.add_argument("--no-generate", action="store_true", help="load files already in --out")
+    parser.add_argument("--province", default="35",
+                        help="the province code to generate (default 35; 36: a second one)")
+    parser.add_argument("--packages", type=int,
+                        help="stop after this many packages (a province is ~1.69 M)")
+    parser.add_argument("--national", metavar="URL",
+                        help="into this empty PostgreSQL database load provinces 35 and 36 "
+                             "(--packages each) one after the other, timing regency 3501's "
+                             "reads after each, then the national rollup")
+    parser.add_argument("--repeat", type=int, default=7, help="calls per read (--national)")
     args = parser.parse_args(argv)
     if not 1 <= args.regencies <= len(REGENCIES):
         parser.error(f"--regencies must be from 1 to {len(REGENCIES)}")
+    if args.national:
+        return national(args)
     if not args.no_generate:
         key = None
         if args.key:
             from labels.keys import load_private_key
             key = load_private_key(args.key)
         start = time.perf_counter()
-        counts = generate(args.out, args.regencies, args.seed, args.scans, key)
+        counts = generate(args.out, args.regencies, args.seed, args.scans, key, args.province,
+                          args.packages)
         print(f"generated {counts['locations']} locations, {counts['packages']} packages, "
               f"{counts['scans']} scans into {args.out} in {time.perf_counter() - start:.1f} s")
     if args.load:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from server.cli import database, demo, imports, labels, ledger, sweep, users
+from server.cli import database, demo, imports, labels, ledger, partitions, sweep, users
 
 
 def init_app(app: Flask) -> None:
     """Register every jejak-server command on the app."""
-    for part in (database, users, imports, labels, sweep, ledger, demo):
+    for part in (database, users, imports, labels, sweep, ledger, demo, partitions):
         part.register(app)

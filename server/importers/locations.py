@@ -26,6 +26,7 @@ from server.importers.read import (
 from server.ledger.chain import append_records
 from server.ledger.records import LOCATIONS
 from server.models import LEVELS, Location
+from server.partitions import ensure_partitions
 from server.sql import chunks
 
 LOCATION_REQUIRED = ("code", "name", "level", "parent_code")
@@ -241,6 +242,8 @@ def import_locations(session, path) -> ImportReport:
         if batch and level != "tps":
             ids_paths.update(_ids_for(session, level))
     append_records(session, LOCATIONS, Location.id > last_id)  # chained with the insert
+    # A new province gets its scan_events partition now (PostgreSQL; server/partitions.py).
+    ensure_partitions(session.connection(), {row.code for row in rows if not row.parent_code})
     counts = Counter(row.level for row in rows)
     return ImportReport("locations", len(rows), {level: counts[level] for level in LEVELS})
 

@@ -36,7 +36,7 @@ from server.labelling.registry import register, registered, row_for
 from server.labelling.trust import trusted_keys
 from server.ledger.chain import append_anomalies, append_scan_contents, content_of_scan
 from server.locks import lock_batch, lock_more, per_package
-from server.models import Anomaly, ScanEvent, utc_now
+from server.models import Anomaly, ScanEvent, province_of, utc_now
 from server.reconcile.details import describe, dumps, minutes
 from server.reconcile.findings import judge, retire_key
 from server.reconcile.rules import SeenScan, duplicate_signature, first_return, leg_of
@@ -280,7 +280,8 @@ def _rows(ctx, fresh, codes, boxes, batch_ids, principal, now) -> list[dict]:
             "operator": it.operator, "device_id": principal.device_id,
             "token_id": principal.token_id, "scanned_at": it.scanned_at, "received_at": now,
             "offline": it.offline, "counted": counted, "client_device": it.device,
-            "counted_quantity": it.counted_quantity, "damaged_quantity": it.damaged_quantity})
+            "counted_quantity": it.counted_quantity, "damaged_quantity": it.damaged_quantity,
+            "province": province_of(loc.path)})
     return rows
 
 

@@ -3,6 +3,7 @@
 from alembic import context
 
 from server.models import Base
+from server.partitions import include_name
 
 target_metadata = Base.metadata
 
@@ -12,7 +13,9 @@ def run_migrations_online() -> None:
     engine = context.config.attributes["engine"]
     with engine.begin() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite")
+                          render_as_batch=connection.dialect.name == "sqlite",
+                          # Autogenerate must not propose dropping PostgreSQL's partitions.
+                          include_name=include_name)
         context.run_migrations()
 
 

@@ -12,7 +12,16 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.models import ANOMALY_KINDS, Anomaly, Device, Location, Package, ScanEvent, utc_now
+from server.models import (
+    ANOMALY_KINDS,
+    Anomaly,
+    Device,
+    Location,
+    Package,
+    ScanEvent,
+    province_of,
+    utc_now,
+)
 from server.reconcile.findings import SYSTEM
 from server.reconcile.rules import timeline
 from server.reconcile.timelines import load_closure, load_locations, load_packages, new_context
@@ -27,14 +36,17 @@ def chain(session: Session, package_id: str) -> dict | None:
     load_closure(session, ctx, {pkg.id}, set())
     entries, _intervals = timeline(pkg.id, ctx)
     ids = [ev.id for ev, _via in entries]
+    load_locations(session, ctx, ids={ev.location_id for ev, _via in entries})
     extra = {}
     if ids:
+        # The scans' own provinces (their partitions on PostgreSQL): no other is read.
+        provinces = sorted({province_of(ctx.locations[ev.location_id].path) for ev, _via in entries})
         rows = session.execute(
             select(ScanEvent.id, ScanEvent.operator, ScanEvent.offline, ScanEvent.client_device,
                    ScanEvent.device_id, Device.name)
-            .outerjoin(Device, Device.id == ScanEvent.device_id).where(ScanEvent.id.in_(ids)))
+            .outerjoin(Device, Device.id == ScanEvent.device_id)
+            .where(ScanEvent.id.in_(ids), ScanEvent.province.in_(provinces)))
         extra = {r[0]: r for r in rows}
-    load_locations(session, ctx, ids={ev.location_id for ev, _via in entries})
     dest = ctx.locations[pkg.destination_id]
     container = ctx.packages.get(pkg.container_id) if pkg.container_id else None
     if pkg.container_id and container is None:

@@ -17,6 +17,7 @@ from server.models import (
     Package,
     PackageState,
     ScanEvent,
+    province_of,
 )
 from server.reconcile.anomalies import _conditions, _region_range
 from server.reconcile.sweep import evaluated_at
@@ -140,7 +141,9 @@ def _counted_at_destination(session: Session, low: str, high: str, as_of: dt.dat
               .where(ScanEvent.location_id == Package.destination_id,
                      ScanEvent.counted_quantity.is_not(None),
                      ScanEvent.action.in_(COUNT_ACTIONS), ScanEvent.scanned_at <= as_of,
-                     Location.path >= low, Location.path < high)
+                     Location.path >= low, Location.path < high,
+                     # Made at the destination, inside the region: in its province's partition.
+                     ScanEvent.province == province_of(low))
               .subquery())
     query = (select(Location.path, func.count(), func.sum(Package.quantity),
                     func.sum(latest.c.counted_quantity),

@@ -30,7 +30,16 @@ from typing import Callable
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from server.models import PATH_END, Anomaly, ItemType, Location, Package, ScanEvent, ScanPhoto
+from server.models import (
+    PATH_END,
+    Anomaly,
+    ItemType,
+    Location,
+    Package,
+    ScanEvent,
+    ScanPhoto,
+    province_of,
+)
 from server.reconcile.details import KIND_WORDS, loads, text_of
 from server.reconcile.findings import SYSTEM
 from server.reports.bast_parties import ShipmentPart, handover_shipments, parties_flowables
@@ -195,6 +204,7 @@ def bast_data(session: Session, sender: Location, receiver: Location,
                   .select_from(ScanEvent)
                   .join(Package, Package.id == ScanEvent.package_id)
                   .where(ScanEvent.location_id == receiver.id,
+                         ScanEvent.province == province_of(receiver.path),
                          ScanEvent.action.in_(RECEIVE_ACTIONS), ScanEvent.counted.is_(True))
                   .order_by(ScanEvent.scanned_at, ScanEvent.id))
     if day:
@@ -207,6 +217,7 @@ def bast_data(session: Session, sender: Location, receiver: Location,
                     .join(Package, Package.id == ScanEvent.package_id)
                     .join(Location, Location.id == Package.destination_id)
                     .where(ScanEvent.location_id == sender.id, ScanEvent.action == "dispatch",
+                           ScanEvent.province == province_of(sender.path),
                            Location.path >= receiver.path,
                            Location.path < receiver.path + PATH_END))
     if end is not None:
@@ -217,6 +228,7 @@ def bast_data(session: Session, sender: Location, receiver: Location,
         for part in chunks(dispatched, 500):
             earlier = session.scalars(select(ScanEvent.package_id).where(
                 ScanEvent.location_id == receiver.id, ScanEvent.action.in_(RECEIVE_ACTIONS),
+                ScanEvent.province == province_of(receiver.path),
                 ScanEvent.package_id.in_(part), ScanEvent.scanned_at < start))
             for pid in set(earlier):
                 dispatched.pop(pid, None)
@@ -283,7 +295,8 @@ def _photos(session: Session, receiver: Location, start, end) -> list[BastPhoto]
              .select_from(ScanPhoto)
              .join(ScanEvent, ScanEvent.id == ScanPhoto.scan_id)
              .outerjoin(Package, Package.id == ScanEvent.package_id)
-             .where(ScanEvent.location_id == receiver.id)
+             .where(ScanEvent.location_id == receiver.id,
+                    ScanEvent.province == province_of(receiver.path))
              .order_by(ScanEvent.scanned_at, ScanEvent.id, ScanPhoto.id))
     if start is not None:
         query = query.where(ScanEvent.scanned_at >= start, ScanEvent.scanned_at < end)
@@ -562,6 +575,7 @@ def receipt_days(session: Session, receiver: Location, tz: dt.tzinfo = UTC) -> l
     days = set()
     for (when,) in session.execute(
             select(ScanEvent.scanned_at).where(and_(ScanEvent.location_id == receiver.id,
+                                                    ScanEvent.province == province_of(receiver.path),
                                                     ScanEvent.action.in_(RECEIVE_ACTIONS)))
             .order_by(ScanEvent.scanned_at.desc()).limit(5000)):
         days.add(local(when, tz).date())

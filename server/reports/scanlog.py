@@ -9,7 +9,7 @@ from typing import Iterator
 from sqlalchemy import Integer, case, cast, func, literal, select, text, true
 from sqlalchemy.orm import Session, aliased
 
-from server.models import PATH_END, Device, Location, Package, ScanEvent
+from server.models import PATH_END, Device, Location, Package, ScanEvent, province_of
 from server.reports.localtime import UTC
 from server.reports.tables import FORMULA_STARTS, csv_chunks
 from server.sql import is_postgres
@@ -43,8 +43,12 @@ def _conditions(f: ScanFilter) -> list:
 
 
 def _scan_conditions(f: ScanFilter) -> list:
-    """Return the conditions of a filter on scan_events alone (all but the region)."""
-    conds = []
+    """Return the conditions of a filter on scan_events alone (all but the region's paths).
+
+    The first names the region's province, ``scan_events``' partition key on PostgreSQL:
+    every scan in the region is in it, and the planner reads no other partition.
+    """
+    conds = [ScanEvent.province == province_of(f.region_path)]
     if f.location_id is not None:
         conds.append(ScanEvent.location_id == f.location_id)
     if f.device_id is not None:
@@ -76,8 +80,9 @@ def scan_log_page(session: Session, f: ScanFilter, before_id: int | None, limit:
     province's log; on PostgreSQL place by place (``_older_by_place``), each
     walk stopping after the rows the page still needs.
     """
-    top = before_id if before_id is not None else \
-        (session.scalar(select(func.max(ScanEvent.id))) or 0) + 1
+    top = before_id if before_id is not None else (session.scalar(
+        select(func.max(ScanEvent.id)).where(ScanEvent.province == province_of(f.region_path)))
+        or 0) + 1
     low = max(top - window, 0)
     rows = session.execute(scan_log_select(f, before_id=top, limit=limit)
                            .where(ScanEvent.id >= low)).all()
