@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+# The canonical bytes of a record (sorted keys, no spaces, ASCII only): one rule for the ledger
+# and for what a device signs when it confirms a handover (labels/, which the scanners share).
+from labels.confirmation import canonical
 from server.errors import DomainError
 from server.models import Location, Package, ScanEvent
 
@@ -22,10 +24,6 @@ class LedgerError(DomainError):
     """The ledger cannot be appended to or checked as asked (bad key file, empty log...)."""
 
 
-def canonical(content: dict) -> bytes:
-    """Return the canonical bytes of a record: sorted keys, no spaces, ASCII only."""
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")
 
 
 def digest_of(content: dict) -> bytes:

@@ -1,4 +1,4 @@
-"""A QR code as a reportlab flowable, for the printed reports (the BAST's seal)."""
+"""A QR code as a reportlab flowable, for the printed reports (the BAST's seal, the surat jalan)."""
 
 from __future__ import annotations
 

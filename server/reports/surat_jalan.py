@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from server.reports.localtime import N_, UTC, Translate, local_text
+from server.reports.qr import qr_flowable
 
 QR_SIZE_MM = 38
 
@@ -20,14 +21,12 @@ QR_SIZE_MM = 38
 def surat_jalan_pdf(data: dict, out, translate: Translate = lambda s: s,
                     made_at: dt.datetime | None = None, tz: dt.tzinfo = UTC) -> None:
     """Draw a shipment's surat jalan as an A4 PDF (times local to ``tz``)."""
-    # reportlab and the QR encoder only when a surat jalan is drawn.
+    # reportlab only when a surat jalan is drawn (qr_flowable loads the QR encoder then too).
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.lib.units import mm
-    from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-    # zxing-cpp and numpy, through labels.qr: only when a QR is drawn.
-    from labels.qr import QUIET_ZONE, encode
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     t = translate
     styles = getSampleStyleSheet()
@@ -38,33 +37,6 @@ def surat_jalan_pdf(data: dict, out, translate: Translate = lambda s: s,
     def esc(value) -> str:
         return (str(value) if value is not None else "-").replace("&", "&amp;") \
             .replace("<", "&lt;").replace(">", "&gt;")
-
-    matrix = encode(data["reference"])
-
-    class Qr(Flowable):
-        """The reference's QR symbol, dark modules as filled squares, with its quiet zone."""
-
-        def __init__(self, size: float):
-            super().__init__()
-            self.width = self.height = size
-
-        def draw(self):
-            n = matrix.shape[0]
-            unit = self.width / (n + 2 * QUIET_ZONE)
-            self.canv.setFillColor(colors.black)
-            for y in range(n):
-                row = matrix[y]
-                x = 0
-                while x < n:
-                    if row[x]:
-                        start = x
-                        while x < n and row[x]:
-                            x += 1
-                        self.canv.rect((QUIET_ZONE + start) * unit,
-                                       (QUIET_ZONE + n - 1 - y) * unit,
-                                       (x - start) * unit, unit, stroke=0, fill=1)
-                    else:
-                        x += 1
 
     made = made_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     facts = [
@@ -79,7 +51,7 @@ def surat_jalan_pdf(data: dict, out, translate: Translate = lambda s: s,
     ft.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9.5),
                             ("VALIGN", (0, 0), (-1, -1), "TOP"),
                             ("TEXTCOLOR", (0, 0), (0, -1), colors.HexColor("#444444"))]))
-    top = Table([[ft, Qr(QR_SIZE_MM * mm)]], colWidths=[125 * mm, 45 * mm])
+    top = Table([[ft, qr_flowable(data["reference"], QR_SIZE_MM * mm)]], colWidths=[125 * mm, 45 * mm])
     top.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     rows = [["#", t(N_("Package")), t(N_("Received"))]]
     rows += [[str(i), esc(p), ""] for i, p in enumerate(data["koli"], 1)]
