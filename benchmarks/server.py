@@ -317,8 +317,12 @@ def sizes(db) -> dict[str, tuple[int, int]]:
     with db.engine.connect() as conn:
         for table in ("scan_events", "ledger_entries", "package_states", "anomalies"):
             rows = conn.scalar(text(f"SELECT count(*) FROM {table}"))
-            size = conn.scalar(text(f"SELECT pg_total_relation_size('{table}')"))
-            out[table] = (rows, size)
+            # A partitioned table (scan_events, ledger_entries) holds nothing itself: sum
+            # its partitions (a plain table has no partition tree: its own size).
+            size = conn.scalar(text(f"SELECT coalesce((SELECT sum(pg_total_relation_size(relid)) "
+                                    f"FROM pg_partition_tree('{table}')), "
+                                    f"pg_total_relation_size('{table}'))"))
+            out[table] = (rows, int(size or 0))
     return out
 
 
