@@ -14,9 +14,11 @@ import math
 import re
 
 from flask import current_app, g, request
+from sqlalchemy.exc import IntegrityError
 
 from server.access import Principal, current_api_principal
 from server.api.errors import RateLimited
+from server.db import get_session
 from server.errors import ApiError
 
 # Characters no text column can hold: NUL (PostgreSQL refuses it) and lone
@@ -196,3 +198,27 @@ def to_json(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def commit_upload(action, refused: type[Exception], answer):
+    """Run an idempotent upload's write and commit it; return what ``action`` returned.
+
+    ``action(session)`` writes.  A refusal of the domain (``refused``) rolls back
+    and is raised as ``answer(exc)``, its API answer.  A unique key raced in by
+    another copy of the same upload (a scanner's retry) rolls back and runs the
+    action once more, which then reads what the other copy recorded.
+    """
+    session = get_session()
+    for attempt in (1, 2):
+        try:
+            result = action(session)
+            session.commit()
+            return result
+        except refused as exc:
+            session.rollback()
+            raise answer(exc) from None
+        except IntegrityError:
+            session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover

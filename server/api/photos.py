@@ -11,10 +11,9 @@ Idempotent by SHA-256: the same bytes for the same scan answer 200
 from __future__ import annotations
 
 from flask import current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError
 
 from server.access import READ_ROLES, SCAN_ROLES, require
-from server.api.parsing import authenticate, query_args, to_json
+from server.api.parsing import authenticate, commit_upload, query_args, to_json
 from server.config import photo_dir
 from server.db import get_session
 from server.errors import ApiError
@@ -64,20 +63,9 @@ def post_photo(scan_id: str):
                     max_pixels=int(config["PHOTO_MAX_PIXELS"]))
     data = _body(limits.max_bytes)
     store = PhotoStore(photo_dir(current_app))
-    session = get_session()
-    for attempt in (1, 2):
-        try:
-            result = attach(session, principal, scan_id, data, store, limits)
-            session.commit()
-            break
-        except PhotoError as exc:
-            session.rollback()
-            raise _api_error(exc) from None
-        except IntegrityError:
-            # The same bytes raced in by a retry of this upload: read again, it is recorded.
-            session.rollback()
-            if attempt == 2:
-                raise
+    # The same bytes raced in by a retry of this upload are read again: recorded once.
+    result = commit_upload(lambda session: attach(session, principal, scan_id, data, store,
+                                                  limits), PhotoError, _api_error)
     out = {"photo": photo_dict(result.photo, result.photo.scan.uuid),
            "status": "recorded" if result.created else "already_recorded",
            "links": _links(result.photo.id)}

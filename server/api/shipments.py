@@ -15,10 +15,16 @@ import logging
 
 from flask import current_app, jsonify, send_file
 from flask_babel import force_locale, gettext
-from sqlalchemy.exc import IntegrityError
 
 from server.access import READ_ROLES, SCAN_ROLES, require
-from server.api.parsing import authenticate, choice, json_object, query_args, to_json
+from server.api.parsing import (
+    authenticate,
+    choice,
+    commit_upload,
+    json_object,
+    query_args,
+    to_json,
+)
 from server.db import get_session
 from server.errors import ApiError
 from server.reports.localtime import zone
@@ -50,21 +56,8 @@ def _api_error(exc: ShipmentError) -> ApiError:
 
 
 def _write(action):
-    """Run a write and commit it; a uuid raced in by another upload is read again (once)."""
-    session = get_session()
-    for attempt in (1, 2):
-        try:
-            result = action(session)
-            session.commit()
-            return result
-        except ShipmentError as exc:
-            session.rollback()
-            raise _api_error(exc) from None
-        except IntegrityError:
-            session.rollback()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    """Run a shipment write and commit it (a uuid raced in by another upload is read again)."""
+    return commit_upload(action, ShipmentError, _api_error)
 
 
 def post_shipment():
