@@ -36,6 +36,7 @@ from server.ingest.scan import ScanError, parse_time
 from server.ledger.chain import append_records
 from server.ledger.content import _time, digest_of
 from server.ledger.records import CONFIRMATIONS
+from server.sql import chunks
 from server.models import (
     COUNT_ACTIONS,
     Device,
@@ -54,20 +55,11 @@ from server.shipments.records import (
     compare,
     find_shipment,
     koli_of,
+    planned as planned_column,
     receipt_of,
 )
 
 FORMAT = "jejak-handover-v1"
-
-
-def _quantities(session: Session, package_ids: list[str]) -> dict[str, int]:
-    """Return the planned quantity of each package id that is in the plan."""
-    out: dict[str, int] = {}
-    for start in range(0, len(package_ids), 500):
-        part = package_ids[start:start + 500]
-        out.update((row.package_id, row.quantity) for row in session.execute(
-            select(Package.package_id, Package.quantity).where(Package.package_id.in_(part))))
-    return out
 
 
 def _counts(session: Session, receipt: ShipmentReceipt, package_ids: list[str]
@@ -79,8 +71,7 @@ def _counts(session: Session, receipt: ShipmentReceipt, package_ids: list[str]
     """
     out: dict[str, dict] = {}
     worst = {"ok": 0, "damaged": 1, "seal_broken": 2}
-    for start in range(0, len(package_ids), 500):
-        part = package_ids[start:start + 500]
+    for part in chunks(package_ids):
         rows = session.execute(
             select(Package.package_id, ScanEvent.counted_quantity, ScanEvent.damaged_quantity,
                    ScanEvent.disposition)
@@ -104,7 +95,7 @@ def handover_content(session: Session, shipment: Shipment, with_receipt: bool = 
     sent = koli_of(session, shipment)
     receipt = receipt_of(session, shipment) if with_receipt else None
     received = koli_of(session, shipment, receipt) if receipt is not None else []
-    planned = _quantities(session, sorted(set(sent) | set(received)))
+    planned = planned_column(session, sorted(set(sent) | set(received)), Package.quantity)
     content = {"type": "handover", "format": FORMAT, "shipment": shipment.number,
                "id": shipment.uuid, "from": shipment.origin.code, "to": shipment.destination.code,
                "closed_at": _time(shipment.closed_at),

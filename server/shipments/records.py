@@ -28,6 +28,7 @@ from server.ingest.labels import claimed_id
 from server.ingest.scan import ScanError, parse_time
 from server.ledger.chain import append_anomalies
 from server.reconcile.details import describe, dumps, instant, place as place_facts
+from server.sql import chunks
 from server.models import (
     PATH_END,
     Anomaly,
@@ -134,20 +135,19 @@ def location(session: Session, code, name: str) -> Location:
     return loc
 
 
-def _packages(session: Session, claimed: list[str]) -> dict[str, int]:
-    """Return the package row id of each claimed package id that is in the plan."""
-    found: dict[str, int] = {}
-    for start in range(0, len(claimed), 500):
-        part = claimed[start:start + 500]
-        found.update((row.package_id, row.id) for row in session.execute(
-            select(Package.package_id, Package.id).where(Package.package_id.in_(part))))
+def planned(session: Session, package_ids: list[str], column=Package.id) -> dict[str, object]:
+    """Return ``column`` (default the row id) of each package id that is in the plan."""
+    found: dict[str, object] = {}
+    for part in chunks(package_ids):
+        found.update(session.execute(
+            select(Package.package_id, column).where(Package.package_id.in_(part))).all())
     return found
 
 
 def _add_lines(session: Session, shipment: Shipment, receipt: ShipmentReceipt | None,
                claimed: list[str]) -> None:
     """Store a list's koli lines."""
-    ids = _packages(session, claimed)
+    ids = planned(session, claimed)
     session.add_all(ShipmentKoli(shipment_id=shipment.id,
                                  receipt_id=receipt.id if receipt is not None else None,
                                  package_id=ids.get(c), claimed_package=c, position=i)
@@ -291,7 +291,7 @@ def _evidence(session: Session, package_row: int | None, location_id: int,
 def judge_receipt(session: Session, shipment: Shipment, receipt: ShipmentReceipt,
                   sent: list[str], received: list[str]) -> list[Anomaly]:
     """Raise short_shipment and not_in_shipment for a closed receipt, at its place and time."""
-    ids = _packages(session, [d.package_id for d in compare(sent, received)])
+    ids = planned(session, [d.package_id for d in compare(sent, received)])
     place = receipt.location
     origin, destination = shipment.origin, shipment.destination
     raised = []
