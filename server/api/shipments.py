@@ -55,6 +55,17 @@ def _api_error(exc: ShipmentError) -> ApiError:
     return ApiError(exc.status, str(exc), code=codes.get(exc.status))
 
 
+def _readable(number: str):
+    """Return the session and the shipment a reader of the region asks for (else its 4xx answer)."""
+    principal = authenticate()
+    require(principal, READ_ROLES, "read shipments")
+    session = get_session()
+    try:
+        return session, find_shipment(session, principal, number)
+    except ShipmentError as exc:
+        raise _api_error(exc) from None
+
+
 def _write(action):
     """Run a shipment write and commit it (a uuid raced in by another upload is read again)."""
     return commit_upload(action, ShipmentError, _api_error)
@@ -75,14 +86,8 @@ def post_shipment():
 
 def get_shipment(number: str):
     """Show a shipment, its koli and its receipt (404 unless it leaves or reaches your region)."""
-    principal = authenticate()
-    require(principal, READ_ROLES, "read shipments")
     query_args(())
-    session = get_session()
-    try:
-        shipment = find_shipment(session, principal, number)
-    except ShipmentError as exc:
-        raise _api_error(exc) from None
+    session, shipment = _readable(number)
     out = shipment_dict(session, shipment)
     out["surat_jalan"] = f"/api/v1/shipments/{shipment.number}/surat-jalan.pdf"
     out["digest"] = current_digest(session, shipment).digest
@@ -92,14 +97,8 @@ def get_shipment(number: str):
 
 def get_digest(number: str):
     """Answer the shipment's current digest and the content it is the SHA-256 of (what a party signs)."""
-    principal = authenticate()
-    require(principal, READ_ROLES, "read shipments")
     query_args(())
-    session = get_session()
-    try:
-        shipment = find_shipment(session, principal, number)
-    except ShipmentError as exc:
-        raise _api_error(exc) from None
+    session, shipment = _readable(number)
     now = current_digest(session, shipment)
     return jsonify({"shipment": shipment.number, "digest": now.digest,
                     "covers_receipt": now.covers_receipt, "content": now.content,
@@ -122,15 +121,9 @@ def post_confirmation(number: str):
 
 def surat_jalan(number: str):
     """Send a shipment's surat jalan as a PDF (``lang`` id or en; times in DISPLAY_TIMEZONE)."""
-    principal = authenticate()
-    require(principal, READ_ROLES, "read shipments")
     args = query_args(("lang",))
     lang = choice(args, "lang", LANGUAGES) or "id"
-    session = get_session()
-    try:
-        shipment = find_shipment(session, principal, number)
-    except ShipmentError as exc:
-        raise _api_error(exc) from None
+    session, shipment = _readable(number)
     data = shipment_dict(session, shipment)
     data["from_name"], data["to_name"] = shipment.origin.name, shipment.destination.name
     out = io.BytesIO()
